@@ -1,0 +1,154 @@
+"""The one exception tree of bulkops, named by what the caller should do.
+
+    BulkopsError                      root: catch this to catch everything bulkops raises
+    ├── JobFileError                  the job or directory file is wrong: fix the file (exit 2)
+    ├── ConfigError                   a flag, variable or credential is wrong: fix the invocation (exit 2)
+    ├── ApiError                      Zoom answered something other than success
+    │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections: try again later
+    │   │   └── RateLimitedError      429; ``daily`` says whether to stop until ``retry_at``
+    │   └── FatalApiError             other 4xx: retrying the same request cannot help
+    │       └── AuthError             401 after a refresh, 403: stop the job (exit 77)
+    └── CheckpointError               the state directory cannot be used
+        ├── StateLockedError          another run holds the lock (exit 73)
+        └── StateMismatchError        the state belongs to a different job file (exit 73)
+
+Per-operation API errors never escape the engine: they become results in the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class BulkopsError(Exception):
+    """Root of every error bulkops raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One defect of an input file, located the way the user sees the file."""
+
+    file: str
+    row: int | None  # as a spreadsheet shows it: the header is row 1, the first data row is 2
+    column: str | None
+    value: str | None
+    reason: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f":{self.row}"
+        if self.column:
+            where += f" [{self.column}]"
+        shown = "" if self.value is None else f" {_clip(self.value)!r}:"
+        return f"{where}:{shown} {self.reason}"
+
+
+def _clip(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class JobFileError(BulkopsError):
+    """The job file (or the directory file) has defects; ``problems`` lists every one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        head = f"{len(errors)} problem(s) in the input; nothing was sent to Zoom"
+        lines = [head, *(f"  {p}" for p in errors[:50])]
+        if len(errors) > 50:
+            lines.append(f"  … and {len(errors) - 50} more (run `bulkops validate` to see all)")
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(BulkopsError):
+    """A flag, environment variable or credential is missing or wrong."""
+
+
+class ApiError(BulkopsError):
+    """Zoom answered with an error. Carries what the report needs, never a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        tracking_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.tracking_id = tracking_id
+
+
+class RetriableApiError(ApiError):
+    """A failure that may succeed later: 429, 5xx, a timeout, a dropped connection.
+
+    ``sent`` is False only when the request certainly never reached Zoom (connection refused),
+    which is the one case where re-sending a POST is safe without checking first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        tracking_id: str | None = None,
+        retry_after: float | None = None,
+        sent: bool = True,
+    ) -> None:
+        super().__init__(message, status=status, code=code, tracking_id=tracking_id)
+        self.retry_after = retry_after
+        self.sent = sent
+
+
+class RateLimitedError(RetriableApiError):
+    """429 from Zoom. ``daily`` means the daily quota is spent: stop and resume at ``retry_at``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        code: int | None = None,
+        tracking_id: str | None = None,
+        retry_after: float | None = None,
+        daily: bool = False,
+        retry_at: datetime | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            code=code,
+            tracking_id=tracking_id,
+            retry_after=retry_after,
+            sent=True,
+        )
+        self.daily = daily
+        self.retry_at = retry_at
+
+
+class FatalApiError(ApiError):
+    """A 4xx that retrying cannot fix: the operation fails with Zoom's code and message."""
+
+
+class AuthError(FatalApiError):
+    """Credentials or permissions were refused; every further request would fail too."""
+
+
+class CheckpointError(BulkopsError):
+    """The state directory cannot be used."""
+
+
+class StateLockedError(CheckpointError):
+    """Another run of this job holds the state directory's lock."""
+
+
+class StateMismatchError(CheckpointError):
+    """The state directory was made for a different job file."""
