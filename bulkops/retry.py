@@ -1,0 +1,96 @@
+"""When to try again: ``Retry-After`` parsing and the backoff policy the engine applies.
+
+The client never retries (except one token refresh); the engine asks :class:`RetryPolicy` how
+long to wait and whether another attempt is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+__all__ = ["RetryPolicy", "parse_retry_after"]
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header, or None if absent or unreadable.
+
+    Accepts delta-seconds (``"2"``, ``"1.5"``), an HTTP-date (``Wed, 21 Oct 2026 07:28:00 GMT``)
+    and an ISO-8601 timestamp (``2020-05-31T00:00:00Z`` or with an offset), which is what Zoom
+    actually sends. A moment already past means "now" (0.0). Naive datetimes are taken as UTC.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    moment = _parse_moment(text)
+    if moment is None:
+        return None
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _parse_moment(text: str) -> datetime | None:
+    moment: datetime | None = None
+    if text[:4].isdigit():  # ISO-8601 starts with the year; HTTP-dates with a weekday or day
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently the engine retries a retriable failure.
+
+    ``attempt`` counts from 1 (the first request). ``backoff`` is AWS-style "full jitter":
+    a uniform draw from ``[0, min(max_delay, base_delay * 2 ** (attempt - 1))]``. A server's
+    ``Retry-After`` wins over the backoff but is honoured only up to ``max_retry_after``; a
+    longer wait (a daily quota) is the engine's cue to stop and resume later.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if not 0 <= self.base_delay <= self.max_delay:
+            raise ValueError("need 0 <= base_delay <= max_delay")
+        if self.max_retry_after < 0:
+            raise ValueError("max_retry_after must not be negative")
+
+    def can_retry(self, attempt: int) -> bool:
+        """Whether another attempt may follow attempt number ``attempt``."""
+        return attempt < self.max_attempts
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter delay after failed attempt number ``attempt`` (1-based)."""
+        exponent = min(max(attempt - 1, 0), 62)  # 2**62 * base overflows nothing; caps first
+        ceiling = min(self.max_delay, self.base_delay * float(2**exponent))
+        return rng.uniform(0.0, ceiling)
+
+    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+        """The wait before the next attempt: ``Retry-After`` (capped) if given, else backoff."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        return self.backoff(attempt, rng)
