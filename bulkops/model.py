@@ -104,11 +104,18 @@ class Operation:
     @property
     def needs_lookup(self) -> bool:
         """True when an id the request needs must be read from the extension first."""
-        if self.setting_type is SettingType.HOLIDAY_HOURS and self.holiday_id is None:
-            # Every holiday-hours request except adding a holiday names a holiday.
-            if not (self.action is Action.ADD and self.sub_setting_type is SubSettingType.HOLIDAY):
-                return True
-        if self.sub_setting_type is SubSettingType.CALL_FORWARDING and self.action is not Action.ADD:
+        adds_holiday = self.action is Action.ADD and self.sub_setting_type is SubSettingType.HOLIDAY
+        # Every holiday-hours request except adding a holiday names a holiday.
+        if (
+            self.setting_type is SettingType.HOLIDAY_HOURS
+            and self.holiday_id is None
+            and not adds_holiday
+        ):
+            return True
+        if (
+            self.sub_setting_type is SubSettingType.CALL_FORWARDING
+            and self.action is not Action.ADD
+        ):
             return self.call_forwarding_id is None
         return False
 
