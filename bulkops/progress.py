@@ -1,0 +1,215 @@
+"""Showing a run to an operator: a live bar on a terminal, plain lines for cron, JSON for machines.
+
+All three read the engine's live ``RunStats``; none of them changes what the engine does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
+
+import orjson
+
+from .engine import RunResult, RunStats
+from .model import OpStatus
+
+_GOOD = (OpStatus.SUCCEEDED, OpStatus.ALREADY_PRESENT, OpStatus.ALREADY_ABSENT)
+
+
+class Display(Protocol):
+    def start(self, stats: RunStats) -> None: ...
+    def update(self, stats: RunStats) -> None: ...
+    def finish(self, stats: RunStats) -> None: ...
+
+
+def _rate(stats: RunStats, now: float) -> float:
+    elapsed = now - stats.started
+    return stats.done / elapsed if elapsed > 0 else 0.0
+
+
+def _eta(stats: RunStats, now: float) -> float | None:
+    rate = _rate(stats, now)
+    remaining = stats.total - stats.already_final - stats.done
+    return remaining / rate if rate > 0 else None
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def progress_line(stats: RunStats, now: float) -> str:
+    done = stats.already_final + stats.done
+    good = sum(stats.finished.get(s, 0) for s in _GOOD)
+    failed = stats.finished.get(OpStatus.FAILED, 0) + stats.finished.get(OpStatus.SKIPPED, 0)
+    return (
+        f"progress {done}/{stats.total} ok={good} failed={failed} "
+        f"rate={_rate(stats, now):.1f}/s 429s={stats.rate_limited} retries={stats.retries} "
+        f"eta={format_duration(_eta(stats, now))}"
+    )
+
+
+class PlainDisplay:
+    """One line every ``every`` seconds and no control characters: what cron mails should hold."""
+
+    def __init__(self, out: TextIO = sys.stderr, *, clock: Callable[[], float] = time.monotonic,
+                 every: float = 5.0) -> None:
+        self.out = out
+        self.clock = clock
+        self.every = every
+        self._last = 0.0
+
+    def start(self, stats: RunStats) -> None:
+        self._last = self.clock()
+        print(f"starting: {stats.total - stats.already_final} of {stats.total} operations to do",
+              file=self.out, flush=True)
+
+    def update(self, stats: RunStats) -> None:
+        now = self.clock()
+        if now - self._last >= self.every:
+            self._last = now
+            print(progress_line(stats, now), file=self.out, flush=True)
+
+    def finish(self, stats: RunStats) -> None:
+        print(progress_line(stats, self.clock()), file=self.out, flush=True)
+
+
+class JsonDisplay:
+    """One JSON object per line: ``{"event": "progress", ...}``."""
+
+    def __init__(self, out: TextIO = sys.stderr, *, clock: Callable[[], float] = time.monotonic,
+                 every: float = 5.0) -> None:
+        self.out = out
+        self.clock = clock
+        self.every = every
+        self._last = 0.0
+
+    def _emit(self, event: str, stats: RunStats) -> None:
+        record: dict[str, Any] = {"event": event, "at": time.time(), **stats.as_dict()}
+        record["rate"] = round(_rate(stats, self.clock()), 3)
+        self.out.write(orjson.dumps(record).decode() + "\n")
+        self.out.flush()
+
+    def start(self, stats: RunStats) -> None:
+        self._last = self.clock()
+        self._emit("start", stats)
+
+    def update(self, stats: RunStats) -> None:
+        if self.clock() - self._last >= self.every:
+            self._last = self.clock()
+            self._emit("progress", stats)
+
+    def finish(self, stats: RunStats) -> None:
+        self._emit("finish", stats)
+
+
+class RichDisplay:
+    """A live progress bar for a terminal (rich)."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]bulkops"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeRemainingColumn(),
+            console=Console(file=out),
+            transient=False,
+        )
+        self._task: Any = None
+
+    def start(self, stats: RunStats) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "run", total=stats.total, completed=stats.already_final, detail=""
+        )
+
+    def update(self, stats: RunStats) -> None:
+        now = time.monotonic()
+        good = sum(stats.finished.get(s, 0) for s in _GOOD)
+        failed = stats.finished.get(OpStatus.FAILED, 0) + stats.finished.get(OpStatus.SKIPPED, 0)
+        self._progress.update(
+            self._task,
+            completed=stats.already_final + stats.done,
+            detail=f"ok {good} · failed {failed} · {_rate(stats, now):.1f}/s · 429s {stats.rate_limited}",
+        )
+
+    def finish(self, stats: RunStats) -> None:
+        self.update(stats)
+        self._progress.stop()
+
+
+def choose_display(log_format: str, out: TextIO = sys.stderr) -> Display:
+    if log_format == "json":
+        return JsonDisplay(out)
+    if out.isatty():
+        return RichDisplay(out)
+    return PlainDisplay(out)
+
+
+@contextlib.asynccontextmanager
+async def showing(display: Display, stats: RunStats, *, tick: float = 0.5) -> Any:
+    """Refresh ``display`` from ``stats`` in the background while the body runs."""
+
+    async def refresh() -> None:
+        while True:
+            await asyncio.sleep(tick)
+            display.update(stats)
+
+    display.start(stats)
+    task = asyncio.create_task(refresh())
+    try:
+        yield display
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        display.finish(stats)
+
+
+def summary_rows(result: RunResult) -> list[tuple[str, str]]:
+    """The end-of-run summary as label/value pairs, shared by the text and JSON outputs."""
+    stats = result.stats
+    rows: list[tuple[str, str]] = []
+    for status in OpStatus:
+        count = result.counts.get(status, 0)
+        if count:
+            rows.append((status.value, f"{count:,}"))
+    rows.append(("total operations", f"{sum(result.counts.values()):,}"))
+    rows.append(("duration", format_duration(result.duration)))
+    sent = stats.requests
+    achieved = sent / result.duration if result.duration > 0 else 0.0
+    rows.append(("requests sent", f"{sent:,} ({stats.writes:,} writes, {stats.lookups:,} reads)"))
+    rows.append(("achieved rate", f"{achieved:.1f} requests/s"))
+    rows.append(("429s", f"{stats.rate_limited:,}"))
+    rows.append(("retries", f"{stats.retries:,}"))
+    rows.append(("reconciliations", f"{stats.reconciliations:,}"))
+    if result.stop_reason is not None:
+        rows.append(("stopped", f"{result.stop_reason.value}: {result.stop_detail or ''}".strip()))
+    if result.resume_at is not None:
+        rows.append(("resume after", result.resume_at.isoformat()))
+    rows.append(("exit code", str(result.exit_code)))
+    return rows
+
+
+def format_summary(result: RunResult) -> str:
+    rows = summary_rows(result)
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
