@@ -1,0 +1,156 @@
+"""The checkpoint: lock, job identity, plan storage, durable intents and outcomes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+
+from bulkops.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
+from bulkops.errors import StateLockedError, StateMismatchError
+from bulkops.model import Action, OpStatus
+
+
+def plan_frame(n: int = 6) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "seq": i,
+                "op_id": f"op{i}",
+                "row": 2 + i // 2,
+                "action": "add",
+                "extension_id": f"ext{i % 3}",
+                "setting_type": "holiday_hours",
+                "sub_setting_type": "holiday",
+                "settings": orjson.dumps({"name": f"H{i}"}).decode(),
+                "holiday_id": None,
+                "call_forwarding_id": None,
+                "holiday_name": f"H{i}",
+                "holiday_from": "2027-01-01T00:00:00Z",
+                "holiday_to": "2027-01-02T00:00:00Z",
+                "phone_number": None,
+                "extension_number": str(100 + i % 3),
+                "extension_name": None,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+def test_default_state_dir_is_beside_the_job(tmp_path: Path) -> None:
+    assert (
+        default_state_dir(tmp_path / "jobs" / "x.csv") == tmp_path / "jobs" / ".bulkops" / "x.csv"
+    )
+
+
+def test_plan_round_trip_and_lanes(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path / "s", job_hash="h", job_path="job.csv")
+    cp.load_plan(plan_frame())
+    cp.load_plan(plan_frame(2))  # a resumed run keeps the stored plan
+    assert cp.total() == 6
+    assert cp.open_lanes() == ["ext0", "ext1", "ext2"]
+    lane = cp.lane("ext1")
+    assert [lo.op.seq for lo in lane] == [1, 4]
+    first = lane[0].op
+    assert first.action is Action.ADD and first.settings == {"name": "H1"}
+    assert first.extension_number == "101" and first.extension_name is None
+    assert cp.counts() == {OpStatus.PENDING: 6}
+    cp.close()
+
+
+def test_lock_refuses_a_second_run(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    with pytest.raises(StateLockedError, match="another bulkops run"):
+        Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    cp.close()
+    Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv").close()
+
+
+def _hold_lock(path: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    Checkpoint.open(path, job_hash="h", job_path="job.csv")
+    ready.set()
+    import time
+
+    time.sleep(60)
+
+
+def test_lock_dies_with_its_process(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(tmp_path), ready))
+    proc.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(StateLockedError):
+            Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    finally:
+        proc.kill()
+        proc.join()
+    Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv").close()
+
+
+def test_other_job_contents_are_refused(tmp_path: Path) -> None:
+    Checkpoint.open(tmp_path, job_hash="h1", job_path="job.csv").close()
+    with pytest.raises(StateMismatchError, match="changed since that run"):
+        Checkpoint.open(tmp_path, job_hash="h2", job_path="job.csv")
+
+
+async def test_intent_is_durable_before_return(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    cp.load_plan(plan_frame())
+    await cp.start()
+    await cp.record_intent(0, at=1.0, target_id=None)
+    # Another connection (as a process after a crash would) sees the intent already.
+    other = open_readonly(tmp_path)
+    assert other.execute("SELECT status, attempts FROM ops WHERE seq = 0").fetchone() == (
+        "in_flight",
+        1,
+    )
+    await cp.record_outcome(0, status=OpStatus.SUCCEEDED, http_status=201, created_id="hid")
+    await cp.record_outcome(1, status=OpStatus.FAILED, message="nope")
+    await cp.flush()
+    assert other.execute("SELECT status, created_id FROM ops WHERE seq = 0").fetchone() == (
+        "succeeded",
+        "hid",
+    )
+    await cp.mark_not_run()
+    await cp.stop_writer()
+    assert cp.counts() == {OpStatus.SUCCEEDED: 1, OpStatus.FAILED: 1, OpStatus.NOT_RUN: 4}
+    assert cp.open_lanes() == ["ext0", "ext2", "ext1"] or set(cp.open_lanes()) == {
+        "ext0",
+        "ext1",
+        "ext2",
+    }
+    assert cp.reset_failed() == 1
+    cp.close()
+
+
+async def test_snapshot_keeps_the_first_read(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    await cp.start()
+    await cp.record_snapshot("ext0", {"holiday_hours": []})
+    await cp.record_snapshot("ext0", {"holiday_hours": [{"holiday_id": "later"}]})
+    await cp.stop_writer()
+    assert cp.snapshot("ext0") == {"holiday_hours": []}
+    assert cp.snapshot("nope") is None
+    cp.close()
+
+
+def test_state_files_are_private(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path / "s", job_hash="h", job_path="job.csv")
+    cp.close()
+    assert (tmp_path / "s").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "s" / "checkpoint.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def test_garbage_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(Exception, match="not a usable bulkops checkpoint"):
+        Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    # The lock was released on the way out.
+    with pytest.raises(sqlite3.DatabaseError):
+        sqlite3.connect(tmp_path / "checkpoint.sqlite3").execute("SELECT 1 FROM ops")
