@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 from pathlib import Path
 
 import orjson
@@ -120,11 +119,8 @@ async def test_intent_is_durable_before_return(tmp_path: Path) -> None:
     await cp.mark_not_run()
     await cp.stop_writer()
     assert cp.counts() == {OpStatus.SUCCEEDED: 1, OpStatus.FAILED: 1, OpStatus.NOT_RUN: 4}
-    assert cp.open_lanes() == ["ext0", "ext2", "ext1"] or set(cp.open_lanes()) == {
-        "ext0",
-        "ext1",
-        "ext2",
-    }
+    # Lanes come back in the order of their first unfinished operation.
+    assert cp.open_lanes() == ["ext2", "ext0", "ext1"]
     assert cp.reset_failed() == 1
     cp.close()
 
@@ -151,6 +147,6 @@ def test_garbage_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "checkpoint.sqlite3").write_bytes(b"not a database" * 100)
     with pytest.raises(Exception, match="not a usable bulkops checkpoint"):
         Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
-    # The lock was released on the way out.
-    with pytest.raises(sqlite3.DatabaseError):
-        sqlite3.connect(tmp_path / "checkpoint.sqlite3").execute("SELECT 1 FROM ops")
+    # The lock was released on the way out: with the file gone, the directory opens again.
+    (tmp_path / "checkpoint.sqlite3").unlink()
+    Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv").close()
