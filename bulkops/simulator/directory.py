@@ -21,15 +21,70 @@ COLUMNS = ("extension_id", "extension_number", "name", "email", "type", "site")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SITES = ("New York", "London", "Berlin")
 
-_FIRST = (
-    "Ada Alan Grace Linus Margaret Dennis Barbara Ken Frances Edsger Radia Tim Hedy John Katherine "
-    "Niklaus Sophie Guido Anita Donald Shafi Leslie Mary Bjarne Lynn Vint Jean Fran Butler Ivan"
-).split()
-_LAST = (
-    "Lovelace Turing Hopper Torvalds Hamilton Ritchie Liskov Thompson Allen Dijkstra Perlman "
-    "Berners-Lee Lamarr McCarthy Johnson Wirth Wilson Rossum Borg Knuth Goldwasser Lamport Shaw "
-    "Stroustrup Conway Cerf Sammet Bilas Lampson Sutherland"
-).split()
+_FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Niklaus",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Donald",
+    "Shafi",
+    "Leslie",
+    "Mary",
+    "Bjarne",
+    "Lynn",
+    "Vint",
+    "Jean",
+    "Fran",
+    "Butler",
+    "Ivan",
+]
+_LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "McCarthy",
+    "Johnson",
+    "Wirth",
+    "Wilson",
+    "Rossum",
+    "Borg",
+    "Knuth",
+    "Goldwasser",
+    "Lamport",
+    "Shaw",
+    "Stroustrup",
+    "Conway",
+    "Cerf",
+    "Sammet",
+    "Bilas",
+    "Lampson",
+    "Sutherland",
+]
 _QUEUES = ("Sales", "Support", "Billing", "Onboarding")
 _RECEPTIONISTS = ("Main Line", "After Hours", "Reception IVR")
 _GROUPS = ("Front Desk", "Facilities", "IT Helpdesk")
@@ -148,7 +203,9 @@ def load_directory(path: str | Path) -> list[Extension]:
             continue
         if not values["extension_number"].isdigit():
             reason = "must be a whole number"
-            problems.append(Problem(name, i, "extension_number", values["extension_number"], reason))
+            problems.append(
+                Problem(name, i, "extension_number", values["extension_number"], reason)
+            )
             continue
         email = values["email"] or None
         out.append(

@@ -1,0 +1,215 @@
+"""How the simulator behaves: plan and rate, faults, latency, tokens, persistence, CLI flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+from ..config import AccountPlan, Credentials
+from ..errors import ConfigError
+
+#: Seed of the default directory; ``generate_directory(60, DEFAULT_SEED)`` is samples/directory.csv.
+DEFAULT_SEED = 2026
+
+
+class _PlanRate(Enum):
+    PLAN = "plan"
+
+
+#: ``SimConfig.rate`` default: take the LIGHT rate of ``plan`` (``None`` means unlimited).
+FROM_PLAN = _PlanRate.PLAN
+
+
+class RetryAfter(StrEnum):
+    """How a per-second 429 carries ``Retry-After`` (Zoom itself is inconsistent)."""
+
+    NONE = "none"
+    SECONDS = "seconds"
+    HTTP_DATE = "http-date"
+    ISO = "iso"
+
+
+#: Fault names accepted by ``--fault NAME=PROB`` and ``SimConfig.with_faults``.
+FAULTS = ("error_5xx", "applied_5xx", "applied_drop", "slow", "conflict")
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything the simulator can be told. All probabilities are in [0, 1].
+
+    Faults (one seeded ``random.Random`` decides them, in request order):
+
+    - ``error_5xx``: answer 500/502/503 before applying anything.
+    - ``applied_5xx``: apply the change, then answer 500/503.
+    - ``applied_drop``: apply the change, then close the connection without an answer.
+    - ``slow``: wait ``slow_s`` seconds (past any sane client timeout), then handle normally.
+    - ``conflict``: a write arriving while another write to the same extension is still being
+      handled is refused with 409 (Zoom limits simultaneous updates to one user's settings;
+      the exact answer is inferred).
+
+    ``error_5xx + applied_5xx + applied_drop + slow`` must not exceed 1.
+    """
+
+    plan: AccountPlan = AccountPlan.PRO
+    rate: float | _PlanRate | None = FROM_PLAN
+    latency_ms: float = 0.0  # median of a lognormal; 0 means no added latency
+    latency_sigma: float = 0.5
+    error_5xx: float = 0.0
+    applied_5xx: float = 0.0
+    applied_drop: float = 0.0
+    slow: float = 0.0
+    conflict: float = 0.0
+    slow_s: float = 30.0
+    fault_reads: bool = False  # also apply error/drop/slow faults to the GET
+    fault_token: bool = False  # also apply error/drop/slow faults to POST /oauth/token
+    seed: int = DEFAULT_SEED
+    extensions: int = 60
+    directory: Path | None = None
+    token_ttl: float = 3600.0
+    state_file: Path | None = None
+    daily_limit: int | None = None
+    no_headers_429: bool = False
+    retry_after: RetryAfter = RetryAfter.NONE
+    credentials: Credentials | None = field(default=None, repr=False)
+    journal_limit: int | None = None  # keep only the newest N journal entries
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", AccountPlan(self.plan))
+        object.__setattr__(self, "retry_after", RetryAfter(self.retry_after))
+        for name in FAULTS:
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"fault {name} must be a probability in [0, 1], not {p}")
+        total = self.error_5xx + self.applied_5xx + self.applied_drop + self.slow
+        if total > 1.0 + 1e-9:
+            raise ConfigError(f"fault probabilities add up to {total:.3f}; keep them at most 1")
+        if isinstance(self.rate, int | float) and not self.rate > 0:
+            raise ConfigError(f"rate must be positive or None (unlimited), not {self.rate}")
+        if self.latency_ms < 0 or self.slow_s < 0 or self.token_ttl <= 0:
+            raise ConfigError("latency_ms and slow_s must be >= 0 and token_ttl > 0")
+        if self.extensions < 0:
+            raise ConfigError("extensions must be >= 0")
+
+    @property
+    def effective_rate(self) -> float | None:
+        """Admitted requests per rolling second, or None for no limit."""
+        if isinstance(self.rate, _PlanRate):
+            return self.plan.light_rate
+        return None if self.rate is None else float(self.rate)
+
+    def updated(self, changes: Mapping[str, Any]) -> SimConfig:
+        """A copy with ``changes`` applied (JSON-ish values are coerced; unknown keys refused)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"unknown simulator setting(s): {', '.join(unknown)}")
+        coerced: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in ("directory", "state_file") and value is not None:
+                value = Path(value)
+            elif key == "rate" and value == "plan":
+                value = FROM_PLAN
+            coerced[key] = value
+        return replace(self, **coerced)
+
+    def public(self) -> dict[str, Any]:
+        """A JSON-able view without the credentials."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "credentials":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, _PlanRate):
+                value = "plan"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        out["effective_rate"] = self.effective_rate
+        return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bulkops simulate`` flags (the caller adds ``--host``/``--port`` if it wants them)."""
+    parser.add_argument("--account-plan", choices=[p.value for p in AccountPlan], default="pro")
+    parser.add_argument(
+        "--rate",
+        default=None,
+        help="LIGHT requests per rolling second (overrides the plan); 'unlimited' for none",
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="median added latency")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=PROB",
+        help=f"fault probability, repeatable; names: {', '.join(FAULTS)}",
+    )
+    parser.add_argument("--slow-s", type=float, default=30.0, help="how long a 'slow' fault waits")
+    parser.add_argument("--fault-reads", action="store_true", help="also fault the GET")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--extensions", type=int, default=60, help="size of the generated directory"
+    )
+    parser.add_argument("--directory", type=Path, default=None, help="CSV/Parquet directory file")
+    parser.add_argument("--state-file", type=Path, default=None, help="persist state here (JSON)")
+    parser.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, seconds")
+    parser.add_argument("--daily-limit", type=int, default=None, help="429 daily after N requests")
+    parser.add_argument(
+        "--no-rate-headers", action="store_true", help="send 429s without rate-limit headers"
+    )
+    parser.add_argument(
+        "--retry-after", choices=[r.value for r in RetryAfter], default=RetryAfter.NONE.value
+    )
+
+
+def _parse_faults(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, prob = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in FAULTS:
+            raise ConfigError(f"--fault wants NAME=PROB with NAME in {', '.join(FAULTS)}: {item!r}")
+        try:
+            out[name] = float(prob)
+        except ValueError:
+            raise ConfigError(f"--fault {name}: {prob!r} is not a number") from None
+    return out
+
+
+def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> SimConfig:
+    """Build a SimConfig from parsed flags; ZOOM_* variables, when all set, are the credentials."""
+    env = os.environ if env is None else env
+    rate: float | _PlanRate | None = FROM_PLAN
+    if ns.rate is not None:
+        if str(ns.rate).lower() in ("unlimited", "none", "0"):
+            rate = None
+        else:
+            try:
+                rate = float(ns.rate)
+            except ValueError:
+                raise ConfigError(
+                    f"--rate must be a number or 'unlimited', not {ns.rate!r}"
+                ) from None
+    names = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+    credentials = Credentials.from_env(env) if all(env.get(n) for n in names) else None
+    return SimConfig(
+        plan=AccountPlan(ns.account_plan),
+        rate=rate,
+        latency_ms=ns.latency_ms,
+        slow_s=ns.slow_s,
+        fault_reads=ns.fault_reads,
+        seed=ns.seed,
+        extensions=ns.extensions,
+        directory=ns.directory,
+        state_file=ns.state_file,
+        token_ttl=ns.token_ttl,
+        daily_limit=ns.daily_limit,
+        no_headers_429=ns.no_rate_headers,
+        retry_after=RetryAfter(ns.retry_after),
+        credentials=credentials,
+    ).updated(_parse_faults(ns.fault))

@@ -1,0 +1,393 @@
+"""The simulated Zoom account: tokens, the rate window, faults and the call-handling routes.
+
+No sockets here: :meth:`Simulator.handle_api` and :meth:`Simulator.issue_token` take the parts
+of a request and return a :class:`Reply`; ``app.py`` maps HTTP onto them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import copy
+import itertools
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..config import Credentials
+from ..model import Action
+from . import validation as check
+from .answers import (
+    CONFLICT,
+    SERVER_ERRORS,
+    TOKEN_EXPIRED,
+    TOKEN_INVALID,
+    ZoomError,
+    extension_missing,
+    invalid,
+    not_supported,
+)
+from .config import SimConfig
+from .directory import Extension, generate_directory, load_directory
+from .faults import Fault, FaultDice
+from .journal import Journal, JournalEntry
+from .ratelimit import (
+    DAILY_MESSAGE,
+    QPS_MESSAGE,
+    DailyCounter,
+    StrictWindow,
+    daily_headers,
+    qps_headers,
+)
+from .state import AccountState, Json, section
+
+SCOPE = "phone:read:admin phone:write:admin"
+_ACTIONS = {"POST": Action.ADD, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
+
+
+@dataclass(slots=True)
+class Reply:
+    """An answer to send: ``body`` is JSON-able, pre-serialised bytes, or None (no body)."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] | None = None
+    applied: bool = False
+    fault: Fault | None = None
+    drop: bool = False  # close the connection instead of answering
+
+    @classmethod
+    def error(cls, err: ZoomError, headers: dict[str, str] | None = None) -> Reply:
+        return cls(err.status, err.body(), headers)
+
+
+def demo_credentials() -> Credentials:
+    """Credentials for a simulator nobody configured; the secret is random every time."""
+    return Credentials("sim-account", "sim-client", secrets.token_urlsafe(24))
+
+
+class Simulator:
+    """State and behaviour of one simulated account.
+
+    ``clock`` is monotonic seconds (token expiry, the rate window, the journal); ``wall_clock``
+    is epoch seconds (daily quota, ``Retry-After`` dates). ``rng`` decides every fault and
+    latency; it defaults to ``random.Random(config.seed)``.
+
+    Concurrent writes: while a write to an extension is being handled (during its latency),
+    another write to the same extension is refused with 409 ``Another update to this extension
+    is in progress. Try again later.`` with probability ``config.conflict``. Zoom documents that
+    it limits simultaneous updates to one user's settings but not the answer: this is inferred.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config = config or SimConfig()
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.rng = rng if rng is not None else random.Random(config.seed)
+        self.dice = FaultDice(self.rng)
+        self.credentials = config.credentials or demo_credentials()
+        if config.state_file is not None and config.state_file.exists():
+            self.state = AccountState.load(config.state_file)
+        else:
+            self.state = AccountState(self._directory(config), config.seed)
+        self.window = StrictWindow(config.effective_rate)
+        self.daily = DailyCounter(config.daily_limit)
+        self.journal = Journal(config.journal_limit)
+        self.tokens: dict[str, float] = {}
+        self.busy: dict[str, int] = {}
+        self.dirty = False
+        self._ids = itertools.count(1)
+        self._closing: asyncio.Event | None = None
+
+    @staticmethod
+    def _directory(config: SimConfig) -> list[Extension]:
+        if config.directory is not None:
+            return load_directory(config.directory)
+        return generate_directory(config.extensions, config.seed)
+
+    # ---- configuration and inspection -----------------------------------------------------
+    def configure(self, changes: Mapping[str, Any]) -> SimConfig:
+        """Change settings at run time (faults, rate, latency, 429 variants, …)."""
+        self.config = self.config.updated(changes)
+        self.window.rate = self.config.effective_rate
+        self.daily.limit = self.config.daily_limit
+        return self.config
+
+    def stats(self) -> dict[str, Any]:
+        out = self.journal.stats()
+        out["max_in_window"] = self.window.max_in_window
+        out["rate"] = self.window.rate
+        return out
+
+    @property
+    def extensions(self) -> list[Extension]:
+        return list(self.state.extensions.values())
+
+    def settings(self, extension_id: str) -> Json:
+        """A copy of the extension's GET answer."""
+        return copy.deepcopy(self.state.settings[extension_id])
+
+    def holidays(self, extension_id: str) -> list[Json]:
+        """``[{"holiday_id", "name", "from", "to"}]`` in creation order."""
+        out = []
+        for entry in self.state.settings[extension_id]["holiday_hours"]:
+            span = section(entry["details"], "holiday") or {}
+            out.append({"holiday_id": entry["holiday_id"], **span})
+        return out
+
+    def forwarding(
+        self, extension_id: str, setting_type: str = "business_hours", holiday_id: str | None = None
+    ) -> list[Json]:
+        """Copies of the forwarding entries, Zoom's own ones included (they have no number)."""
+        tree = self.state.settings[extension_id]
+        entries = (
+            self.state.holiday(extension_id, holiday_id)["details"]
+            if setting_type == "holiday_hours"
+            else tree[setting_type]
+        )
+        fwd = section(entries, "call_forwarding")
+        return copy.deepcopy(fwd["call_forwarding_settings"]) if fwd else []
+
+    def state_json(self) -> Json:
+        return self.state.to_json()
+
+    def save(self) -> None:
+        if self.config.state_file is not None:
+            self.state.save(self.config.state_file)
+            self.dirty = False
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def tracking_id(self) -> str:
+        return f"v=2.0;clid=sim;rid=SIM_{next(self._ids):010d}"
+
+    def record(self, method: str, path: str, query: str, reply: Reply, tracking_id: str) -> None:
+        status = None if reply.drop else reply.status
+        fault = None if reply.fault is None else reply.fault.value
+        entry = JournalEntry(
+            self.clock(), self.wall_clock(), method, path, query, status, reply.applied, fault,
+            tracking_id,
+        )  # fmt: skip
+        self.journal.append(entry)
+
+    def closing(self) -> asyncio.Event:
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        return self._closing
+
+    async def _slow(self, seconds: float) -> None:
+        """Sleep, but wake at once when the server shuts down."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing().wait(), seconds)
+
+    # ---- OAuth ------------------------------------------------------------------------------
+    def issue_token(
+        self, authorization: str | None, params: Mapping[str, str], api_url: str
+    ) -> Reply:
+        creds = self.credentials
+        if _basic(authorization) != (creds.client_id, creds.client_secret):
+            return Reply(
+                401, {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+            )
+        if params.get("grant_type") != "account_credentials":
+            return Reply(
+                400, {"reason": "Unsupported grant type", "error": "unsupported_grant_type"}
+            )
+        if params.get("account_id") != creds.account_id:
+            return Reply(400, {"reason": "Invalid account_id", "error": "invalid_request"})
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}
+        self.tokens[token] = now + self.config.token_ttl
+        body = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": int(self.config.token_ttl),
+            "scope": SCOPE,
+            "api_url": api_url,
+        }
+        return Reply(200, body)
+
+    async def handle_token(
+        self, authorization: str | None, params: Mapping[str, str], api_url: str
+    ) -> Reply:
+        fault = self.dice.pick(self.config) if self.config.fault_token else None
+        if fault is Fault.SLOW:
+            await self._slow(self.config.slow_s)
+        if fault is Fault.ERROR_5XX or fault is Fault.APPLIED_5XX:
+            return self._server_error(fault)
+        reply = self.issue_token(authorization, params, api_url)
+        if fault is Fault.APPLIED_DROP:
+            reply.drop, reply.fault = True, fault
+        return reply
+
+    # ---- the API ----------------------------------------------------------------------------
+    def gate(self, authorization: str | None) -> Reply | None:
+        """Token check, then the daily quota, then the strict window. None: admitted."""
+        token = (
+            authorization[7:] if authorization and authorization[:7].lower() == "bearer " else ""
+        )
+        expiry = self.tokens.get(token)
+        if expiry is None:
+            return Reply(401, {"code": 124, "message": TOKEN_INVALID})
+        now = self.clock()
+        if now >= expiry:
+            return Reply(401, {"code": 124, "message": TOKEN_EXPIRED})
+        cfg = self.config
+        if cfg.daily_limit is not None and not self.daily.try_spend(self.wall_clock()):
+            headers = daily_headers(self.wall_clock(), cfg.daily_limit, cfg.no_headers_429)
+            return Reply(429, {"code": 429, "message": DAILY_MESSAGE}, headers)
+        if not self.window.try_admit(now):
+            free = self.window.free_at()
+            wait = 1.0 if free is None else free - now
+            headers = qps_headers(
+                cfg.retry_after, wait, self.wall_clock(), self.window.rate, cfg.no_headers_429
+            )
+            return Reply(429, {"code": 429, "message": QPS_MESSAGE}, headers)
+        return None
+
+    async def handle_api(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str | None,
+        body: Callable[[], Any],
+        query: Mapping[str, str],
+        authorization: str | None,
+    ) -> Reply:
+        """One call-handling request. ``body`` is an awaitable factory of the raw request bytes."""
+        refused = self.gate(authorization)
+        if refused is not None:
+            return refused
+        cfg = self.config
+        write = method != "GET"
+        fault = self.dice.pick(cfg) if write or cfg.fault_reads else None
+        if write and self.busy.get(extension_id) and self.dice.conflict(cfg):
+            return Reply(409, {"code": 409, "message": CONFLICT}, fault=Fault.CONFLICT)
+        if write:
+            self.busy[extension_id] = self.busy.get(extension_id, 0) + 1
+        try:
+            delay = self.dice.latency_s(cfg)
+            if delay:
+                await asyncio.sleep(delay)
+            if fault is Fault.SLOW:
+                await self._slow(cfg.slow_s)
+            if fault is Fault.ERROR_5XX:
+                return self._server_error(fault)
+            if write:
+                reply = self.write(method, extension_id, setting_type or "", await body(), query)
+            else:
+                reply = self.read(extension_id)
+        finally:
+            if write:
+                left = self.busy[extension_id] - 1
+                if left:
+                    self.busy[extension_id] = left
+                else:
+                    del self.busy[extension_id]
+        if fault is Fault.SLOW:
+            reply.fault = fault
+        elif fault is not None and fault.applies_first and reply.status < 300:
+            if fault is Fault.APPLIED_DROP:
+                reply.drop, reply.fault = True, fault
+            else:
+                applied = reply.applied
+                reply = self._server_error(fault)
+                reply.applied = applied
+        return reply
+
+    def _server_error(self, fault: Fault) -> Reply:
+        status = self.dice.server_error(fault.applies_first)
+        return Reply(status, {"code": status, "message": SERVER_ERRORS[status]}, fault=fault)
+
+    def read(self, extension_id: str) -> Reply:
+        tree = self.state.settings.get(extension_id)
+        if tree is None:
+            return Reply.error(extension_missing(extension_id))
+        return Reply(200, orjson.dumps(tree))
+
+    def write(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str,
+        raw: bytes,
+        query: Mapping[str, str],
+    ) -> Reply:
+        """Validate and apply one POST/PATCH/DELETE; errors become Zoom's error answers."""
+        try:
+            reply = self._write(_ACTIONS[method], extension_id, setting_type, raw, query)
+        except ZoomError as err:
+            return Reply.error(err)
+        self.dirty = True
+        reply.applied = True
+        return reply
+
+    def _write(
+        self, action: Action, ext_id: str, setting_raw: str, raw: bytes, query: Mapping[str, str]
+    ) -> Reply:
+        setting = check.setting_type(setting_raw)
+        ext = self.state.extension(ext_id)
+        if action is Action.DELETE:
+            if ext is None:
+                raise extension_missing(ext_id)
+            return self._delete(ext, setting.value, query)
+        body = check.parse_body(raw)
+        if ext is None:
+            raise extension_missing(ext_id)
+        sub, settings = check.target(action, setting, body)
+        state, st, holiday = self.state, setting.value, setting.value == "holiday_hours"
+        if sub == "holiday":
+            check.holiday(settings, adding=action is Action.ADD)
+            if action is Action.ADD:
+                return Reply(201, state.add_holiday(ext, settings))
+            state.update_holiday(ext, settings)
+        elif sub == "call_forwarding":
+            if action is Action.ADD:
+                check.forwarding_add(settings, under_holiday=holiday)
+                return Reply(201, state.add_forwarding(ext, st, settings))
+            check.forwarding_update(settings, under_holiday=holiday)
+            state.update_forwarding(ext, st, settings)
+        elif sub == "custom_hours":
+            check.custom_hours(settings)
+            state.update_custom_hours(ext, settings)
+        else:
+            check.call_handling(settings, ext.type, setting)
+            state.update_call_handling(ext, st, settings)
+        return Reply(204)
+
+    def _delete(self, ext: Extension, setting: str, query: Mapping[str, str]) -> Reply:
+        holiday_id, forwarding_id = query.get("holiday_id"), query.get("call_forwarding_id")
+        if (holiday_id is None) == (forwarding_id is None):
+            raise invalid("holiday_id", "pass exactly one of holiday_id and call_forwarding_id")
+        if holiday_id is not None:
+            if setting != "holiday_hours":
+                raise not_supported()
+            self.state.delete_holiday(ext, holiday_id)
+        else:
+            assert forwarding_id is not None
+            self.state.delete_forwarding(ext, setting, forwarding_id)
+        return Reply(204)
+
+
+def _basic(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
+    try:
+        user, sep, password = base64.b64decode(authorization[6:].strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
