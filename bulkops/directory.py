@@ -1,0 +1,252 @@
+"""The directory file (extension ids and their attributes) and the selectors that match it.
+
+Grammar of a selector (the job file's ``target`` column)::
+
+    selector := "*" | clause ("&" clause)*
+    clause   := column "=" value ("," value)*
+
+``column`` is any directory column; values compare case-insensitively after trimming spaces;
+``,`` separates alternatives, ``&`` joins clauses that must all match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .errors import JobFileError, Problem
+from .jobfile import read_table
+from .rules import ID_RE, RowSpec
+
+MAX_REPORTED = 20  # per kind of directory defect
+ATTRIBUTES = ("extension_id", "extension_number", "name", "email", "type", "site")
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A parsed ``target``: every clause must match; no clauses means every extension."""
+
+    text: str
+    clauses: tuple[tuple[str, frozenset[str]], ...] = ()
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse a selector; raise ValueError with what a valid one looks like."""
+    body = text.strip()
+    if body == "*":
+        return Selector(text)
+    example = "use * or column=value[,value…][&column=value…], e.g. site=London,Berlin&type=user"
+    if not body:
+        raise ValueError("is empty; " + example)
+    clauses: list[tuple[str, frozenset[str]]] = []
+    for part in body.split("&"):
+        column, eq, values = part.partition("=")
+        column = column.strip().lower()
+        if not eq or not column:
+            raise ValueError(f"clause {part.strip()!r} is not column=value; " + example)
+        items = [v.strip().casefold() for v in values.split(",")]
+        if any(not v for v in items):
+            raise ValueError(f"clause {part.strip()!r} has an empty value; " + example)
+        clauses.append((column, frozenset(items)))
+    return Selector(text, tuple(clauses))
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The extensions bulkops may target, in file order (``frame`` has a 0-based RangeIndex)."""
+
+    path: str
+    data: bytes
+    frame: pd.DataFrame
+    _folded: dict[str, pd.Series] = field(default_factory=dict, repr=False)
+    _index: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> pd.Series:
+        """A column trimmed and case-folded, for selector matching (computed once)."""
+        if name not in self._folded:
+            self._folded[name] = self.frame[name].str.strip().str.casefold()
+        return self._folded[name]
+
+    def position(self, key: str, value: str) -> int | None:
+        """The row of the extension whose ``key`` (extension_id/extension_number/email) is value."""
+        if key not in self._index:
+            values = self.frame[key] if key in self.frame.columns else pd.Series([], dtype=str)
+            if key == "email":
+                values = values.str.casefold()
+            self._index[key] = {v: i for i, v in enumerate(values.tolist()) if v}
+        return self._index[key].get(value.casefold() if key == "email" else value)
+
+    def match(self, selector: Selector) -> IntArray:
+        """Positions of the matching extensions, in directory order. KeyError: unknown column."""
+        mask = np.ones(len(self.frame), dtype=bool)
+        for column, values in selector.clauses:
+            if column not in self.frame.columns:
+                raise KeyError(column)
+            mask &= self.column(column).isin(values).to_numpy(dtype=bool)
+        return np.flatnonzero(mask).astype(np.int64)
+
+
+def read_directory(
+    path: str | Path, *, encoding: str | None = None
+) -> tuple[Directory | None, list[Problem]]:
+    """Read and check a directory file; the directory is None when it has errors."""
+    try:
+        table = read_table(path, encoding=encoding, required=("extension_id",), what="directory")
+    except JobFileError as exc:
+        return None, exc.problems
+    frame = table.frame.reset_index(names="_row")
+    problems: list[Problem] = []
+
+    def report(mask: pd.Series, column: str, reason: str) -> None:
+        bad = frame.loc[mask.to_numpy(dtype=bool)]
+        for row, value in zip(
+            bad["_row"].tolist()[:MAX_REPORTED], bad[column].tolist(), strict=False
+        ):
+            problems.append(Problem(table.path, int(row), column, str(value), reason))
+        if len(bad) > MAX_REPORTED:
+            problems.append(
+                Problem(table.path, None, column, None, f"… and {len(bad) - MAX_REPORTED} more")
+            )
+
+    ids = frame["extension_id"]
+    report(
+        ~ids.str.fullmatch(ID_RE.pattern),
+        "extension_id",
+        "must be a Zoom extension id: 1–64 ASCII letters, digits, '-' or '_'",
+    )
+    report(ids.duplicated(keep="first"), "extension_id", "appears twice in the directory")
+    for column in ("extension_number", "email"):
+        if column in frame.columns:
+            values = frame[column].str.casefold() if column == "email" else frame[column]
+            report(
+                values.ne("") & values.duplicated(keep="first"),
+                column,
+                "appears twice in the directory, so a reference to it is ambiguous",
+            )
+    if problems:
+        return None, problems
+    return Directory(table.path, table.data, frame.drop(columns="_row")), []
+
+
+def load_directory(path: str | Path, *, encoding: str | None = None) -> Directory:
+    directory, problems = read_directory(path, encoding=encoding)
+    if directory is None:
+        raise JobFileError(problems)
+    return directory
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Which extensions each row hits: parallel arrays, ordered by row, then directory order."""
+
+    spec: IntArray  # index into the list of RowSpec
+    position: IntArray  # directory row, or -1 for an extension_id the directory does not list
+    extension_id: npt.NDArray[np.object_]
+
+
+def resolve(
+    specs: Sequence[RowSpec], directory: Directory | None, *, file: str
+) -> tuple[Targets, list[Problem]]:
+    """Resolve every row's target to extensions, reporting unknown references and empty selectors."""
+    problems: list[Problem] = []
+    one_spec: list[int] = []
+    one_pos: list[int] = []
+    one_id: list[str] = []
+    many_spec: list[IntArray] = []
+    many_pos: list[IntArray] = []
+    matched: dict[str, IntArray | str] = {}  # selector text → positions or the reason it fails
+    hints = _zero_hints(directory)
+
+    for i, spec in enumerate(specs):
+        kind, value = spec.target_kind, spec.target_value
+        if kind == "extension_id":
+            pos = directory.position("extension_id", value) if directory else None
+            if directory is not None and pos is None:
+                problems.append(
+                    Problem(
+                        file,
+                        spec.row,
+                        kind,
+                        value,
+                        f"is not in the directory {directory.path}; used as given",
+                        "warning",
+                    )
+                )
+            one_spec.append(i)
+            one_pos.append(-1 if pos is None else pos)
+            one_id.append(value)
+            continue
+        if directory is None:
+            problems.append(
+                Problem(
+                    file, spec.row, kind, value, f"a {kind} needs a directory file (--directory)"
+                )
+            )
+            continue
+        if kind == "target":
+            found = matched.get(value)
+            if found is None:
+                found = _select(directory, value)
+                matched[value] = found
+            if isinstance(found, str):
+                problems.append(Problem(file, spec.row, kind, value, found))
+            else:
+                many_spec.append(np.full(len(found), i, dtype=np.int64))
+                many_pos.append(found)
+            continue
+        pos = directory.position(kind, value)
+        if pos is None:
+            reason = f"is not in the directory {directory.path}"
+            if kind == "extension_number" and value in hints:
+                reason += f"; did you mean {hints[value]!r}? (a spreadsheet drops leading zeros)"
+            problems.append(Problem(file, spec.row, kind, value, reason))
+            continue
+        one_spec.append(i)
+        one_pos.append(pos)
+        one_id.append("")
+
+    spec_arr = np.concatenate([np.asarray(one_spec, dtype=np.int64), *many_spec])
+    pos_arr = np.concatenate([np.asarray(one_pos, dtype=np.int64), *many_pos])
+    raw = np.concatenate(
+        [np.asarray(one_id, dtype=object), np.full(len(spec_arr) - len(one_id), "", dtype=object)]
+    )
+    order = np.argsort(spec_arr, kind="stable")
+    spec_arr, pos_arr, raw = spec_arr[order], pos_arr[order], raw[order]
+    if directory is not None and len(directory):
+        known = directory.frame["extension_id"].to_numpy(dtype=object)
+        ids = np.where(pos_arr >= 0, known[np.clip(pos_arr, 0, None)], raw)
+    else:
+        ids = raw
+    return Targets(spec_arr, pos_arr, ids), problems
+
+
+def _select(directory: Directory, text: str) -> IntArray | str:
+    try:
+        selector = parse_selector(text)
+        found = directory.match(selector)
+    except ValueError as exc:
+        return f"is not a valid selector: {exc}"
+    except KeyError as exc:
+        columns = ", ".join(map(str, directory.frame.columns))
+        return f"uses column {exc.args[0]!r}, which the directory lacks; it has {columns}"
+    if not len(found):
+        return "matches no extension in the directory"
+    return found
+
+
+def _zero_hints(directory: Directory | None) -> dict[str, str]:
+    """Extension numbers with leading zeros, keyed by what a spreadsheet turns them into."""
+    if directory is None or "extension_number" not in directory.frame.columns:
+        return {}
+    numbers = [n for n in directory.frame["extension_number"].tolist() if n.startswith("0")]
+    return {n.lstrip("0"): n for n in numbers if n.lstrip("0")}

@@ -1,0 +1,492 @@
+"""The plan: every row × every extension it targets, one row per operation, checked as a whole.
+
+``build_plan`` reads the job file (``jobfile``), resolves targets (``directory``), expands rows
+into operations with vectorised pandas/numpy (no Python object per operation), and rejects
+duplicates and contradictions per extension. The frame's columns are exactly those of
+``model.Operation`` (docs/CONTRACTS.md); low-cardinality text columns are categoricals so a
+million operations share a handful of ``settings`` strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pandas as pd
+
+from .directory import Directory, Targets, read_directory, resolve
+from .errors import ConfigError, JobFileError, Problem
+from .jobfile import load
+from .model import Action, Operation, SettingType, SubSettingType
+from .rules import RowSpec
+
+PLAN_COLUMNS = (
+    "seq",
+    "op_id",
+    "row",
+    "action",
+    "extension_id",
+    "setting_type",
+    "sub_setting_type",
+    "settings",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+    "extension_number",
+    "extension_name",
+)
+#: Columns copied from the row template: categoricals, shared by every operation of a row.
+_TEMPLATE = (
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "settings",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+)
+MAX_CONFLICTS_REPORTED = 200
+_CHUNK = 4096
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """What a plan will do and roughly how long it takes at a given rate."""
+
+    counts: tuple[tuple[str, str, str, int], ...]  # (action, setting_type, sub_setting_type, n)
+    operations: int
+    extensions: int
+    lookups: int  # one GET per extension that has at least one operation needing an id
+    requests: int  # operations + lookups
+    rate: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One row per operation in execution order (``seq``), plus where it came from."""
+
+    frame: pd.DataFrame
+    job_hash: str  # sha256 of the job file (+ directory file, + encoding/timezone arguments)
+    source: str
+    warnings: tuple[Problem, ...] = ()
+    directory: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def iter_operations(self, start: int = 0) -> Iterator[Operation]:
+        """Operations in ``seq`` order from ``start``, converted lazily a chunk at a time."""
+        for first in range(start, len(self.frame), _CHUNK):
+            chunk = self.frame.iloc[first : first + _CHUNK]
+            records: list[dict[str, Any]] = chunk.to_dict("records")  # type: ignore[assignment]
+            for rec in records:
+                yield operation_from_record(rec)
+
+    def summary(self, rate: float) -> PlanSummary:
+        return summarize(self.frame, rate)
+
+
+def _text(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def operation_from_record(rec: Mapping[str, object]) -> Operation:
+    """One plan row (a dict of the plan columns) as an ``Operation``."""
+    settings = _text(rec.get("settings"))
+    return Operation(
+        seq=int(str(rec["seq"])),
+        op_id=str(rec["op_id"]),
+        row=int(str(rec["row"])),
+        action=Action(str(rec["action"])),
+        extension_id=str(rec["extension_id"]),
+        setting_type=SettingType(str(rec["setting_type"])),
+        sub_setting_type=SubSettingType(str(rec["sub_setting_type"])),
+        settings=orjson.loads(settings) if settings else {},
+        holiday_id=_text(rec.get("holiday_id")),
+        call_forwarding_id=_text(rec.get("call_forwarding_id")),
+        holiday_name=_text(rec.get("holiday_name")),
+        holiday_from=_text(rec.get("holiday_from")),
+        holiday_to=_text(rec.get("holiday_to")),
+        phone_number=_text(rec.get("phone_number")),
+        extension_number=_text(rec.get("extension_number")),
+        extension_name=_text(rec.get("extension_name")),
+    )
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def build_plan(
+    path: str | Path,
+    *,
+    directory: str | Path | None = None,
+    encoding: str | None = None,
+    timezone: str | None = None,
+) -> Plan:
+    """Read, check and expand a job file; raise JobFileError listing every problem if any."""
+    plan, problems = _prepare(path, directory, encoding, timezone)
+    if plan is None or any(p.severity == "error" for p in problems):
+        raise JobFileError(problems)
+    return plan
+
+
+def validate(
+    path: str | Path,
+    *,
+    directory: str | Path | None = None,
+    encoding: str | None = None,
+    timezone: str | None = None,
+) -> list[Problem]:
+    """Every problem (errors and warnings) ``build_plan`` would find; empty means clean."""
+    return _prepare(path, directory, encoding, timezone)[1]
+
+
+def _prepare(
+    path: str | Path,
+    directory_path: str | Path | None,
+    encoding: str | None,
+    timezone: str | None,
+) -> tuple[Plan | None, list[Problem]]:
+    problems: list[Problem] = []
+    directory: Directory | None = None
+    if directory_path is not None:
+        directory, found = read_directory(directory_path)
+        problems.extend(found)
+    try:
+        job = load(path, encoding=encoding, timezone=timezone)
+    except JobFileError as exc:
+        return None, problems + exc.problems
+    row_problems = list(job.problems)
+    if directory_path is not None and directory is None:
+        # References cannot be checked without the directory; its own problems say why.
+        specs = [s for s in job.specs if s.target_kind == "extension_id"]
+    else:
+        specs = job.specs
+    targets, found = resolve(specs, directory, file=job.path)
+    row_problems.extend(found)
+    frame = expand(specs, targets, directory, _job_hash(job.data, directory, encoding, timezone))
+    row_problems.extend(find_conflicts(frame, specs, targets, file=job.path))
+    row_problems.sort(key=lambda p: p.row or 0)
+    problems.extend(row_problems)
+    plan = Plan(
+        frame,
+        str(frame.attrs["job_hash"]),
+        job.path,
+        tuple(p for p in problems if p.severity == "warning"),
+        None if directory is None else directory.path,
+    )
+    return plan, problems
+
+
+def _job_hash(
+    data: bytes, directory: Directory | None, encoding: str | None, timezone: str | None
+) -> str:
+    digest = hashlib.sha256(data)
+    if directory is not None:
+        digest.update(b"\0directory\0" + directory.data)
+    # The arguments change how the same bytes are read, so they are part of the job's identity.
+    for name, value in (("encoding", encoding), ("timezone", timezone)):
+        if value:
+            digest.update(f"\0{name}={value}".encode())
+    return digest.hexdigest()
+
+
+def _spec_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
+    dumps = orjson.dumps
+    return pd.DataFrame(
+        {
+            "row": [s.row for s in specs],
+            "action": [s.action for s in specs],
+            "setting_type": [s.setting_type for s in specs],
+            "sub_setting_type": [s.sub_setting_type for s in specs],
+            "settings": [dumps(s.settings, option=orjson.OPT_SORT_KEYS).decode() for s in specs],
+            "holiday_id": [s.holiday_id for s in specs],
+            "call_forwarding_id": [s.call_forwarding_id for s in specs],
+            "holiday_name": [s.holiday_name for s in specs],
+            "holiday_from": [s.holiday_from for s in specs],
+            "holiday_to": [s.holiday_to for s in specs],
+            "phone_number": [s.phone_number for s in specs],
+        },
+        dtype=object,
+    )
+
+
+def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Categorical:
+    """``values[take]`` as a categorical: one copy of each distinct string, int codes per row."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    categories = pd.Index([str(u) for u in uniques], dtype="str")
+    return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
+
+
+def expand(
+    specs: Sequence[RowSpec], targets: Targets, directory: Directory | None, job_hash: str
+) -> pd.DataFrame:
+    """The plan frame: one row per (row template, target extension), vectorised."""
+    take = targets.spec
+    spec_frame = _spec_frame(specs)
+    rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
+    ids = targets.extension_id
+    columns: dict[str, Any] = {
+        "seq": np.arange(len(take), dtype=np.int64),
+        "op_id": pd.array(_op_ids(job_hash, rows, ids), dtype="str"),
+        "row": rows,
+        "extension_id": pd.array(ids.tolist(), dtype="str"),
+    }
+    for name in _TEMPLATE:
+        columns[name] = _categorical(spec_frame[name], take)
+    for name, source in (("extension_number", "extension_number"), ("extension_name", "name")):
+        if directory is not None and source in directory.frame.columns:
+            known = directory.frame[source].replace("", None)
+            codes, uniques = pd.factorize(known.astype(object), use_na_sentinel=True)
+            picked = np.where(targets.position >= 0, codes[np.clip(targets.position, 0, None)], -1)
+            categories = pd.Index([str(u) for u in uniques], dtype="str")
+            columns[name] = pd.Categorical.from_codes(picked, categories=categories)
+        else:
+            columns[name] = pd.Categorical.from_codes(
+                np.full(len(take), -1), categories=pd.Index([], dtype="str")
+            )
+    frame = pd.DataFrame({name: columns[name] for name in PLAN_COLUMNS})
+    frame.attrs["job_hash"] = job_hash
+    return frame
+
+
+def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> list[str]:
+    """Deterministic ids: blake2b(job hash; source row, extension id), 16 hex characters."""
+    key = bytes.fromhex(job_hash)[:32]
+    blake = hashlib.blake2b
+    out = [
+        blake(f"{row}\0{ext}".encode(), digest_size=8, key=key).hexdigest()
+        for row, ext in zip(rows.tolist(), ids.tolist(), strict=True)
+    ]
+    if len(set(out)) != len(out):  # (row, extension) pairs are unique; only a collision repeats
+        raise AssertionError("operation id collision; please report this job file")
+    return out
+
+
+# --- duplicates and contradictions -----------------------------------------------------------
+
+
+def _keys(spec: RowSpec) -> tuple[str, str, str]:
+    """(what the operation acts on, the holiday's from when it narrows it, full signature)."""
+    holiday = f"{spec.holiday_id or ''}|{spec.holiday_name or ''}"
+    sub = spec.sub_setting_type
+    if sub == SubSettingType.HOLIDAY:
+        entity = (
+            f"holiday|id:{spec.holiday_id}" if spec.holiday_id else f"holiday|{spec.holiday_name}"
+        )
+        when = spec.holiday_from or ""
+    elif sub == SubSettingType.CALL_FORWARDING:
+        number = f"id:{spec.call_forwarding_id}" if spec.call_forwarding_id else spec.phone_number
+        entity = f"forwarding|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}|{number}"
+        when = ""
+    else:
+        entity = f"{sub}|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}"
+        when = ""
+    body = orjson.dumps(spec.settings, option=orjson.OPT_SORT_KEYS).decode()
+    sig = "|".join(
+        str(x) for x in (spec.action, entity, when, spec.holiday_to, spec.phone_number, body)
+    )
+    return entity, when, sig
+
+
+def find_conflicts(
+    frame: pd.DataFrame, specs: Sequence[RowSpec], targets: Targets, *, file: str
+) -> list[Problem]:
+    """Duplicates and contradictions per extension (policy in the jobfile docstring)."""
+    if not len(frame):
+        return []
+    keys = [_keys(s) for s in specs]
+    entity = pd.factorize(pd.Series([k[0] for k in keys], dtype=object))[0]
+    when = [k[1] for k in keys]
+    actions = [s.action for s in specs]
+    adds = np.array(
+        [
+            a == Action.ADD and s.sub_setting_type in ("holiday", "call_forwarding")
+            for a, s in zip(actions, specs, strict=True)
+        ]
+    )
+    # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
+    dup_key = [f"add|{k[0]}|{k[1]}" if add else k[2] for k, add in zip(keys, adds, strict=True)]
+    dup_code = pd.factorize(pd.Series(dup_key, dtype=object))[0]
+    ext = pd.factorize(frame["extension_id"].to_numpy(dtype=object))[0].astype(np.int64)
+    spec = targets.spec
+    problems: list[Problem] = []
+
+    if len(set(dup_code.tolist())) < len(specs):
+        pairs = _repeats(ext, dup_code[spec], spec)
+        problems += _report(pairs, specs, frame, file, "repeats row {first}", adds)
+
+    is_delete = np.array([a == Action.DELETE for a in actions])
+    if adds.any() and is_delete.any() and set(entity[adds]) & set(entity[is_delete]):
+        on = pd.DataFrame({"ext": ext, "entity": entity[spec], "spec": spec})
+        left = on[adds[spec]]
+        right = on[is_delete[spec]]
+        both = left.merge(right, on=["ext", "entity"], suffixes=("", "_other"))
+        add_from = np.array(when, dtype=object)[both["spec"].to_numpy()]
+        del_from = np.array(when, dtype=object)[both["spec_other"].to_numpy()]
+        both = both[(del_from == "") | (del_from == add_from)]
+        pairs = pd.DataFrame(
+            {
+                "later": np.maximum(both["spec"], both["spec_other"]),
+                "first": np.minimum(both["spec"], both["spec_other"]),
+                "ext": both["ext"],
+            }
+        )
+        problems += _report(
+            pairs, specs, frame, file, "adds and deletes the same item as row {first}", None
+        )
+
+    is_update = np.array([a == Action.UPDATE for a in actions])
+    if is_update.any():
+        upd_entity = entity[is_update]
+        upd_sig = np.asarray(dup_code)[is_update]
+        per_entity = pd.DataFrame({"e": upd_entity, "s": upd_sig}).drop_duplicates()
+        if per_entity["e"].duplicated().any():
+            on = pd.DataFrame({"ext": ext, "e": entity[spec], "s": dup_code[spec], "spec": spec})
+            on = on[is_update[spec]].drop_duplicates(["ext", "e", "s"])
+            first = on.groupby(["ext", "e"])["spec"].transform("first")
+            later = on["ext"].duplicated() & on[["ext", "e"]].duplicated()
+            pairs = pd.DataFrame(
+                {"later": on["spec"][later], "first": first[later], "ext": on["ext"][later]}
+            )
+            problems += _report(
+                pairs,
+                specs,
+                frame,
+                file,
+                "changes the same item differently from row {first}; merge the rows",
+                None,
+            )
+    return problems
+
+
+def _repeats(ext: IntArray, code: IntArray, spec: IntArray) -> pd.DataFrame:
+    on = pd.DataFrame({"ext": ext, "code": code, "spec": spec})
+    first = on.groupby(["ext", "code"])["spec"].transform("first")
+    later = on.duplicated(["ext", "code"])
+    return pd.DataFrame(
+        {"later": on["spec"][later], "first": first[later], "ext": on["ext"][later]}
+    )
+
+
+def _report(
+    pairs: pd.DataFrame,
+    specs: Sequence[RowSpec],
+    frame: pd.DataFrame,
+    file: str,
+    reason: str,
+    adds: npt.NDArray[np.bool_] | None,
+) -> list[Problem]:
+    if pairs.empty:
+        return []
+    ids = pd.factorize(frame["extension_id"].to_numpy(dtype=object))[1]
+    grouped = pairs.groupby(["later", "first"], sort=True)["ext"].agg(["count", "first"])
+    problems: list[Problem] = []
+    found: list[tuple[Any, Any, Any, Any]] = list(
+        grouped.reset_index().itertuples(index=False, name=None)
+    )
+    for later, first, count, example in found[:MAX_CONFLICTS_REPORTED]:
+        spec, other = specs[int(later)], specs[int(first)]
+        why = reason.format(first=other.row)
+        if adds is not None and adds[int(later)]:
+            why = f"adds the same item as row {other.row} (adds are not idempotent)"
+        where = f" on {int(count):,} extension(s), e.g. {ids[int(example)]}"
+        problems.append(Problem(file, spec.row, spec.target_kind, spec.target_value, why + where))
+    return problems
+
+
+# --- summary and output --------------------------------------------------------------------
+
+
+def needs_lookup(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """``Operation.needs_lookup`` for every row at once."""
+    action = frame["action"].astype(str)
+    sub = frame["sub_setting_type"].astype(str)
+    holiday_hours = frame["setting_type"].astype(str).eq("holiday_hours")
+    no_holiday = frame["holiday_id"].isna()
+    adds_holiday = action.eq("add") & sub.eq("holiday")
+    forwarding = sub.eq("call_forwarding") & action.ne("add") & frame["call_forwarding_id"].isna()
+    result = (holiday_hours & no_holiday & ~adds_holiday) | forwarding
+    return result.to_numpy(dtype=bool)
+
+
+def summarize(frame: pd.DataFrame, rate: float) -> PlanSummary:
+    keys = ["action", "setting_type", "sub_setting_type"]
+    counts = frame.groupby(keys, observed=True, sort=True).size()
+    lookup = needs_lookup(frame)
+    lookups = int(frame["extension_id"][lookup].nunique())
+    ops = len(frame)
+    return PlanSummary(
+        counts=tuple(
+            (str(a), str(s), str(b), int(n))
+            for a, s, b, n in counts.reset_index().itertuples(index=False, name=None)
+        ),
+        operations=ops,
+        extensions=int(frame["extension_id"].nunique()),
+        lookups=lookups,
+        requests=ops + lookups,
+        rate=rate,
+        eta_seconds=(ops + lookups) / rate if rate > 0 else math.inf,
+    )
+
+
+def format_duration(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "forever"
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def format_summary(summary: PlanSummary) -> str:
+    """A text table for the CLI, ending with the ETA line."""
+    head = ("action", "setting_type", "sub_setting_type", "operations")
+    rows = [(a, s, b, f"{n:,}") for a, s, b, n in summary.counts]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i == 3 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    per = summary.operations / summary.extensions if summary.extensions else 0
+    out.append("")
+    out.append(
+        f"{summary.extensions:,} extensions × {per:.3g} operations"
+        f" + {summary.lookups:,} lookups = {summary.requests:,} requests"
+        f" at {summary.rate:g}/s ≈ {format_duration(summary.eta_seconds)}"
+    )
+    return "\n".join(out)
+
+
+def write_plan(plan: Plan, out_path: str | Path) -> None:
+    """Write the plan frame as CSV or Parquet, chosen by the suffix."""
+    suffix = Path(out_path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        plan.frame.to_parquet(out_path, index=False)
+    elif suffix == ".csv":
+        plan.frame.to_csv(out_path, index=False)
+    else:
+        raise ConfigError(f"--out must end in .csv or .parquet, not {suffix or 'no suffix'!r}")
