@@ -77,6 +77,10 @@ _SAME_NAME = frozenset(
     }
 )
 _TARGETS = {"forward_to_extension_id", "busy_forward_to_extension_id", "operator_extension_id"}
+_TARGET_TYPES = {
+    "forward_to": frozenset({"user", "autoReceptionist", "callQueue", "commonArea"}),
+    "operator": frozenset({"user", "commonArea", "sharedLineGroup", "callQueue"}),
+}
 _SITE_HOLIDAYS = {
     "New York": ("Independence Day", "2026-07-04"),
     "London": ("Boxing Day", "2026-12-26"),
@@ -290,25 +294,25 @@ class AccountState:
                 self._put(handling, READ_PATHS[key], value)
 
     def _put(self, handling: Json, path: tuple[str, ...], value: Any) -> None:
-        node = handling
+        parent = handling
         for part in path[:-2]:
-            node = node.setdefault(part, {})
-        if len(path) == 3 and path[2] in ("extension_id", "phone_number"):
+            parent = parent.setdefault(part, {})
+        key, leaf = path[-2], path[-1]
+        if len(path) == 3 and leaf in ("extension_id", "phone_number"):
             # A new target replaces the whole forward_to/operator object, as Zoom's read shows.
-            target: Json = {path[2]: value}
-            other = self.extensions.get(value) if path[2] == "extension_id" else None
+            target: Json = {leaf: value}
+            other = self.extensions.get(value) if leaf == "extension_id" else None
             if other is not None:
                 target.update(
                     id=other.extension_id,
                     display_name=other.name,
                     extension_number=other.extension_number,
-                    extension_type=other.type.zoom_name,
                 )
-            node[path[1]] = target
+                if other.type.zoom_name in _TARGET_TYPES[key]:  # the spec's enums, as documented
+                    target["extension_type"] = other.type.zoom_name
+            parent[key] = target
             return
-        if len(path) == 3:
-            node = node.setdefault(path[1], {})
-        node[path[-1]] = value
+        parent.setdefault(key, {})[leaf] = value
 
     def delete_holiday(self, ext: Extension, holiday_id: str) -> None:
         holidays = self.settings[ext.extension_id]["holiday_hours"]

@@ -1,0 +1,143 @@
+"""Simulator fixtures: an in-process simulator on 127.0.0.1:0, a logged-in client, a fake clock."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bulkops.simulator import RunningSimulator, SimConfig, Simulator, run_simulator
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC_NAME = "zoom-phone-call-handling.openapi.json"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Any
+    body: Any  # parsed JSON, or None when the answer had no body
+
+    @property
+    def message(self) -> str | None:
+        return None if not isinstance(self.body, dict) else self.body.get("message")
+
+
+class SimClient:
+    """A bare HTTP client for the simulator: no retries, no classification, just answers."""
+
+    def __init__(self, running: RunningSimulator, session: aiohttp.ClientSession) -> None:
+        self.running = running
+        self.session = session
+        self.token: str | None = None
+
+    @property
+    def sim(self) -> Simulator:
+        return self.running.simulator
+
+    def basic(self) -> str:
+        c = self.running.credentials
+        return "Basic " + base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
+
+    async def login(self) -> str:
+        c = self.running.credentials
+        params = {"grant_type": "account_credentials", "account_id": c.account_id}
+        headers = {"Authorization": self.basic()}
+        async with self.session.post(self.running.oauth_url, params=params, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            self.token = (await r.json())["access_token"]
+        return self.token
+
+    async def call(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str | None = None,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        url = f"{self.running.api_url}/phone/extension/{extension_id}/call_handling/settings"
+        if setting_type is not None:
+            url += f"/{setting_type}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        if raw is not None:
+            kwargs["data"] = raw
+            headers["Content-Type"] = "application/json"
+        elif body is not None:
+            kwargs["json"] = body
+        if timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        async with self.session.request(method, url, **kwargs) as r:
+            data = await r.read()
+            parsed = await r.json(content_type=None) if data else None
+            return Answer(r.status, r.headers, parsed)
+
+    async def get(self, extension_id: str) -> Answer:
+        return await self.call("GET", extension_id)
+
+    async def post(self, extension_id: str, setting: str, sub: str, settings: Any) -> Answer:
+        body = {"sub_setting_type": sub, "settings": settings}
+        return await self.call("POST", extension_id, setting, body)
+
+    async def patch(self, extension_id: str, setting: str, sub: str, settings: Any) -> Answer:
+        body = {"sub_setting_type": sub, "settings": settings}
+        return await self.call("PATCH", extension_id, setting, body)
+
+    async def delete(self, extension_id: str, setting: str, **params: str) -> Answer:
+        return await self.call("DELETE", extension_id, setting, params=params)
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """Override in a test module to serve a differently configured simulator."""
+    return SimConfig(rate=None, seed=7, extensions=24)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest_asyncio.fixture
+async def running_sim(sim_config: SimConfig) -> AsyncIterator[RunningSimulator]:
+    async with run_simulator(sim_config) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def sim_client(running_sim: RunningSimulator) -> AsyncIterator[SimClient]:
+    async with aiohttp.ClientSession() as session:
+        client = SimClient(running_sim, session)
+        await client.login()
+        yield client
+
+
+@pytest.fixture(scope="session")
+def openapi_spec_path() -> Path:
+    """The official spec extract, vendored unmodified in tests/data (shared/ is its source)."""
+    path = REPO / "tests" / "data" / SPEC_NAME
+    assert path.exists(), f"copy ../shared/{SPEC_NAME} to {path}"
+    return path
