@@ -236,6 +236,11 @@ def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Cat
     return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
 
 
+def _strings(values: npt.NDArray[np.object_]) -> Any:
+    codes, uniques = pd.factorize(values)
+    return pd.array(uniques.tolist(), dtype="str").take(codes)
+
+
 def expand(
     specs: Sequence[RowSpec], targets: Targets, directory: Directory | None, job_hash: str
 ) -> pd.DataFrame:
@@ -246,9 +251,9 @@ def expand(
     ids = targets.extension_id
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
-        "op_id": pd.array(_op_ids(job_hash, rows, ids), dtype="str"),
+        "op_id": _op_ids(job_hash, rows, ids),
         "row": rows,
-        "extension_id": pd.array(ids.tolist(), dtype="str"),
+        "extension_id": _strings(ids),
     }
     for name in _TEMPLATE:
         columns[name] = _categorical(spec_frame[name], take)
@@ -268,17 +273,51 @@ def expand(
     return frame
 
 
-def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> list[str]:
-    """Deterministic ids: blake2b(job hash; source row, extension id), 16 hex characters."""
+def _digest64(job_hash: str, kind: str, values: Sequence[object]) -> npt.NDArray[np.uint64]:
     key = bytes.fromhex(job_hash)[:32]
-    blake = hashlib.blake2b
-    out = [
-        blake(f"{row}\0{ext}".encode(), digest_size=8, key=key).hexdigest()
-        for row, ext in zip(rows.tolist(), ids.tolist(), strict=True)
-    ]
-    if len(set(out)) != len(out):  # (row, extension) pairs are unique; only a collision repeats
+    return np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(f"{kind}\0{v}".encode(), digest_size=8, key=key).digest()
+            )
+            for v in values
+        ],
+        dtype=np.uint64,
+    )
+
+
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: a bijection on 64 bits, so distinct inputs stay distinct."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+_HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
+
+
+def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
+    """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
+
+    Each distinct row and each distinct extension id gets a keyed blake2b digest (keyed by the
+    job hash); an operation's id mixes the two with splitmix64. Within a plan (row, extension)
+    pairs are unique, so ids are unique unless 64-bit hashes collide, which is checked.
+    """
+    import pyarrow as pa
+
+    row_codes, row_values = pd.factorize(rows)
+    ext_codes, ext_values = pd.factorize(ids)
+    with np.errstate(over="ignore"):
+        row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
+        ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]
+        mixed = _mix(row_part ^ ext_part).astype(">u8")
+    ordered = np.sort(mixed)
+    if (ordered[1:] == ordered[:-1]).any():
         raise AssertionError("operation id collision; please report this job file")
-    return out
+    text = np.ascontiguousarray(_HEX[mixed.view(np.uint8).reshape(-1, 8)]).view("S16").ravel()
+    return pd.array(pa.array(text, type=pa.binary(16)).cast(pa.string()), dtype="str")
 
 
 # --- duplicates and contradictions -----------------------------------------------------------
@@ -326,13 +365,14 @@ def find_conflicts(
     # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
     dup_key = [f"add|{k[0]}|{k[1]}" if add else k[2] for k, add in zip(keys, adds, strict=True)]
     dup_code = pd.factorize(pd.Series(dup_key, dtype=object))[0]
-    ext = pd.factorize(frame["extension_id"].to_numpy(dtype=object))[0].astype(np.int64)
+    ext_codes, ext_ids = pd.factorize(targets.extension_id)
+    ext = ext_codes.astype(np.int64)
     spec = targets.spec
     problems: list[Problem] = []
 
     if len(set(dup_code.tolist())) < len(specs):
         pairs = _repeats(ext, dup_code[spec], spec)
-        problems += _report(pairs, specs, frame, file, "repeats row {first}", adds)
+        problems += _report(pairs, specs, ext_ids, file, "repeats row {first}", adds)
 
     is_delete = np.array([a == Action.DELETE for a in actions])
     if adds.any() and is_delete.any() and set(entity[adds]) & set(entity[is_delete]):
@@ -351,7 +391,7 @@ def find_conflicts(
             }
         )
         problems += _report(
-            pairs, specs, frame, file, "adds and deletes the same item as row {first}", None
+            pairs, specs, ext_ids, file, "adds and deletes the same item as row {first}", None
         )
 
     is_update = np.array([a == Action.UPDATE for a in actions])
@@ -370,7 +410,7 @@ def find_conflicts(
             problems += _report(
                 pairs,
                 specs,
-                frame,
+                ext_ids,
                 file,
                 "changes the same item differently from row {first}; merge the rows",
                 None,
@@ -390,14 +430,13 @@ def _repeats(ext: IntArray, code: IntArray, spec: IntArray) -> pd.DataFrame:
 def _report(
     pairs: pd.DataFrame,
     specs: Sequence[RowSpec],
-    frame: pd.DataFrame,
+    ids: Any,
     file: str,
     reason: str,
     adds: npt.NDArray[np.bool_] | None,
 ) -> list[Problem]:
     if pairs.empty:
         return []
-    ids = pd.factorize(frame["extension_id"].to_numpy(dtype=object))[1]
     grouped = pairs.groupby(["later", "first"], sort=True)["ext"].agg(["count", "first"])
     problems: list[Problem] = []
     found: list[tuple[Any, Any, Any, Any]] = list(
