@@ -76,7 +76,7 @@ class SimClient:
         *,
         params: dict[str, str] | None = None,
         raw: bytes | None = None,
-        timeout: float | None = None,
+        client_timeout: float | None = None,
     ) -> Answer:
         url = f"{self.running.api_url}/phone/extension/{extension_id}/call_handling/settings"
         if setting_type is not None:
@@ -88,8 +88,8 @@ class SimClient:
             headers["Content-Type"] = "application/json"
         elif body is not None:
             kwargs["json"] = body
-        if timeout is not None:
-            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        if client_timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=client_timeout)
         async with self.session.request(method, url, **kwargs) as r:
             data = await r.read()
             parsed = await r.json(content_type=None) if data else None
