@@ -491,7 +491,8 @@ def format_duration(seconds: float) -> str:
     if math.isinf(seconds):
         return "forever"
     if seconds < 90:
-        return f"{max(1, round(seconds))} seconds"
+        n = max(1, round(seconds))
+        return f"{n} second{'s' if n != 1 else ''}"
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} minutes"
     return f"{seconds / 3600:.1f} hours"
