@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import statistics
 from collections.abc import AsyncIterator
@@ -21,11 +22,13 @@ BODY = {"sub_setting_type": "holiday", "settings": HOLIDAY}
 
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[SimClient]:
-    async with run_simulator(SimConfig(rate=None, extensions=12, seed=5)) as running:
-        async with aiohttp.ClientSession() as session:
-            c = SimClient(running, session)
-            await c.login()
-            yield c
+    async with (
+        run_simulator(SimConfig(rate=None, extensions=12, seed=5)) as running,
+        aiohttp.ClientSession() as session,
+    ):
+        c = SimClient(running, session)
+        await c.login()
+        yield c
 
 
 def user(client: SimClient) -> str:
@@ -123,8 +126,6 @@ async def test_token_route_faults_only_when_asked(client: SimClient) -> None:
 async def _statuses(seed: int) -> list[int]:
     sim = Simulator(SimConfig(rate=None, extensions=4, seed=seed, error_5xx=0.3, applied_5xx=0.2))
     creds = sim.credentials
-    import base64
-
     basic = (
         "Basic " + base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
     )

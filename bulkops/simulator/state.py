@@ -141,7 +141,7 @@ class AccountState:
             hours["allow_members_to_reset"] = False
         business = [{"sub_setting_type": "custom_hours", "settings": hours}]
         business.append({"sub_setting_type": "call_handling", "settings": self._handling(ext)})
-        closed = [{"sub_setting_type": "call_handling", "settings": self._handling(ext)}]
+        closed = [{"sub_setting_type": "call_handling", "settings": self._handling(ext, True)}]
         if ext.type is ExtensionType.USER:
             business.append({"sub_setting_type": "call_forwarding", "settings": self._zoom_apps()})
             closed.append({"sub_setting_type": "call_forwarding", "settings": self._zoom_apps()})
@@ -152,8 +152,8 @@ class AccountState:
             holidays.append(self._holiday(ext, span))
         return {"business_hours": business, "closed_hours": closed, "holiday_hours": holidays}
 
-    def _handling(self, ext: Extension) -> Json:
-        if ext.type is ExtensionType.CALL_QUEUE:
+    def _handling(self, ext: Extension, closed: bool = False) -> Json:
+        if ext.type is ExtensionType.CALL_QUEUE and not closed:
             return {
                 "call_distribution": {
                     "handle_multiple_calls": False,

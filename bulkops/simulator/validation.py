@@ -242,7 +242,8 @@ def call_handling(settings: dict[str, Any], kind: ExtensionType, setting: Settin
     _int_in(settings, "busy_on_another_call_action", BUSY_ACTIONS, where)
     if "busy_on_another_call_action" in settings and kind is not ExtensionType.USER:
         raise not_supported()
-    waits = QUEUE_WAIT_TIMES if kind is ExtensionType.CALL_QUEUE else WAIT_TIMES
+    queue_overflow = kind is ExtensionType.CALL_QUEUE and setting is SettingType.BUSINESS_HOURS
+    waits = QUEUE_WAIT_TIMES if queue_overflow else WAIT_TIMES
     _int_in(settings, "max_wait_time", waits, where)
     _int_in(settings, "wrap_up_time", WRAP_UP_TIMES, where)
     if "ring_mode" in settings and settings["ring_mode"] not in RING_MODES:
