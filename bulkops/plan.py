@@ -386,7 +386,7 @@ def find_conflicts(
         pairs = pd.DataFrame(
             {
                 "later": np.maximum(both["spec"], both["spec_other"]),
-                "first": np.minimum(both["spec"], both["spec_other"]),
+                "earlier": np.minimum(both["spec"], both["spec_other"]),
                 "ext": both["ext"],
             }
         )
@@ -403,9 +403,9 @@ def find_conflicts(
             on = pd.DataFrame({"ext": ext, "e": entity[spec], "s": dup_code[spec], "spec": spec})
             on = on[is_update[spec]].drop_duplicates(["ext", "e", "s"])
             first = on.groupby(["ext", "e"])["spec"].transform("first")
-            later = on["ext"].duplicated() & on[["ext", "e"]].duplicated()
+            later = on[["ext", "e"]].duplicated()
             pairs = pd.DataFrame(
-                {"later": on["spec"][later], "first": first[later], "ext": on["ext"][later]}
+                {"later": on["spec"][later], "earlier": first[later], "ext": on["ext"][later]}
             )
             problems += _report(
                 pairs,
@@ -423,7 +423,7 @@ def _repeats(ext: IntArray, code: IntArray, spec: IntArray) -> pd.DataFrame:
     first = on.groupby(["ext", "code"])["spec"].transform("first")
     later = on.duplicated(["ext", "code"])
     return pd.DataFrame(
-        {"later": on["spec"][later], "first": first[later], "ext": on["ext"][later]}
+        {"later": on["spec"][later], "earlier": first[later], "ext": on["ext"][later]}
     )
 
 
@@ -437,7 +437,7 @@ def _report(
 ) -> list[Problem]:
     if pairs.empty:
         return []
-    grouped = pairs.groupby(["later", "first"], sort=True)["ext"].agg(["count", "first"])
+    grouped = pairs.groupby(["later", "earlier"], sort=True)["ext"].agg(["count", "min"])
     problems: list[Problem] = []
     found: list[tuple[Any, Any, Any, Any]] = list(
         grouped.reset_index().itertuples(index=False, name=None)
