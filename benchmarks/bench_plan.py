@@ -68,7 +68,9 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     for size in SIZES:
         subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_plan", "--one", str(size)], check=True, cwd=root
+            [sys.executable, "-m", "benchmarks.bench_plan", "--one", str(size)],
+            check=True,
+            cwd=root,
         )
 
 
