@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -90,7 +91,11 @@ async def run_simulator(
 
 
 def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run until Ctrl-C, printing where the simulator listens and how to log in."""
+    """Run until Ctrl-C or SIGTERM, printing where the simulator listens and how to log in.
+
+    The secret is printed only when the simulator made it up; credentials taken from the
+    ZOOM_* variables (``config.credentials``) are never echoed.
+    """
 
     async def main() -> None:
         async with run_simulator(config, host=host, port=port) as running:
@@ -107,7 +112,13 @@ def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
                 f"  extensions: {len(running.simulator.extensions)}, LIGHT rate: {rate or 'unlimited'}/s"
             )
             print(f"  inspect: {running.base_url}/__sim/stats  (Ctrl-C stops)", flush=True)
-            await asyncio.Event().wait()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):  # Windows
+                    loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            print("stopping", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
