@@ -1,0 +1,245 @@
+"""The limiter against a strict rolling one-second window, on a virtual event-loop clock.
+
+``run_virtual`` runs a coroutine on a fresh loop whose ``time()`` is virtual: whenever the loop
+would block waiting for a timer, the clock jumps to that timer instead (aiolimiter's tests patch
+``loop.time`` the same way), and every loop iteration costs ``TICK`` of virtual time, as on a real
+loop (aiolimiter re-arms sub-ULP timers that would otherwise never let the clock move), and
+timers can be made to fire ``lag`` late, as epoll's millisecond rounding does. Hundreds of
+seconds of pacing take milliseconds of real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+from aiolimiter import AsyncLimiter
+
+from bulkops.ratelimit import AdaptiveLimiter
+
+T = TypeVar("T")
+TICK = 1e-6  # virtual seconds per loop iteration
+
+
+def run_virtual(main: Callable[[], Coroutine[Any, Any, T]], *, lag: float = 0.0) -> T:
+    loop = asyncio.new_event_loop()
+    now = [0.0]
+    selector = loop._selector  # type: ignore[attr-defined]
+    real_select = selector.select
+
+    def select(timeout: float | None = None) -> Any:
+        events = real_select(0)
+        if not events and timeout is not None:
+            now[0] += timeout + lag  # nothing to do until the next timer: jump to it
+        now[0] += TICK
+        return events
+
+    selector.select = select
+    loop.time = lambda: now[0]  # type: ignore[method-assign]
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """Most grants inside any closed window ``[t - window, t]`` (the strictest reading)."""
+    return max(i + 1 - bisect.bisect_left(times, t - window) for i, t in enumerate(times))
+
+
+async def grant_times(acquire: Callable[[], Any], total: int, workers: int = 16) -> list[float]:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    remaining = iter(range(total))
+
+    async def worker() -> None:
+        for _ in remaining:
+            await acquire()
+            times.append(loop.time())
+
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(workers):
+            tg.create_task(worker())
+    return times
+
+
+def within_envelope(times: list[float], capacity: float, rate: float) -> bool:
+    """The leaky-bucket guarantee: any ``n`` grants span at least ``(n - capacity) / rate``."""
+    return all(
+        j - i + 1 <= capacity + rate * (times[j] - times[i]) + 1e-6
+        for i in range(len(times))
+        for j in range(i + 1, len(times))
+    )
+
+
+@pytest.mark.parametrize("lag", [pytest.param(0.0, id="punctual"), pytest.param(0.002, id="late")])
+@pytest.mark.parametrize("rate", [pytest.param(r, id=f"{r:g}/s") for r in (10, 20, 40, 100)])
+def test_paces_at_97_percent_or_more_without_exceeding_the_window(rate: float, lag: float) -> None:
+    async def main() -> tuple[list[float], float]:
+        limiter = AdaptiveLimiter(rate)
+        return await grant_times(limiter.acquire, total=int(rate * 10)), limiter.capacity
+
+    times, capacity = run_virtual(main, lag=lag)
+    assert max_in_window(times) <= rate
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert achieved >= 0.97 * rate
+    # No initial burst: the second grant waits all but the late-timer credit of an interval.
+    assert times[1] - times[0] >= (2 - capacity) / (rate * 0.98) - 1e-9
+
+
+def test_window_check_catches_aiolimiter_default_burst() -> None:
+    """The same harness rejects the naive bucket, so the test above can fail."""
+
+    async def main() -> list[float]:
+        naive = AsyncLimiter(40, 1)
+        return await grant_times(naive.acquire, total=400)
+
+    assert max_in_window(run_virtual(main)) > 70
+
+
+def test_context_manager_pays_and_counts() -> None:
+    async def main() -> tuple[int, float]:
+        limiter = AdaptiveLimiter(10)
+        for _ in range(3):
+            async with limiter:
+                pass
+        return limiter.granted, asyncio.get_running_loop().time()
+
+    granted, elapsed = run_virtual(main)
+    assert granted == 3
+    assert elapsed == pytest.approx((2 - 0.1) / 9.8, rel=1e-3)  # capacity 1.1 at 10/s
+
+
+def test_rate_limited_halves_once_per_cooldown_down_to_the_floor() -> None:
+    async def main() -> list[tuple[bool, float]]:
+        limiter = AdaptiveLimiter(40, min_rate=4)
+        seen = []
+        for _ in range(3):  # a burst of 429s from requests in flight: one decrease
+            seen.append((limiter.on_rate_limited(), limiter.current_rate))
+        for _ in range(4):
+            await asyncio.sleep(1.0)
+            seen.append((limiter.on_rate_limited(), limiter.current_rate))
+        return seen
+
+    assert run_virtual(main) == [
+        (True, 20),
+        (False, 20),
+        (False, 20),
+        (True, 10),
+        (True, 5),
+        (True, 4),
+        (False, 4),
+    ]
+
+
+def test_decrease_slows_the_very_next_grants() -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        await limiter.acquire()
+        await limiter.acquire()
+        limiter.on_rate_limited()
+        return await grant_times(limiter.acquire, total=20, workers=4)
+
+    times = run_virtual(main)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) == pytest.approx(1 / (20 * 0.98), rel=1e-3)
+    assert max_in_window(times) <= 20
+
+
+def test_success_recovers_additively_up_to_max() -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        limiter.on_rate_limited()  # 20/s
+        rates = []
+        for _ in range(12):
+            await asyncio.sleep(1.0)
+            limiter.on_success()
+            rates.append(limiter.current_rate)
+        return rates
+
+    rates = run_virtual(main)
+    assert rates[:3] == pytest.approx([22, 24, 26])  # + max_rate / 20 per clean second
+    assert rates[-1] == 40  # capped
+
+
+def test_success_within_a_tick_changes_nothing_and_pacing_follows_recovery() -> None:
+    async def main() -> tuple[float, list[float]]:
+        limiter = AdaptiveLimiter(40)
+        limiter.on_rate_limited()
+        limiter.on_success()
+        unchanged = limiter.current_rate
+        await asyncio.sleep(10)
+        limiter.on_success()
+        return unchanged, await grant_times(limiter.acquire, total=100, workers=4)
+
+    unchanged, times = run_virtual(main)
+    assert unchanged == 20
+    assert times[-1] - times[-2] == pytest.approx(1 / (40 * 0.98), rel=1e-3)
+
+
+def test_pause_holds_every_caller_and_can_be_extended() -> None:
+    async def main() -> tuple[list[float], bool]:
+        limiter = AdaptiveLimiter(40)
+        loop = asyncio.get_running_loop()
+        limiter.pause_for(2.0)
+        assert limiter.paused_until == pytest.approx(2.0, abs=1e-3)
+        loop.call_at(1.0, limiter.pause_until, 3.0)  # a second Retry-After arrives meanwhile
+        loop.call_at(1.5, limiter.pause_until, 2.5)  # a shorter one never shortens the pause
+        times = await grant_times(limiter.acquire, total=8, workers=8)
+        assert limiter.paused_until is None
+        return times, within_envelope(times, limiter.capacity, limiter.pacing_rate)
+
+    times, no_burst = run_virtual(main)
+    assert times[0] == pytest.approx(3.0, abs=1e-3)
+    assert no_burst  # the waiters do not rush in together when the pause ends
+
+
+def test_cancelled_waiter_does_not_block_the_others() -> None:
+    async def main() -> int:
+        limiter = AdaptiveLimiter(10)
+        await limiter.acquire()
+        doomed = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0.01)
+        doomed.cancel()
+        await asyncio.gather(*(limiter.acquire() for _ in range(3)))
+        return limiter.granted
+
+    assert run_virtual(main) == 4
+
+
+def test_must_be_created_inside_a_running_loop() -> None:
+    with pytest.raises(RuntimeError):
+        AdaptiveLimiter(40)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"rate": 0}, id="zero-rate"),
+        pytest.param({"rate": float("inf")}, id="infinite-rate"),
+        pytest.param({"rate": 10, "safety": 1.5}, id="safety-over-one"),
+        pytest.param({"rate": 10, "decrease_factor": 1.0}, id="no-decrease"),
+    ],
+)
+async def test_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        AdaptiveLimiter(**kwargs)
+
+
+async def test_real_clock_stays_within_the_bucket_envelope() -> None:
+    """On the real loop clock: every run of grants respects ``capacity + rate * duration``."""
+    limiter = AdaptiveLimiter(1000)
+    times = await grant_times(limiter.acquire, total=250, workers=8)
+    assert within_envelope(times, limiter.capacity, limiter.pacing_rate)
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.8 * 1000  # loose: CI machines vary
+
+
+def test_envelope_check_catches_a_burst() -> None:
+    async def main() -> list[float]:
+        return await grant_times(AsyncLimiter(40, 1).acquire, total=100)
+
+    assert not within_envelope(run_virtual(main), 1.4, 39.2)
