@@ -144,7 +144,7 @@ class FakeZoom:
         self.bodies.append(await request.read())
         ext = request.match_info["ext"]
         track = {"x-zm-trackingid": f"trk-{len(self.calls)}"}
-        if ext == "stale" and token == "tok-1" or ext == "always401":
+        if (ext == "stale" and token == "tok-1") or ext == "always401":
             return _error(401, 124, "Access token is expired.")
         if ext == "forbidden":
             return _error(403, 2031, "Zoom Phone has not been enabled for this account.")
