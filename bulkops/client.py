@@ -42,6 +42,10 @@ TRACKING_HEADER = "x-zm-trackingid"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
 _MESSAGE_LIMIT = 300
+_AUTH_HINTS = {
+    401: "check the app's scopes (phone:read:admin, phone:write:admin)",
+    403: "check that Zoom Phone is enabled for the account and the app's admin has access",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +91,11 @@ def classify(
         return RateLimitedError(
             message, **kw, retry_after=retry_after, daily=daily, retry_at=retry_at
         )
-    if status >= 500:
+    if status >= 500 or status == 409:  # 409: a concurrent write was refused (inferred)
         return RetriableApiError(message, **kw, retry_after=retry_after, sent=True)
-    if status == 409:  # a concurrent write to the same extension was refused (inferred)
-        return RetriableApiError(message, **kw, retry_after=retry_after, sent=True)
-    if status == 401:
-        if code == 124:
-            return AuthError(message, **kw)
-        return AuthError(
-            _clip(f"{message}; check the app's scopes (phone:read:admin, phone:write:admin)"), **kw
-        )
-    if status == 403:
-        return AuthError(
-            _clip(f"{message}; check that Zoom Phone is enabled and the app's admin has access"),
-            **kw,
-        )
+    if status in _AUTH_HINTS:
+        hint = "" if status == 401 and code == 124 else f"; {_AUTH_HINTS[status]}"
+        return AuthError(_clip(message + hint), **kw)
     if 300 <= status < 400:
         return FatalApiError(f"unexpected redirect (HTTP {status}): check ZOOM_API_URL", **kw)
     return FatalApiError(message, **kw)
@@ -222,11 +216,8 @@ class ZoomClient:
         call_forwarding_id: str | None = None,
     ) -> Response:
         """DELETE takes exactly one of the two ids (inferred from Zoom's behaviour)."""
-        given = {
-            k: v
-            for k, v in (("holiday_id", holiday_id), ("call_forwarding_id", call_forwarding_id))
-            if v is not None
-        }
+        ids = {"holiday_id": holiday_id, "call_forwarding_id": call_forwarding_id}
+        given = {k: v for k, v in ids.items() if v is not None}
         if len(given) != 1:
             raise FatalApiError(
                 "a delete needs exactly one of holiday_id or call_forwarding_id; nothing was sent"
