@@ -67,10 +67,13 @@ async def grant_times(acquire: Callable[[], Any], total: int, workers: int = 16)
     return times
 
 
-def within_envelope(times: list[float], capacity: float, rate: float) -> bool:
-    """The leaky-bucket guarantee: any ``n`` grants span at least ``(n - capacity) / rate``."""
+def within_envelope(times: list[float], capacity: float, rate: float, slop: float = 1e-4) -> bool:
+    """The leaky-bucket guarantee: any ``n`` grants span at least ``(n - capacity) / rate``.
+
+    Give or take ``slop`` seconds: the caller reads the clock a little after the limiter did.
+    """
     return all(
-        j - i + 1 <= capacity + rate * (times[j] - times[i]) + 1e-6
+        j - i + 1 <= capacity + rate * (times[j] - times[i] + slop)
         for i in range(len(times))
         for j in range(i + 1, len(times))
     )
@@ -234,8 +237,9 @@ async def test_real_clock_stays_within_the_bucket_envelope() -> None:
     """On the real loop clock: every run of grants respects ``capacity + rate * duration``."""
     limiter = AdaptiveLimiter(1000)
     times = await grant_times(limiter.acquire, total=250, workers=8)
-    assert within_envelope(times, limiter.capacity, limiter.pacing_rate)
-    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.8 * 1000  # loose: CI machines vary
+    # Loose (2 ms, 0.8): a busy CI machine may preempt us between two clock reads.
+    assert within_envelope(times, limiter.capacity, limiter.pacing_rate, slop=2e-3)
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.8 * 1000
 
 
 def test_envelope_check_catches_a_burst() -> None:
