@@ -421,3 +421,16 @@ def test_missing_state_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_csv_dict_reader_sanity() -> None:
     assert list(csv.DictReader(io.StringIO("a,b\n1,2\n"))) == [{"a": "1", "b": "2"}]
+
+
+async def test_results_stream_in_chunks_with_the_same_content(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = write_all(state, out_dir=tmp_path / "whole")
+    monkeypatch.setattr("bulkops.report.CHUNK", 4)  # 15 operations: four chunks
+    chunked = write_all(state, out_dir=tmp_path / "chunked")
+    assert chunked["results.csv"].read_bytes() == whole["results.csv"].read_bytes()
+    assert pq.read_table(chunked["results.parquet"]).equals(pq.read_table(whole["results.parquet"]))
+    one = json.loads(whole["summary.json"].read_text())
+    many = json.loads(chunked["summary.json"].read_text())
+    assert (one["counts"], one["by_operation"]) == (many["counts"], many["by_operation"])
