@@ -3,9 +3,8 @@
 Every method sends exactly one request (after paying the limiter) and either returns a
 :class:`Response` for a 2xx or raises the :mod:`bulkops.errors` exception :func:`classify` picks.
 Retrying is the engine's job; the client's only second attempt is the replay after a 401/124
-(expired token), which Zoom never processed. Each answer also feeds the limiter's AIMD: a
-per-second 429 slows it, anything else lets it recover. Pausing for ``Retry-After`` is left to
-the engine, which knows the policy's cap.
+(expired token), which Zoom never processed. Every attempt pays the limiter; steering it (AIMD on
+429s, pauses for ``Retry-After``) is the engine's job, which knows the policy's cap.
 """
 
 from __future__ import annotations
@@ -50,19 +49,19 @@ _AUTH_HINTS = {
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A successful answer. ``body`` is the parsed JSON, or None (204s have no body)."""
+    """A successful answer. ``json`` is the parsed body, or None (204s have no body)."""
 
     status: int
-    body: Any
+    json: Any
     tracking_id: str | None
     latency: float  # seconds, this attempt only
 
     @property
     def created_id(self) -> str | None:
         """The ``holiday_id`` or ``call_forwarding_id`` a POST returned, if any."""
-        if isinstance(self.body, dict):
+        if isinstance(self.json, dict):
             for key in ("holiday_id", "call_forwarding_id"):
-                if isinstance(value := self.body.get(key), str):
+                if isinstance(value := self.json.get(key), str):
                     return value
         return None
 
@@ -307,11 +306,6 @@ class ZoomClient:
         latency = self._clock() - started
         parsed = _json_or_none(raw)
         error = classify(status, answer_headers, parsed, now=self._utcnow())
-        if isinstance(error, RateLimitedError):
-            if not error.daily:
-                self._limiter.on_rate_limited()
-        else:
-            self._limiter.on_success()
         tracking = answer_headers.get(TRACKING_HEADER)
         logger.debug(
             "%s %s -> %d in %.3fs tracking=%s", method, url.path, status, latency, tracking

@@ -154,20 +154,19 @@ class AdaptiveLimiter:
     ) -> None:
         return None
 
-    def on_rate_limited(self) -> bool:
+    def on_rate_limited(self) -> None:
         """A per-second 429 arrived: halve the rate unless that already happened this cooldown.
 
-        Returns whether the rate changed. Daily-limit 429s are not a pacing signal: don't call.
+        Daily-limit 429s are not a pacing signal: don't call it for those.
         """
         now = self._loop.time()
         if now - self._last_decrease < self._cooldown:
-            return False
+            return
         old = self._rate
         self._rate = max(self._min_rate, self._rate * self._factor)
         self._last_decrease = self._last_increase = now
         if self._rate != old:
             logger.warning("rate limited by Zoom: pacing down from %.1f to %.1f/s", old, self._rate)
-        return self._rate != old
 
     def on_success(self) -> None:
         """A request was answered without a 429: recover additively toward ``max_rate``."""
@@ -182,7 +181,11 @@ class AdaptiveLimiter:
         logger.debug("pacing up to %.1f/s", self._rate)
 
     def pause_until(self, deadline: float) -> None:
-        """Grant nothing before loop time ``deadline`` (pauses only ever extend)."""
+        """Grant nothing before ``deadline`` on the loop clock (pauses only ever extend).
+
+        The loop clock is ``time.monotonic`` on asyncio's default loops; :meth:`pause_for`
+        avoids the question.
+        """
         if deadline > self._not_before:
             self._not_before = deadline
             logger.info("pausing all requests for %.2fs", deadline - self._loop.time())

@@ -118,25 +118,22 @@ def test_context_manager_pays_and_counts() -> None:
 
 
 def test_rate_limited_halves_once_per_cooldown_down_to_the_floor() -> None:
-    async def main() -> list[tuple[bool, float]]:
+    async def main() -> list[float]:
         limiter = AdaptiveLimiter(40, min_rate=4)
         seen = []
         for _ in range(3):  # a burst of 429s from requests in flight: one decrease
-            seen.append((limiter.on_rate_limited(), limiter.current_rate))
+            limiter.on_rate_limited()
+            seen.append(limiter.current_rate)
+        await asyncio.sleep(0.9)
+        limiter.on_rate_limited()  # still within the cooldown
+        seen.append(limiter.current_rate)
         for _ in range(4):
             await asyncio.sleep(1.0)
-            seen.append((limiter.on_rate_limited(), limiter.current_rate))
+            limiter.on_rate_limited()
+            seen.append(limiter.current_rate)
         return seen
 
-    assert run_virtual(main) == [
-        (True, 20),
-        (False, 20),
-        (False, 20),
-        (True, 10),
-        (True, 5),
-        (True, 4),
-        (False, 4),
-    ]
+    assert run_virtual(main) == [20, 20, 20, 20, 10, 5, 4, 4]
 
 
 def test_decrease_slows_the_very_next_grants() -> None:
