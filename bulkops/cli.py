@@ -1,20 +1,302 @@
-"""Command-line interface: argument parsing and exit codes only."""
+"""Command-line interface: argument parsing, logging set-up and exit codes only.
+
+Exit codes: 0 everything succeeded or was already in place; 1 finished with failed operations;
+2 invalid invocation, job file or configuration (nothing sent); 73 state locked by another run or
+made for another job file; 75 stopped early and resumable; 77 authentication or permission refused.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import re
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
 
 from . import __version__
+from .config import AccountPlan, resolve_rate
+from .engine import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, EngineOptions
+from .errors import (
+    AuthError,
+    BulkopsError,
+    CheckpointError,
+    ConfigError,
+    JobFileError,
+    StateLockedError,
+    StateMismatchError,
+)
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h``, ``1h30m`` → seconds."""
+    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90s, 15m, 2h, 1h30m)")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _add_job_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", type=Path, help="job file (CSV or Parquet)")
+    p.add_argument("--directory", type=Path, help="extension directory file (CSV or Parquet)")
+    p.add_argument("--encoding", help="text encoding of a CSV job file (default UTF-8)")
+    p.add_argument("--timezone", help="IANA zone for date-only and naive times (default UTC)")
+
+
+def _add_rate(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--account-plan",
+        choices=[a.value for a in AccountPlan],
+        default=AccountPlan.PRO.value,
+        help="Zoom plan, sets the LIGHT rate: pro 20/s (default), business 40/s",
+    )
+    p.add_argument("--rate", type=float, help="requests per second, overrides --account-plan")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bulkops", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="bulkops",
+        description="Change Zoom Phone call-handling settings of many extensions from a job file.",
+        epilog="Exit codes: 0 ok, 1 some operations failed, 2 invalid input (nothing sent), "
+        "73 state locked or from another job, 75 stopped early (run again to resume), "
+        "77 authentication refused.",
+    )
     parser.add_argument("--version", action="version", version=f"bulkops {__version__}")
-    parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every operation")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a job file; sends nothing")
+    _add_job_input(p)
+
+    p = sub.add_parser("plan", help="show what a job would do and how long it takes; sends nothing")
+    _add_job_input(p)
+    _add_rate(p)
+    p.add_argument("--out", type=Path, help="write the expanded operations (.csv or .parquet)")
+
+    p = sub.add_parser("run", help="apply a job to Zoom (resumes where a stopped run left off)")
+    _add_job_input(p)
+    _add_rate(p)
+    p.add_argument("--state", type=Path, help="state directory (default: .bulkops/ beside the job)")
+    p.add_argument("--concurrency", type=_positive_int, help="extensions worked on at once")
+    p.add_argument("--max-runtime", type=_duration, help="stop (resumably) after e.g. 30m")
+    p.add_argument("--dry-run", action="store_true", help="read and resolve, send no write")
+    p.add_argument(
+        "--no-precheck",
+        action="store_true",
+        help="skip the read before an extension's first add (fewer requests; a rerun with a new "
+        "state directory could then add a holiday twice)",
+    )
+    p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
+    p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
+    p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
+    p.add_argument(
+        "--sim",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="simulator setting with --simulate, e.g. latency_ms=120 or applied_drop=0.01",
+    )
+
+    p = sub.add_parser("status", help="progress of a job by state; sends nothing")
+    p.add_argument("job", type=Path, nargs="?", help="the job file (finds its default state)")
+    p.add_argument("--state", type=Path, help="state directory")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("report", help="(re)write the reports of a state directory")
+    p.add_argument("job", type=Path, nargs="?", help="the job file (finds its default state)")
+    p.add_argument("--state", type=Path, help="state directory")
+    p.add_argument("--out", type=Path, help="write the reports here instead")
+
+    p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    from .simulator import add_arguments
+
+    add_arguments(p)
     return parser
 
 
+def _configure_logging(verbose: bool, json_lines: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_lines:
+
+        class JsonFormatter(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return orjson.dumps(
+                    {
+                        "event": "log",
+                        "at": record.created,
+                        "level": record.levelname.lower(),
+                        "logger": record.name,
+                        "message": record.getMessage(),
+                    }
+                ).decode()
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("bulkops: %(message)s"))
+    root = logging.getLogger("bulkops")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+
+
+def _state_dir(ns: argparse.Namespace) -> Path:
+    from .checkpoint import default_state_dir
+
+    if ns.state is not None:
+        return Path(ns.state)
+    if ns.job is not None:
+        return default_state_dir(ns.job)
+    raise ConfigError("name the job file or pass --state DIR")
+
+
+def _cmd_validate(ns: argparse.Namespace) -> int:
+    from .plan import validate
+
+    problems = validate(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        print(f"{problem.severity}: {problem}")
+    if errors:
+        print(f"{len(errors)} error(s); nothing was sent. Fix them and validate again.")
+        return EXIT_USAGE
+    print(f"{ns.job}: valid" + (f" ({len(problems)} warning(s))" if problems else ""))
+    return EXIT_OK
+
+
+def _cmd_plan(ns: argparse.Namespace) -> int:
+    from .plan import build_plan, format_summary, write_plan
+
+    rate = resolve_rate(ns.account_plan, ns.rate)
+    plan = build_plan(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    print(format_summary(plan.summary(rate)))
+    if ns.out is not None:
+        write_plan(plan, ns.out)
+        print(f"wrote {len(plan):,} operations to {ns.out}")
+    return EXIT_OK
+
+
+def _sim_overrides(items: Sequence[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--sim wants KEY=VALUE, not {item!r}")
+        try:
+            out[key.strip()] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _cmd_run(ns: argparse.Namespace) -> int:
+    from .runner import RunSettings, run_job
+
+    if ns.sim and not ns.simulate:
+        raise ConfigError("--sim only goes with --simulate")
+    settings = RunSettings(
+        job=ns.job,
+        directory=ns.directory,
+        state_dir=ns.state,
+        account_plan=AccountPlan(ns.account_plan),
+        rate=ns.rate,
+        options=EngineOptions(
+            concurrency=ns.concurrency,
+            precheck=not ns.no_precheck,
+            max_runtime=ns.max_runtime,
+            dry_run=ns.dry_run,
+        ),
+        simulate=ns.simulate,
+        sim_overrides=_sim_overrides(ns.sim),
+        retry_failed=ns.retry_failed,
+        encoding=ns.encoding,
+        timezone=ns.timezone,
+        api_url=ns.api_url,
+        oauth_url=ns.oauth_url,
+        log_format=ns.log_format,
+    )
+    outcome = asyncio.run(run_job(settings, handle_signals=True))
+    return outcome.result.exit_code
+
+
+def _cmd_status(ns: argparse.Namespace) -> int:
+    from .status import format_status, read_status
+
+    status = read_status(_state_dir(ns))
+    if ns.json:
+        print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_status(status))
+    return EXIT_OK
+
+
+def _cmd_report(ns: argparse.Namespace) -> int:
+    from .report import write_all
+
+    for name, path in write_all(_state_dir(ns), out_dir=ns.out).items():
+        print(f"{name:<16}  {path}")
+    return EXIT_OK
+
+
+def _cmd_simulate(ns: argparse.Namespace) -> int:
+    from .simulator import config_from_args, serve
+
+    serve(config_from_args(ns), ns.host, ns.port)
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "validate": _cmd_validate,
+    "plan": _cmd_plan,
+    "run": _cmd_run,
+    "status": _cmd_status,
+    "report": _cmd_report,
+    "simulate": _cmd_simulate,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    _configure_logging(ns.verbose, getattr(ns, "log_format", "text") == "json")
+    started = time.monotonic()
+    try:
+        return _COMMANDS[ns.command](ns)
+    except JobFileError as exc:
+        print(f"bulkops: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StateLockedError, StateMismatchError) as exc:
+        print(f"bulkops: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except AuthError as exc:
+        print(f"bulkops: authentication refused: {exc}", file=sys.stderr)
+        return EXIT_AUTH
+    except (ConfigError, CheckpointError) as exc:
+        print(f"bulkops: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BulkopsError as exc:
+        print(f"bulkops: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"bulkops: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
+        return 130

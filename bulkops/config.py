@@ -71,7 +71,9 @@ def resolve_rate(plan: AccountPlan | str | None, rate: float | None) -> float:
     """``--rate`` wins; otherwise the plan's LIGHT budget; Pro when nothing is said."""
     if rate is not None:
         if not rate > 0:
-            raise ConfigError(f"--rate must be a positive number of requests per second, not {rate}")
+            raise ConfigError(
+                f"--rate must be a positive number of requests per second, not {rate}"
+            )
         return float(rate)
     try:
         return AccountPlan(plan or AccountPlan.PRO).light_rate

@@ -156,6 +156,15 @@ class RunResult:
     duration: float
 
 
+def _collect(
+    task: asyncio.Task[None], tasks: set[asyncio.Task[None]], errors: list[BaseException]
+) -> None:
+    """Done-callback of a lane: forget the task, keep an unexpected error for run() to raise."""
+    tasks.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        errors.append(exc)
+
+
 class _Lane:
     """One extension's operations and what the engine knows of it while it runs them."""
 
@@ -244,8 +253,8 @@ class Engine:
                 self._active += 1
                 task = asyncio.create_task(self._lane(extension_id))
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await self._drain(tasks, errors)
+                task.add_done_callback(lambda t: _collect(t, tasks, errors))
+            await self._drain(tasks)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -279,7 +288,7 @@ class Engine:
         wanted = math.ceil(self.pacer.current_rate * self._latency * 1.5) + 2
         return max(2, min(self.opts.max_concurrency, wanted))
 
-    async def _drain(self, tasks: set[asyncio.Task[None]], errors: list[BaseException]) -> None:
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
         """Wait for running lanes; after a stop, give them the grace period, then cancel."""
         assert self._stop is not None
         stop_wait = asyncio.create_task(self._stop.wait())
@@ -294,9 +303,6 @@ class Engine:
                 await asyncio.wait({*tasks, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop_wait.cancel()
-        for task in list(tasks):
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                errors.append(task.exception())  # type: ignore[arg-type]
 
     async def _lane(self, extension_id: str) -> None:
         try:

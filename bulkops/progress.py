@@ -60,8 +60,13 @@ def progress_line(stats: RunStats, now: float) -> str:
 class PlainDisplay:
     """One line every ``every`` seconds and no control characters: what cron mails should hold."""
 
-    def __init__(self, out: TextIO = sys.stderr, *, clock: Callable[[], float] = time.monotonic,
-                 every: float = 5.0) -> None:
+    def __init__(
+        self,
+        out: TextIO = sys.stderr,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = 5.0,
+    ) -> None:
         self.out = out
         self.clock = clock
         self.every = every
@@ -69,8 +74,11 @@ class PlainDisplay:
 
     def start(self, stats: RunStats) -> None:
         self._last = self.clock()
-        print(f"starting: {stats.total - stats.already_final} of {stats.total} operations to do",
-              file=self.out, flush=True)
+        print(
+            f"starting: {stats.total - stats.already_final} of {stats.total} operations to do",
+            file=self.out,
+            flush=True,
+        )
 
     def update(self, stats: RunStats) -> None:
         now = self.clock()
@@ -85,8 +93,13 @@ class PlainDisplay:
 class JsonDisplay:
     """One JSON object per line: ``{"event": "progress", ...}``."""
 
-    def __init__(self, out: TextIO = sys.stderr, *, clock: Callable[[], float] = time.monotonic,
-                 every: float = 5.0) -> None:
+    def __init__(
+        self,
+        out: TextIO = sys.stderr,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = 5.0,
+    ) -> None:
         self.out = out
         self.clock = clock
         self.every = every

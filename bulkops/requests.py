@@ -121,17 +121,8 @@ def build(op: Operation, res: Resolution) -> Request:
     if op.setting_type is SettingType.HOLIDAY_HOURS and res.holiday_id is not None:
         # Zoom needs the holiday in the settings of every holiday-hours write but the first add.
         settings["holiday_id"] = res.holiday_id
-    if (
-        op.action is Action.UPDATE
-        and sub is SubSettingType.CALL_FORWARDING
-        and "call_forwarding_settings" not in settings
-    ):
-        # A row that names one entry by flat columns becomes Zoom's one-item list.
-        item: dict[str, Any] = {"id": _need(res.forwarding_id)}
-        for key in ("phone_number", "description", "enable"):
-            if key in settings:
-                item[key] = settings.pop(key)
-        settings["call_forwarding_settings"] = [item]
+    if op.action is Action.UPDATE and sub is SubSettingType.CALL_FORWARDING:
+        settings["call_forwarding_settings"] = _forwarding_items(settings, res.forwarding_id)
     body = {"sub_setting_type": sub.value, "settings": settings}
     return Request(op.method, op.extension_id, setting, body, None)
 
@@ -158,6 +149,21 @@ def apply_to_view(
             view.add_forwarding(setting, op.phone_number, created_id, res.holiday_id)
         elif op.action is Action.DELETE and res.forwarding_id:
             view.remove_forwarding(setting, res.forwarding_id, res.holiday_id)
+
+
+def _forwarding_items(settings: dict[str, Any], forwarding_id: str | None) -> list[Any]:
+    """Zoom's PATCH takes a list of entries by id; a row that named one entry gets its id here."""
+    items = settings.get("call_forwarding_settings")
+    if not isinstance(items, list):
+        item: dict[str, Any] = {}
+        for key in ("phone_number", "description", "enable"):
+            if key in settings:
+                item[key] = settings.pop(key)
+        items = [item]
+    items = [dict(i) if isinstance(i, dict) else i for i in items]
+    if items and isinstance(items[0], dict) and not items[0].get("id"):
+        items[0]["id"] = _need(forwarding_id)
+    return items
 
 
 def created_id_of(body: Any) -> str | None:

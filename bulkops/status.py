@@ -1,0 +1,81 @@
+"""`bulkops status`: where a job stands, read from its state directory without touching Zoom."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .checkpoint import LOCK_NAME, open_readonly
+from .model import OpStatus
+
+
+def _locked(state_dir: Path) -> bool:
+    """Whether a run holds the state now (probe the lock without keeping it)."""
+    try:
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def read_status(state_dir: Path) -> dict[str, Any]:
+    conn = open_readonly(state_dir)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        counts = {
+            s: int(n) for s, n in conn.execute("SELECT status, COUNT(*) FROM ops GROUP BY status")
+        }
+        last = conn.execute(
+            "SELECT started_at, ended_at, exit_code, stats FROM runs ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        runs = int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    finally:
+        conn.close()
+    total = sum(counts.values())
+    final = sum(n for s, n in counts.items() if OpStatus(s).final)
+    return {
+        "state_dir": str(state_dir),
+        "job": meta.get("job_path"),
+        "total": total,
+        "finished": final,
+        "remaining": total - final,
+        "counts": {s.value: counts.get(s.value, 0) for s in OpStatus if counts.get(s.value)},
+        "running_now": _locked(state_dir),
+        "runs": runs,
+        "last_run": None
+        if last is None
+        else {
+            "started_at": last[0],
+            "ended_at": last[1],
+            "exit_code": last[2],
+            "stats": orjson.loads(last[3]) if last[3] else None,
+        },
+    }
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = [
+        f"job        {status['job']}",
+        f"state      {status['state_dir']}"
+        + ("  (a run is in progress)" if status["running_now"] else ""),
+        f"progress   {status['finished']:,} of {status['total']:,} operations finished, "
+        f"{status['remaining']:,} to go",
+    ]
+    for name, count in status["counts"].items():
+        lines.append(f"  {name:<16} {count:>9,}")
+    last = status["last_run"]
+    if last is not None:
+        lines.append(f"last run   exit code {last['exit_code']} ({status['runs']} run(s) so far)")
+    if status["remaining"] and not status["running_now"]:
+        lines.append("resume     run the same `bulkops run` command again")
+    return "\n".join(lines)
