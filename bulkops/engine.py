@@ -74,7 +74,7 @@ class Pacer(Protocol):
     def current_rate(self) -> float: ...
     def on_rate_limited(self) -> None: ...
     def on_success(self) -> None: ...
-    def pause_until(self, deadline: float) -> None: ...
+    def pause_for(self, seconds: float) -> None: ...
 
 
 class StopReason(StrEnum):
@@ -200,6 +200,10 @@ class Engine:
         self.breaker = Breaker(
             self.opts.breaker_first_n, self.opts.breaker_window, self.opts.breaker_ratio
         )
+        self.stats.started = clock()
+        counts = checkpoint.counts()
+        self.stats.total = sum(counts.values())
+        self.stats.already_final = sum(n for s, n in counts.items() if s.final)
         self._stop: asyncio.Event | None = None
         self._slot_freed: asyncio.Event | None = None
         self._active = 0
@@ -233,9 +237,6 @@ class Engine:
         if self.stop_reason is not None:  # asked to stop before the loop started
             self._stop.set()
         self.stats.started = self.clock()
-        counts = self.cp.counts()
-        self.stats.total = sum(counts.values())
-        self.stats.already_final = sum(n for s, n in counts.items() if s.final)
         loop = asyncio.get_running_loop()
         timer = None
         if self.opts.max_runtime is not None:
@@ -565,7 +566,7 @@ class Engine:
         self.pacer.on_rate_limited()
         if exc.retry_after is not None:
             delay = min(exc.retry_after, self.opts.retry.max_retry_after)
-            self.pacer.pause_until(self.clock() + delay)
+            self.pacer.pause_for(delay)
         else:
             delay = self.opts.retry.backoff(limited, self.rng)
         await self._pause(delay)
