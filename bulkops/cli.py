@@ -20,7 +20,7 @@ import orjson
 
 from . import __version__
 from .config import AccountPlan, resolve_rate
-from .engine import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, EngineOptions
+from .engine import EngineOptions
 from .errors import (
     AuthError,
     BulkopsError,
@@ -30,6 +30,7 @@ from .errors import (
     StateLockedError,
     StateMismatchError,
 )
+from .stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 
 
 def _duration(text: str) -> float:

@@ -14,8 +14,8 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
-from .engine import RunResult, RunStats
 from .model import OpStatus
+from .stats import RunResult, RunStats
 
 _GOOD = (OpStatus.SUCCEEDED, OpStatus.ALREADY_PRESENT, OpStatus.ALREADY_ABSENT)
 

@@ -21,10 +21,11 @@ from typing import Any, TextIO
 from .checkpoint import Checkpoint, default_state_dir
 from .client import ZoomClient
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .engine import Engine, EngineOptions, RunResult, StopReason
+from .engine import Engine, EngineOptions
 from .plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing
 from .ratelimit import AdaptiveLimiter
+from .stats import RunResult, StopReason
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,74 @@
+"""What a run reports about itself: live counters, the final result, stop reasons, exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .model import OpStatus
+
+
+class StopReason(StrEnum):
+    SIGNAL = "signal"
+    MAX_RUNTIME = "max_runtime"
+    DAILY_LIMIT = "daily_limit"
+    BREAKER = "breaker"
+    AUTH = "auth"
+
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 73
+EXIT_RESUMABLE = 75
+EXIT_AUTH = 77
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Live counters of one run; the progress display reads them, the summary keeps them."""
+
+    total: int = 0
+    already_final: int = 0  # finished by earlier runs
+    finished: dict[OpStatus, int] = field(default_factory=dict)
+    requests: int = 0
+    writes: int = 0
+    lookups: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    reconciliations: int = 0
+    started: float = 0.0  # monotonic
+    ended: float | None = None
+
+    def count(self, status: OpStatus) -> None:
+        self.finished[status] = self.finished.get(status, 0) + 1
+
+    @property
+    def done(self) -> int:
+        return sum(self.finished.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "already_final": self.already_final,
+            "finished": {k.value: v for k, v in self.finished.items()},
+            "requests": self.requests,
+            "writes": self.writes,
+            "lookups": self.lookups,
+            "rate_limited": self.rate_limited,
+            "retries": self.retries,
+            "reconciliations": self.reconciliations,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    exit_code: int
+    stop_reason: StopReason | None
+    stop_detail: str | None
+    resume_at: datetime | None
+    counts: dict[OpStatus, int]
+    stats: RunStats
+    duration: float
