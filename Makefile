@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The demo is a real job: next year's holidays for the New York site, against the built-in
+# simulator (Business plan: 40 requests/s, ~120 ms latency). It starts fresh every time.
+DEMO_STATE := build/demo
 demo: $(STAMP)
-	$(BIN)/python -m bulkops demo
+	rm -rf $(DEMO_STATE)
+	$(BIN)/bulkops run jobs/holiday-rollout.csv --directory samples/directory.csv \
+		--account-plan business --simulate --sim latency_ms=120 --state $(DEMO_STATE)
+	$(BIN)/bulkops status --state $(DEMO_STATE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bulkops tests benchmarks
