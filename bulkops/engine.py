@@ -283,7 +283,8 @@ class Engine:
         if self.opts.precheck or self.opts.dry_run:
             return True
         return any(
-            lo.op.needs_lookup or lo.op.action is not Action.ADD or lo.status is OpStatus.IN_FLIGHT
+            # An op tried before may have taken effect: only a read can tell.
+            lo.op.needs_lookup or lo.op.action is not Action.ADD or lo.attempts > 0
             for lo in lane.ops
         )
 
@@ -307,13 +308,13 @@ class Engine:
                 tries += 1
                 self._note_request("lookup", None, "GET", exc.status, started)
                 if tries >= self.opts.retry.max_attempts:
-                    await self._fail_lane(lane, exc, "could not read the extension's settings")
+                    await self._fail_lane(lane, exc, "could not read the extension's settings", seq)
                     return False
                 await self._pause(self.opts.retry.backoff(tries, self.rng))
                 continue
             except FatalApiError as exc:
                 self._note_request("lookup", None, "GET", exc.status, started)
-                await self._fail_lane(lane, exc, None)
+                await self._fail_lane(lane, exc, None, seq)
                 return False
             self._note_request("lookup" if first else "reconcile", seq, "GET", resp.status, started)
             self.stats.lookups += 1
@@ -325,10 +326,15 @@ class Engine:
             return True
         return False
 
-    async def _fail_lane(self, lane: _Lane, exc: ApiError, prefix: str | None) -> None:
+    async def _fail_lane(
+        self, lane: _Lane, exc: ApiError, prefix: str | None, seq: int | None
+    ) -> None:
+        """Fail the lane from operation ``seq`` on (all of it when None): it cannot go on."""
         message = f"{prefix}: {exc.message}" if prefix else exc.message
         first = True
         for lo in lane.ops:
+            if seq is not None and lo.op.seq < seq:
+                continue  # finished before the read that failed
             status = OpStatus.FAILED if first else OpStatus.SKIPPED
             await self._finish(
                 lo,
@@ -430,6 +436,7 @@ class Engine:
                     if found is None:  # could not read: the outcome stays unknown (in_flight)
                         return
                     if found.present:
+                        # The fresh read already shows the item: the lane's view is current.
                         created = found.forwarding_id or found.holiday_id
                         await self._finish(
                             lo,
@@ -438,7 +445,6 @@ class Engine:
                             target_id=created,
                             reconciled=True,
                         )
-                        rq.apply_to_view(lane.view or ExtensionView(), op, res, created)
                         return
                     ambiguous = True  # read and found absent: sending again is safe
                 elif applied_maybe and op.action is Action.DELETE:
