@@ -57,6 +57,8 @@ class ApiResponse(Protocol):
     def json(self) -> Any: ...
     @property
     def tracking_id(self) -> str | None: ...
+    @property
+    def latency(self) -> float: ...  # seconds, the HTTP exchange alone
 
 
 class Api(Protocol):
@@ -316,7 +318,9 @@ class Engine:
                 self._note_request("lookup", None, "GET", exc.status, started)
                 await self._fail_lane(lane, exc, None, seq)
                 return False
-            self._note_request("lookup" if first else "reconcile", seq, "GET", resp.status, started)
+            self._note_request(
+                "lookup" if first else "reconcile", seq, "GET", resp.status, started, resp.latency
+            )
             self.stats.lookups += 1
             self.pacer.on_success()
             body = resp.json if isinstance(resp.json, dict) else {}
@@ -480,7 +484,7 @@ class Engine:
                     lane.missing = exc.message
                 await self._finish(lo, OpStatus.FAILED, error=exc)
                 return
-            self._note_request("ok", op.seq, request.method, resp.status, started)
+            self._note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
             self.stats.writes += 1
             self.pacer.on_success()
             created = rq.created_id_of(resp.json)
@@ -493,7 +497,7 @@ class Engine:
                 created_id=created,
                 target_id=created or target,
                 tracking_id=resp.tracking_id,
-                latency_ms=(self.clock() - started) * 1000,
+                latency_ms=resp.latency * 1000,
                 reconciled=ambiguous,
             )
             return
@@ -534,11 +538,22 @@ class Engine:
             pass
 
     def _note_request(
-        self, kind: str, seq: int | None, method: str, status: int | None, started: float
+        self,
+        kind: str,
+        seq: int | None,
+        method: str,
+        status: int | None,
+        started: float,
+        latency: float | None = None,
     ) -> None:
-        latency = self.clock() - started
+        """Count one attempt. ``latency`` is the HTTP exchange alone when the client measured it;
+        otherwise the time since ``started``, which includes the wait for the limiter."""
+        if latency is None:
+            latency = self.clock() - started
+        else:
+            # Only clean HTTP latencies size the concurrency: limiter waits would feed back.
+            self._latency = 0.9 * self._latency + 0.1 * latency
         self.stats.requests += 1
-        self._latency = 0.9 * self._latency + 0.1 * latency
         attempt = Attempt(self.wall(), seq, method, status, kind, latency * 1000)
         self.cp.queue_attempt(attempt)
 
