@@ -1,7 +1,6 @@
 """The public surface: `__all__` lists exactly the public names of the package namespace."""
 
 from __future__ import annotations
-
 import __future__
 
 import bulkops
