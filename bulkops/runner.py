@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,6 +25,7 @@ from .engine import Engine, EngineOptions
 from .plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing
 from .ratelimit import AdaptiveLimiter
+from .report import write_all
 from .stats import RunResult, StopReason
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ async def _run(
                         remove()
         reports: dict[str, Path] = {}
         if settings.write_reports and not options.dry_run:
-            reports = write_reports(state_dir)
+            reports = write_all(state_dir)
         if settings.log_format != "json":
             print(format_summary(result), file=out)
             for name, path in reports.items():
@@ -207,16 +208,3 @@ async def _run(
         return RunOutcome(result, state_dir, reports)
     finally:
         checkpoint.close()
-
-
-def write_reports(state_dir: Path) -> dict[str, Path]:
-    """Regenerate every report from the checkpoint (see bulkops.report)."""
-    try:
-        from .report import write_all
-    except ImportError:  # pragma: no cover - the report module arrives with its own issue
-        return {}
-    return write_all(state_dir)
-
-
-def with_options(settings: RunSettings, **changes: Any) -> RunSettings:
-    return replace(settings, options=replace(settings.options, **changes))
