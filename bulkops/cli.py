@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_input(p)
     _add_rate(p)
     p.add_argument("--out", type=Path, help="write the expanded operations (.csv or .parquet)")
+    p.add_argument("--no-precheck", action="store_true", help="estimate as `run --no-precheck`")
 
     p = sub.add_parser("run", help="apply a job to Zoom (resumes where a stopped run left off)")
     _add_job_input(p)
@@ -190,7 +191,7 @@ def _cmd_plan(ns: argparse.Namespace) -> int:
     plan = build_plan(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
     for warning in plan.warnings:
         print(f"warning: {warning}")
-    print(format_summary(plan.summary(rate)))
+    print(format_summary(plan.summary(rate, precheck=not ns.no_precheck)))
     if ns.out is not None:
         write_plan(plan, ns.out)
         print(f"wrote {len(plan):,} operations to {ns.out}")

@@ -98,8 +98,8 @@ class Plan:
             for rec in records:
                 yield operation_from_record(rec)
 
-    def summary(self, rate: float) -> PlanSummary:
-        return summarize(self.frame, rate)
+    def summary(self, rate: float, *, precheck: bool = True) -> PlanSummary:
+        return summarize(self.frame, rate, precheck=precheck)
 
 
 def _text(value: object) -> str | None:
@@ -467,11 +467,19 @@ def needs_lookup(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     return result.to_numpy(dtype=bool)
 
 
-def summarize(frame: pd.DataFrame, rate: float) -> PlanSummary:
+def summarize(frame: pd.DataFrame, rate: float, *, precheck: bool = True) -> PlanSummary:
+    """Counts and the time the engine needs: one read per extension it must read, plus the ops.
+
+    The engine reads an extension before its first write when ``precheck`` is on (the default),
+    and otherwise only where an id must be looked up or an update/delete needs a before-image.
+    """
     keys = ["action", "setting_type", "sub_setting_type"]
     counts = frame.groupby(keys, observed=True, sort=True).size()
-    lookup = needs_lookup(frame)
-    lookups = int(frame["extension_id"][lookup].nunique())
+    if precheck:
+        lookups = int(frame["extension_id"].nunique())
+    else:
+        read = needs_lookup(frame) | frame["action"].astype(str).ne("add").to_numpy(dtype=bool)
+        lookups = int(frame["extension_id"][read].nunique())
     ops = len(frame)
     return PlanSummary(
         counts=tuple(

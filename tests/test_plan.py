@@ -193,6 +193,14 @@ def test_summary(tmp_path: Path, directory: Path) -> None:
     assert "call_forwarding" in text
 
 
+def test_summary_counts_the_reads_the_engine_makes(tmp_path: Path, directory: Path) -> None:
+    plan = build_plan(job(tmp_path, holiday("*")), directory=directory)
+    checked = plan.summary(rate=4.0)
+    assert checked.lookups == checked.extensions == 4  # one read per extension before its adds
+    trusted = plan.summary(rate=4.0, precheck=False)
+    assert trusted.lookups == 0 and trusted.requests == trusted.operations == 4
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
