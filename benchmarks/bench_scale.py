@@ -1,0 +1,184 @@
+"""Scale: peak memory of whole runs as the job grows, and how fast a big job resumes.
+
+Runs: each size in a fresh client process (``child``) against a fresh unlimited simulator in
+another process; the child reports its peak RSS (``ru_maxrss``) after setup (plan built and
+stored in the checkpoint), after the engine, and after writing the reports.
+
+Resume: a 200k-operation job whose checkpoint is marked 90% succeeded (directly in SQLite); the
+time from starting ``bulkops run`` (a new process, which re-reads the job file, checks it against
+the checkpoint and opens its lanes) to the first API request in the simulator's journal. The
+same for a fresh start of the same job (storing the plan is part of that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .common import ROOT, NullDisplay, creds_env, simulator_process, write_job
+
+HOLIDAYS = 10
+CONCURRENCY = 32
+ENGINE_RATE = 100_000.0
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _child(ns: argparse.Namespace) -> dict[str, Any]:
+    from bulkops.engine import EngineOptions
+    from bulkops.report import write_all
+    from bulkops.runner import RunSettings, run_job
+
+    out: dict[str, Any] = {"start_rss_mb": _rss_mb()}
+
+    def hook(engine: Any) -> None:
+        out["setup_rss_mb"] = _rss_mb()
+        out["setup_seconds"] = time.perf_counter() - started
+
+    settings = RunSettings(
+        job=ns.job,
+        directory=ns.directory,
+        state_dir=ns.state,
+        rate=ENGINE_RATE,
+        options=EngineOptions(concurrency=CONCURRENCY, precheck=False),
+        api_url=ns.api_url,
+        oauth_url=ns.oauth_url,
+        write_reports=False,
+    )
+    started = time.perf_counter()
+    outcome = await run_job(
+        settings, env=creds_env(), display=NullDisplay(), out=io.StringIO(), engine_hook=hook
+    )
+    out["seconds"] = time.perf_counter() - started
+    out["engine_rss_mb"] = _rss_mb()
+    out["ops"] = sum(outcome.result.counts.values())
+    out["counts"] = {k.value: v for k, v in outcome.result.counts.items()}
+    t = time.perf_counter()
+    write_all(ns.state)
+    out["report_seconds"] = time.perf_counter() - t
+    out["report_rss_mb"] = _rss_mb()
+    return out
+
+
+def _run_size(folder: Path, operations: int) -> dict[str, Any]:
+    job, directory = write_job(folder / f"run-{operations}", operations // HOLIDAYS, HOLIDAYS)
+    with simulator_process(directory) as sim:
+        cmd = [
+            sys.executable, "-m", "benchmarks.bench_scale", "child", "--job", str(job),
+            "--directory", str(directory), "--state", str(folder / f"state-{operations}"),
+            "--api-url", sim.api_url, "--oauth-url", sim.oauth_url,
+        ]  # fmt: skip
+        done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    result = dict(orjson.loads(done.stdout.strip().splitlines()[-1]))
+    result["planned"] = operations
+    return result
+
+
+def _prepare(job: Path, directory: Path, state: Path, done_fraction: float) -> None:
+    """Store the plan in a checkpoint and mark the first ``done_fraction`` of it succeeded."""
+    from bulkops.checkpoint import DB_NAME, Checkpoint
+    from bulkops.plan import build_plan
+
+    plan = build_plan(job, directory=directory)
+    checkpoint = Checkpoint.open(state, job_hash=plan.job_hash, job_path=str(job))
+    try:
+        checkpoint.load_plan(plan.frame)
+    finally:
+        checkpoint.close()
+    cutoff = int(len(plan) * done_fraction)
+    with sqlite3.connect(state / DB_NAME) as db:
+        db.execute("UPDATE ops SET status = 'succeeded', attempts = 1 WHERE seq < ?", (cutoff,))
+
+
+def _first_request(base_url: str, since: float, deadline: float) -> float | None:
+    """Wall time of the first API request the simulator answered, polling its journal."""
+    seen = 0
+    while time.time() < deadline:
+        with urllib.request.urlopen(f"{base_url}/__sim/journal?since={seen}") as r:
+            entries = orjson.loads(r.read())
+        seen += len(entries)
+        for e in entries:
+            if e["path"].startswith("/v2/") and e["wall"] >= since:
+                return float(e["wall"])
+        time.sleep(0.02)
+    return None
+
+
+def _time_to_first_request(folder: Path, operations: int, done_fraction: float) -> dict[str, Any]:
+    tag = f"resume-{operations}-{int(done_fraction * 100)}"
+    job, directory = write_job(folder / tag, operations // HOLIDAYS, HOLIDAYS)
+    state = folder / tag / "state"
+    prepare_started = time.perf_counter()
+    if done_fraction > 0:
+        _prepare(job, directory, state, done_fraction)
+    prepare_seconds = time.perf_counter() - prepare_started
+    with simulator_process(directory) as sim:
+        cmd = [
+            sys.executable, "-m", "bulkops", "run", str(job), "--directory", str(directory),
+            "--state", str(state), "--rate", str(ENGINE_RATE),
+            "--concurrency", str(CONCURRENCY), "--log-format", "json",
+            "--api-url", sim.api_url, "--oauth-url", sim.oauth_url,
+        ]  # fmt: skip
+        env = {**os.environ, **creds_env()}
+        started = time.time()
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            first = _first_request(sim.base_url, started, started + 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)  # graceful stop: exit 75, resumable
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return {
+        "operations": operations,
+        "done_fraction": done_fraction,
+        "prepare_seconds": prepare_seconds,
+        "seconds_to_first_request": None if first is None else first - started,
+        "exit_code": proc.returncode,
+    }
+
+
+def run(*, sizes: tuple[int, ...], resume_size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bulkops-bench-") as tmp:
+        folder = Path(tmp)
+        runs = [_run_size(folder, n) for n in sizes]
+        resume = [_time_to_first_request(folder, resume_size, f) for f in (0.9, 0.0)]
+    return {"runs": runs, "resume": resume}
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["child"]:
+        parser = argparse.ArgumentParser()
+        for name in ("--job", "--directory", "--state"):
+            parser.add_argument(name, type=Path, required=True)
+        parser.add_argument("--api-url", required=True)
+        parser.add_argument("--oauth-url", required=True)
+        result = asyncio.run(_child(parser.parse_args(argv[1:])))
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        return
+    result = run(sizes=(10_000, 50_000), resume_size=200_000)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,51 @@
+"""Smoke test of the benchmark harness (benchmarks/): correctness only, never timing.
+
+A few hundred operations, no latency, a high rate: bulkops under faults leaves every planned
+holiday exactly once and counts every operation; the harness's own count finds duplicates and
+gaps. The timed comparisons live in ``python -m benchmarks`` (``make bench``), never here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_rate import scenario
+from benchmarks.common import tally
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"extensions": 20, "holidays": 10, "latency_ms": 0.0, "rate": 2000.0}
+
+
+def test_tally_counts_duplicates_and_gaps() -> None:
+    expected = [("e1", "A", "f", "t"), ("e1", "B", "f", "t"), ("e2", "A", "f", "t")]
+    state = {
+        "e1": [{"name": "A", "from": "f", "to": "t"}] * 3 + [{"name": "Other", "from": "f"}],
+        "e2": [],
+    }
+    assert tally(expected, state.__getitem__) == {"expected": 3, "duplicates": 2, "missing": 2}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [pytest.param("bulkops", id="precheck"), pytest.param("bulkops-noprecheck", id="no-precheck")],
+)
+async def test_bulkops_exactly_once_under_faults(tmp_path: Path, script: str) -> None:
+    r = await scenario(script, subset=None, faults=True, seed=5, folder=tmp_path, **SMALL)
+    assert r["ops"] == r["expected"] == 200
+    assert (r["duplicates"], r["missing"]) == (0, 0)
+    assert r["counts"] == {"succeeded": 200}
+    assert r["exit_code"] == 0
+    assert r["server_errors"] > 0  # the faults did happen
+    assert r["requests"] >= 200 + (20 if script == "bulkops" else 0)
+
+
+async def test_naive_script_harness_without_faults(tmp_path: Path) -> None:
+    r = await scenario("naive", subset=None, faults=False, seed=5, folder=tmp_path, **SMALL)
+    assert (r["ops"], r["requests"], r["duplicates"], r["missing"]) == (200, 200, 0, 0)
+    assert r["reported_failed"] == 0
