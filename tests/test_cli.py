@@ -1,0 +1,157 @@
+"""The command line: exit codes and messages of validate, run and status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bulkops.cli import main
+from bulkops.config import Credentials
+from bulkops.simulator import SimConfig, generate_directory, run_simulator, write_directory
+
+REPO = Path(__file__).resolve().parent.parent
+CREDS = Credentials("cli-account", "cli-client", "cli-secret-77aa")
+USER = "VVr6DbYmXjlkaEc6oRoggD"  # a user of the default seeded directory (samples/directory.csv)
+HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to"
+BAD_ROWS = [
+    f"add,holiday_hours,holiday,{USER},Fine Day,2027-01-01,2027-01-01",
+    f"add,holiday_hours,holiday,{USER},Bad Day,2027-13-01,2027-13-01",
+    f"frobnicate,holiday_hours,holiday,{USER},Odd Day,2027-02-01,2027-02-01",
+]
+
+
+def _bulkops(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """`python -m bulkops ARGS` in a subprocess (a run installs signal handlers and displays)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bulkops", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def no_zoom_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ZOOM_"):
+            monkeypatch.delenv(name)
+
+
+def test_validate_reports_every_bad_cell_by_row_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = _write(tmp_path / "bad.csv", BAD_ROWS)
+    assert main(["validate", str(job)]) == 2
+    out = capsys.readouterr().out
+    assert f"{job}:3 [from]: '2027-13-01'" in out
+    assert f"{job}:4 [action]: 'frobnicate'" in out
+    assert "error(s); nothing was sent" in out
+
+
+def test_validate_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    job = _write(tmp_path / "good.csv", BAD_ROWS[:1])
+    assert main(["validate", str(job)]) == 0
+    assert f"{job}: valid" in capsys.readouterr().out
+
+
+async def test_run_of_a_bad_file_sends_nothing_and_exits_2(tmp_path: Path) -> None:
+    job = _write(tmp_path / "bad.csv", BAD_ROWS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM_")}
+    env.update(
+        ZOOM_ACCOUNT_ID=CREDS.account_id,
+        ZOOM_CLIENT_ID=CREDS.client_id,
+        ZOOM_CLIENT_SECRET=CREDS.client_secret,
+    )
+    directory = tmp_path / "directory.csv"
+    write_directory(generate_directory(6, 2026), directory)
+    config = SimConfig(directory=directory, rate=None, credentials=CREDS)
+    async with run_simulator(config) as running:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bulkops",
+            "run",
+            str(job),
+            "--state",
+            str(tmp_path / "state"),
+            "--api-url",
+            running.api_url,
+            "--oauth-url",
+            running.oauth_url,
+            cwd=REPO,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 2, err
+        assert b"[from]" in err and b"[action]" in err
+        assert len(running.simulator.journal) == 0, "not even a token request"
+    assert not (tmp_path / "state").exists()
+
+
+def test_run_without_credentials_names_the_variables(
+    tmp_path: Path, no_zoom_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = _write(tmp_path / "job.csv", BAD_ROWS[:1])
+    assert main(["run", str(job), "--state", str(tmp_path / "state")]) == 2
+    err = capsys.readouterr().err
+    for name in ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"):
+        assert name in err
+    assert "--simulate" in err
+
+
+def test_status_before_during_and_after_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        f"add,holiday_hours,holiday,{USER},CLI Day {i},2027-04-{i + 1:02d},2027-04-{i + 1:02d}"
+        for i in range(12)
+    ]
+    job = _write(tmp_path / "job.csv", rows)
+    state = tmp_path / "state"
+    directory = str(REPO / "samples" / "directory.csv")
+    base = ["run", str(job), "--directory", directory, "--state", str(state), "--simulate"]
+
+    assert main(["status", "--state", str(state)]) == 2  # nothing run yet
+    assert "run `bulkops run` first" in capsys.readouterr().err
+
+    # Stopped early by --max-runtime: resumable, and status says how to go on.
+    slow = ["--sim", "latency_ms=150", "--sim", "latency_sigma=0.01", "--max-runtime", "0.5s"]
+    assert _bulkops(*base, *slow).returncode == 75
+    assert main(["status", "--state", str(state)]) == 0
+    text = capsys.readouterr().out
+    assert f"job        {job}" in text
+    assert "operations finished" in text and "not_run" in text
+    assert "last run   exit code 75 (1 run(s) so far)" in text
+    assert "resume     run the same `bulkops run` command again" in text
+
+    assert _bulkops(*base).returncode == 0
+    assert main(["status", "--state", str(state), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["total"] == status["finished"] == 12 and status["remaining"] == 0
+    assert status["counts"] == {"succeeded": 12}
+    assert status["runs"] == 2 and status["last_run"]["exit_code"] == 0
+    assert status["running_now"] is False
+    assert main(["status", "--state", str(state)]) == 0
+    text = capsys.readouterr().out
+    assert "12 of 12 operations finished, 0 to go" in text and "resume" not in text
