@@ -304,7 +304,7 @@ def _signal_after_writes(
     ],
 )
 async def test_sigkill_at_random_points_converges_on_the_exact_state(
-    tmp_path: Path, seed: int, kills: int, faults: dict[str, float]
+    tmp_path: Path, seed: int, kills: int, faults: dict[str, Any]
 ) -> None:
     rng = random.Random(seed)
     state = tmp_path / "state"
@@ -420,8 +420,13 @@ async def test_a_second_run_on_a_busy_state_exits_73(tmp_path: Path) -> None:
     state = tmp_path / "state"
     async with scenario(tmp_path, latency_ms=250, latency_sigma=0.1) as (sim, world, cli):
         holder = await cli.start(cli.args(state))
-        first_write = asyncio.get_running_loop().create_future()
-        sim.on_write = lambda n: first_write.done() or first_write.set_result(n)
+        first_write: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def started(n: int) -> None:
+            if not first_write.done():
+                first_write.set_result(n)
+
+        sim.on_write = started
         await asyncio.wait_for(first_write, WAIT_S)
         tokens = sim.journal.by_status["200"]  # the holder's token and reads so far, at least
         second = await cli.run(cli.args(state))
