@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,15 @@ def _bulkops(*args: str) -> subprocess.CompletedProcess[bytes]:
 def _write(path: Path, rows: list[str]) -> Path:
     path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() configures the "bulkops" logger for a terminal; give later tests theirs back."""
+    logger = logging.getLogger("bulkops")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture
