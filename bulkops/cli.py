@@ -157,7 +157,6 @@ def _configure_logging(verbose: bool, json_lines: bool) -> None:
     root = logging.getLogger("bulkops")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
-    root.propagate = False
 
 
 def _state_dir(ns: argparse.Namespace) -> Path:
