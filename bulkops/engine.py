@@ -354,7 +354,9 @@ class Engine:
     async def _run_op(self, lane: _Lane, lo: LaneOp) -> None:
         op = lo.op
         res = rq.resolve(op, lane.view)
-        resumed = lo.status is OpStatus.IN_FLIGHT  # sent by a run that died before the answer
+        # Sent before (by a run that died, or stopped after an ambiguous answer): an item found
+        # in place or gone is this job's doing, so it is `succeeded` (and undo reverses it).
+        resumed = lo.status is OpStatus.IN_FLIGHT or lo.attempts > 0
         if resumed:
             self.stats.reconciliations += 1
         if res.problem is not None:
