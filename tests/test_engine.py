@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from bulkops.config import AccountPlan, Credentials
-from bulkops.engine import EngineOptions
+from bulkops.engine import Engine, EngineOptions
 from bulkops.model import OpStatus
 from bulkops.progress import PlainDisplay
 from bulkops.retry import RetryPolicy
@@ -45,6 +46,13 @@ ENV = {
 }
 HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,phone_number,description,settings"
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
+
+
+class MaxJitter(random.Random):
+    """Full jitter that always draws the longest wait."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 @dataclass
@@ -114,6 +122,7 @@ async def run(
     rate: float | None = 500,
     plan: AccountPlan = AccountPlan.BUSINESS,
     retry_failed: bool = False,
+    engine_hook: Callable[[Engine], None] | None = None,
     **options: Any,
 ) -> tuple[RunOutcome, str]:
     options.setdefault("retry", FAST_RETRY)
@@ -129,7 +138,9 @@ async def run(
         write_reports=False,
     )
     out = io.StringIO()
-    outcome = await run_job(settings, env=ENV, display=PlainDisplay(out), out=out)
+    outcome = await run_job(
+        settings, env=ENV, display=PlainDisplay(out), out=out, engine_hook=engine_hook
+    )
     return outcome, out.getvalue()
 
 
@@ -349,3 +360,37 @@ async def test_exit_codes_and_retry_failed(tmp_path: Path) -> None:
         assert done.result.exit_code == 0, text
         assert sim.journal.applied == writes
         assert json.loads(json.dumps(done.result.stats.as_dict()))["writes"] == 0
+
+
+async def test_a_delete_stopped_after_an_ambiguous_answer_is_ours_on_resume(tmp_path: Path) -> None:
+    """Applied, answered 500, stopped while backing off: the rerun finds the item gone.
+
+    That absence is this job's doing (the op was sent), so it is `succeeded` and undo restores
+    it, not `already_absent`, which undo skips as "changed nothing".
+    """
+    setup = _setup(tmp_path, users=1)
+    (user,) = setup.users
+    async with serving(setup, applied_5xx=1.0) as running:
+        sim = running.simulator
+        ext = sim.state.extension(user)
+        assert ext is not None
+        sim.state.add_holiday(
+            ext, {"name": "Gone", "from": "2026-03-03T00:00:00Z", "to": "2026-03-03T23:59:59Z"}
+        )
+        job = write_job(tmp_path, [f"delete,holiday_hours,holiday,{user},Gone,,,,,"])
+        state = tmp_path / "state"
+        slow_retry = RetryPolicy(base_delay=30.0, max_delay=30.0)
+
+        def longest_backoff(engine: Engine) -> None:
+            engine.rng = MaxJitter()
+
+        stopped, text = await run(
+            running, job, state, retry=slow_retry, max_runtime=0.5, engine_hook=longest_backoff
+        )
+        assert stopped.result.exit_code == 75, text
+        assert not any(h["name"] == "Gone" for h in sim.holidays(user))  # it did take effect
+
+        sim.configure({"applied_5xx": 0.0})
+        resumed, text = await run(running, job, state)
+        assert resumed.result.exit_code == 0, text
+        assert resumed.result.counts == {OpStatus.SUCCEEDED: 1}
