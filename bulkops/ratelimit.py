@@ -21,9 +21,18 @@ So: no initial burst (the first two grants are ``(1 - slack) / pacing_rate`` apa
 ``1 / pacing_rate``), never more than ``max_rate`` grants in any closed one-second window, and
 98% of nominal throughput (tests: a virtual loop whose timers fire 2 ms late).
 
-On top, AIMD: :meth:`on_rate_limited` halves the rate (floor ``min_rate``) at most once per
-``cooldown`` so the 429s of requests already in flight count as one signal; :meth:`on_success`
-adds ``max_rate / 20`` per second of clean traffic back, up to ``max_rate``. :meth:`pause_until`
+A last guard keeps a log of the newest grants: the ``n + 1``-th grant of any ``n = floor(rate)``
+comes at least ``1 s + window_margin`` after the first of them. Pacing alone already spaces 40
+grants over 1.02 s; the guard only bites when late timers were caught up in a cluster, and keeps
+a stall on either side of the wire (a GC pause, a busy server loop) from packing 41 requests
+into the strict window.
+
+On top, AIMD: :meth:`on_rate_limited` multiplies the rate by ``decrease_factor`` (0.8; floor
+``min_rate``) at most once per ``cooldown`` so the 429s of requests already in flight count as
+one signal, and a run of 429s (another app on the account taking its share) keeps cutting it
+every second; :meth:`on_success` adds ``max_rate / 20`` per second of clean traffic back, up to
+``max_rate``. A lone 429 from jitter thus costs about two seconds at 80%, not the ten seconds a
+halving would; a Retry-After still stops everyone for as long as Zoom asks. :meth:`pause_until`
 holds every caller (a ``Retry-After``), not just the one that saw it.
 
 Create the limiter inside the running loop: aiolimiter binds to it, and so does the clock.
@@ -32,6 +41,7 @@ Create the limiter inside the running loop: aiolimiter binds to it, and so does 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 from types import TracebackType
@@ -54,9 +64,10 @@ class AdaptiveLimiter:
         *,
         safety: float = 0.98,
         min_rate: float = 1.0,
-        decrease_factor: float = 0.5,
+        decrease_factor: float = 0.8,
         increase_per_second: float | None = None,
         cooldown: float = 1.0,
+        window_margin: float = 0.015,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, not {rate}")
@@ -82,6 +93,8 @@ class AdaptiveLimiter:
         self._last_decrease = -math.inf
         self._last_increase = self._loop.time()
         self._granted = 0
+        self._margin = window_margin
+        self._recent: collections.deque[float] = collections.deque()
 
     @property
     def max_rate(self) -> float:
@@ -126,8 +139,22 @@ class AdaptiveLimiter:
                 await bucket.acquire()
                 if loop.time() >= self._not_before:  # not paused while we waited
                     break
+            await self._window_guard()
             self._last_grant = loop.time()
             self._granted += 1
+
+    async def _window_guard(self) -> None:
+        """Never let ``floor(rate) + 1`` grants fall within ``1 s + margin`` of each other."""
+        cap = max(1, math.floor(self._rate))
+        recent = self._recent
+        while len(recent) > cap:
+            recent.popleft()
+        if len(recent) == cap:
+            wait = recent[0] + 1.0 + self._margin - self._loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            recent.popleft()
+        recent.append(self._loop.time())
 
     async def _current_bucket(self) -> AsyncLimiter:
         """The bucket for the current rate, swapped in without losing the last grant's spacing."""
