@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from .errors import CheckpointError, StateLockedError, StateMismatchError
+from .errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
 from .model import Action, Operation, OpStatus, SettingType, SubSettingType
 
 SCHEMA_VERSION = 1
@@ -283,6 +283,7 @@ class Checkpoint:
         """Return once everything recorded so far is committed."""
         if self._writer is None or self._wake is None:
             return
+        self._check_writer()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         self._wake.set()
@@ -390,9 +391,16 @@ class Checkpoint:
             )
         return cur.rowcount
 
+    def _check_writer(self) -> None:
+        """A writer that died (disk full, I/O error) must fail callers, not leave them waiting."""
+        if self._writer is not None and self._writer.done():
+            exc = None if self._writer.cancelled() else self._writer.exception()
+            raise CheckpointWriteError(f"the checkpoint writer stopped: {exc}")
+
     def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
         if self._writer is None or self._wake is None:
             raise CheckpointError("checkpoint writer is not running; call start() first")
+        self._check_writer()
         self._pending.append((sql, params))
         self._wake.set()
 
@@ -414,7 +422,10 @@ class Checkpoint:
                 try:
                     await asyncio.to_thread(self._commit, batch)
                 except Exception as exc:
-                    error = CheckpointError(f"cannot write the checkpoint: {exc}")
+                    error = CheckpointWriteError(
+                        f"cannot write the checkpoint in {self.state_dir}: {exc}; nothing more "
+                        "was sent. Free the disk or fix the directory, then run again to resume"
+                    )
                     for fut in waiters:
                         if not fut.done():
                             fut.set_exception(error)

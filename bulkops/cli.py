@@ -25,12 +25,13 @@ from .errors import (
     AuthError,
     BulkopsError,
     CheckpointError,
+    CheckpointWriteError,
     ConfigError,
     JobFileError,
     StateLockedError,
     StateMismatchError,
 )
-from .stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from .stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_RESUMABLE, EXIT_USAGE
 
 
 def _duration(text: str) -> float:
@@ -292,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuthError as exc:
         print(f"bulkops: authentication refused: {exc}", file=sys.stderr)
         return EXIT_AUTH
+    except CheckpointWriteError as exc:
+        print(f"bulkops: {exc}", file=sys.stderr)
+        return EXIT_RESUMABLE
     except (ConfigError, CheckpointError) as exc:
         print(f"bulkops: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,9 +8,10 @@
     │   │   └── RateLimitedError      429; ``daily`` says whether to stop until ``retry_at``
     │   └── FatalApiError             other 4xx: retrying the same request cannot help
     │       └── AuthError             401 after a refresh, 403: stop the job (exit 77)
-    └── CheckpointError               the state directory cannot be used
+    └── CheckpointError               the state directory cannot be used (exit 2)
         ├── StateLockedError          another run holds the lock (exit 73)
-        └── StateMismatchError        the state belongs to a different job file (exit 73)
+        ├── StateMismatchError        the state belongs to a different job file (exit 73)
+        └── CheckpointWriteError      a commit failed mid-run (disk full?): fix it, resume (exit 75)
 
 Per-operation API errors never escape the engine: they become results in the report.
 """
@@ -152,3 +153,7 @@ class StateLockedError(CheckpointError):
 
 class StateMismatchError(CheckpointError):
     """The state directory was made for a different job file."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A commit failed during a run. Intents precede sends, so nothing unrecorded was sent."""

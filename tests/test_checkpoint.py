@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bulkops.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
-from bulkops.errors import StateLockedError, StateMismatchError
+from bulkops.errors import CheckpointWriteError, StateLockedError, StateMismatchError
 from bulkops.model import Action, OpStatus
 
 
@@ -150,3 +150,17 @@ def test_garbage_database_is_a_clear_error(tmp_path: Path) -> None:
     # The lock was released on the way out: with the file gone, the directory opens again.
     (tmp_path / "checkpoint.sqlite3").unlink()
     Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv").close()
+
+
+async def test_a_failed_commit_fails_callers_instead_of_hanging(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    cp.load_plan(plan_frame())
+    await cp.start()
+    cp._conn.close()  # what a vanished disk looks like to the writer thread
+    with pytest.raises(CheckpointWriteError, match="run again to resume"):
+        await cp.record_intent(0, at=1.0, target_id=None)
+    with pytest.raises(CheckpointWriteError, match="writer stopped"):
+        await cp.flush()
+    with pytest.raises(CheckpointWriteError):
+        await cp.stop_writer()
+    cp.close()
