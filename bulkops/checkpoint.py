@@ -28,29 +28,12 @@ import pandas as pd
 
 from .errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
 from .model import Action, Operation, OpStatus, SettingType, SubSettingType
+from .plan import PLAN_COLUMNS
 
 SCHEMA_VERSION = 1
 DB_NAME = "checkpoint.sqlite3"
 LOCK_NAME = "lock"
 
-PLAN_COLUMNS = (
-    "seq",
-    "op_id",
-    "row",
-    "action",
-    "extension_id",
-    "setting_type",
-    "sub_setting_type",
-    "settings",
-    "holiday_id",
-    "call_forwarding_id",
-    "holiday_name",
-    "holiday_from",
-    "holiday_to",
-    "phone_number",
-    "extension_number",
-    "extension_name",
-)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -57,8 +57,8 @@ def progress_line(stats: RunStats, now: float) -> str:
     )
 
 
-class PlainDisplay:
-    """One line every ``every`` seconds and no control characters: what cron mails should hold."""
+class _Periodic:
+    """Emits at most every ``every`` seconds; the subclasses say what."""
 
     def __init__(
         self,
@@ -71,6 +71,17 @@ class PlainDisplay:
         self.clock = clock
         self.every = every
         self._last = 0.0
+
+    def _due(self) -> bool:
+        now = self.clock()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
+
+
+class PlainDisplay(_Periodic):
+    """One line every ``every`` seconds and no control characters: what cron mails should hold."""
 
     def start(self, stats: RunStats) -> None:
         self._last = self.clock()
@@ -81,29 +92,15 @@ class PlainDisplay:
         )
 
     def update(self, stats: RunStats) -> None:
-        now = self.clock()
-        if now - self._last >= self.every:
-            self._last = now
-            print(progress_line(stats, now), file=self.out, flush=True)
+        if self._due():
+            print(progress_line(stats, self.clock()), file=self.out, flush=True)
 
     def finish(self, stats: RunStats) -> None:
         print(progress_line(stats, self.clock()), file=self.out, flush=True)
 
 
-class JsonDisplay:
+class JsonDisplay(_Periodic):
     """One JSON object per line: ``{"event": "progress", ...}``."""
-
-    def __init__(
-        self,
-        out: TextIO = sys.stderr,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        every: float = 5.0,
-    ) -> None:
-        self.out = out
-        self.clock = clock
-        self.every = every
-        self._last = 0.0
 
     def _emit(self, event: str, stats: RunStats) -> None:
         record: dict[str, Any] = {"event": event, "at": time.time(), **stats.as_dict()}
@@ -116,8 +113,7 @@ class JsonDisplay:
         self._emit("start", stats)
 
     def update(self, stats: RunStats) -> None:
-        if self.clock() - self._last >= self.every:
-            self._last = self.clock()
+        if self._due():
             self._emit("progress", stats)
 
     def finish(self, stats: RunStats) -> None:
