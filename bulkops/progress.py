@@ -62,12 +62,12 @@ class _Periodic:
 
     def __init__(
         self,
-        out: TextIO = sys.stderr,
+        out: TextIO | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         every: float = 5.0,
     ) -> None:
-        self.out = out
+        self.out = out or sys.stderr  # looked up now: tests and callers may swap sys.stderr
         self.clock = clock
         self.every = every
         self._last = 0.0
@@ -123,7 +123,8 @@ class JsonDisplay(_Periodic):
 class RichDisplay:
     """A live progress bar for a terminal (rich)."""
 
-    def __init__(self, out: TextIO = sys.stderr) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
+        out = out or sys.stderr
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -165,7 +166,8 @@ class RichDisplay:
         self._progress.stop()
 
 
-def choose_display(log_format: str, out: TextIO = sys.stderr) -> Display:
+def choose_display(log_format: str, out: TextIO | None = None) -> Display:
+    out = out or sys.stderr
     if log_format == "json":
         return JsonDisplay(out)
     if out.isatty():

@@ -148,6 +148,8 @@ async def run_job(
     )
     for warning in plan.warnings:
         log.warning("%s", warning)
+    if not settings.simulate:
+        Credentials.from_env(env)  # missing credentials: say so before any state is made
     state_dir = state_dir_for(settings)
     scratch: str | None = None
     if settings.options.dry_run:

@@ -129,6 +129,7 @@ def test_run_without_credentials_names_the_variables(
     for name in ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"):
         assert name in err
     assert "--simulate" in err
+    assert not (tmp_path / "state").exists(), "no state is made for a run that cannot start"
 
 
 def test_status_before_during_and_after_a_run(
