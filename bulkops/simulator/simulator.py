@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import copy
 import itertools
+import math
 import random
 import secrets
 import time
@@ -215,7 +216,7 @@ class Simulator:
         body = {
             "access_token": token,
             "token_type": "bearer",
-            "expires_in": int(self.config.token_ttl),
+            "expires_in": max(1, math.ceil(self.config.token_ttl)),  # Zoom says whole seconds
             "scope": SCOPE,
             "api_url": api_url,
         }
