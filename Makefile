@@ -32,7 +32,8 @@ typecheck: $(STAMP)
 COVERAGE_FLOOR := 88
 pytest: $(STAMP)
 	$(BIN)/coverage run -m pytest -q
-	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR) | tail -1
+	@echo "branch coverage: $$($(BIN)/coverage report --format=total)% (floor $(COVERAGE_FLOOR)%)"
+	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR) --format=total >/dev/null
 
 test: lint typecheck pytest
 
