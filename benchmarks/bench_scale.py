@@ -8,6 +8,10 @@ Resume: a 200k-operation job whose checkpoint is marked 90% succeeded (directly 
 time from starting ``bulkops run`` (a new process, which re-reads the job file, checks it against
 the checkpoint and opens its lanes) to the first API request in the simulator's journal. The
 same for a fresh start of the same job (storing the plan is part of that).
+
+Reports (``python -m benchmarks.bench_scale reports``): ``write_all`` alone, in a fresh process
+per size, on a finished-looking state (90% succeeded, 5% failed, one attempt each): peak RSS and
+seconds. Target: 200k within 1.3× of 10k.
 """
 
 from __future__ import annotations
@@ -158,6 +162,61 @@ def _time_to_first_request(folder: Path, operations: int, done_fraction: float) 
     }
 
 
+def _report_state(folder: Path, operations: int) -> Path:
+    """A state as a finished run leaves it, made directly in SQLite (no simulator)."""
+    from bulkops.checkpoint import DB_NAME
+
+    job, directory = write_job(folder / f"reports-{operations}", operations // HOLIDAYS, HOLIDAYS)
+    state = folder / f"reports-{operations}" / "state"
+    _prepare(job, directory, state, 0.9)
+    with sqlite3.connect(state / DB_NAME) as db:
+        db.execute(
+            "UPDATE ops SET created_id = 'HOL' || seq, http_status = 201, latency_ms = "
+            "20.5 + (seq * 7919) % 400, first_attempt_at = 1.8e9 + seq / 40.0, "
+            "last_attempt_at = 1.8e9 + seq / 40.0 WHERE status = 'succeeded'"
+        )
+        db.execute(
+            "UPDATE ops SET status = 'failed', http_status = 409, zoom_code = 300, created_id = "
+            "NULL, message = 'Holiday exists: ' || op_id WHERE status = 'succeeded' AND seq % 18 = 1"
+        )
+        db.execute(
+            "INSERT INTO attempts SELECT first_attempt_at, seq, 'POST', http_status, "
+            "CASE WHEN status = 'failed' THEN 'error' ELSE 'ok' END, latency_ms FROM ops "
+            "WHERE first_attempt_at IS NOT NULL"
+        )
+    return state
+
+
+def _hwm_mb() -> float:
+    """Peak RSS of this process image: unlike ``ru_maxrss``, not inherited across exec from a
+    parent that built a big state."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return _rss_mb()
+
+
+def _reports_child(state: Path, out: Path) -> dict[str, Any]:
+    from bulkops.report import write_all
+
+    start = _hwm_mb()
+    t = time.perf_counter()
+    write_all(state, out_dir=out)
+    return {"seconds": time.perf_counter() - t, "start_rss_mb": start, "rss_mb": _hwm_mb()}
+
+
+def reports(sizes: tuple[int, ...] = (10_000, 200_000)) -> list[dict[str, Any]]:
+    """Peak RSS and time of ``write_all`` alone, each size in a fresh process."""
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bulkops-bench-") as tmp:
+        for n in sizes:
+            state = _report_state(Path(tmp), n)
+            cmd = [sys.executable, "-m", "benchmarks.bench_scale", "reports-child", str(state)]
+            done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+            out.append({"operations": n, **orjson.loads(done.stdout.strip().splitlines()[-1])})
+    return out
+
+
 def run(*, sizes: tuple[int, ...], resume_size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bulkops-bench-") as tmp:
         folder = Path(tmp)
@@ -175,6 +234,14 @@ def main(argv: list[str]) -> None:
         parser.add_argument("--oauth-url", required=True)
         result = asyncio.run(_child(parser.parse_args(argv[1:])))
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        return
+    if argv[:1] == ["reports-child"]:
+        state = Path(argv[1])
+        result = _reports_child(state, state.parent / "reports")
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        return
+    if argv[:1] == ["reports"]:
+        print(orjson.dumps(reports(), option=orjson.OPT_INDENT_2).decode())
         return
     result = run(sizes=(10_000, 50_000), resume_size=200_000)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

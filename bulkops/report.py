@@ -6,14 +6,19 @@ one read transaction (so every file describes the same moment), and writes atomi
 - ``results.csv`` / ``results.parquet``: one row per planned operation, in plan order, streamed
   in chunks. ``status`` is final or ``not_run`` (the checkpoint's transient ``pending`` and
   ``in_flight`` read as ``not_run``; an ``in_flight`` one says its outcome is unknown).
-- ``summary.json``: counts by status and by operation kind (equal to the rows of results), the
-  runs, their duration, rate, 429s, retries, reconciliations, lookups and exit code.
-- ``failures.csv``: the failed and skipped operations as a job file (``bulkops.undo.job_row``)
+- ``summary.json`` (``bulkops.report_summary``): counts by status and by operation kind (equal
+  to the rows of results), the runs, their duration, rate, 429s, retries, reconciliations,
+  lookups and exit code.
+- ``failures.csv``: the failed and skipped operations as a job file (``bulkops.jobrows.job_row``)
   plus ``error``, ``http_status``, ``zoom_code``, ``source_row``: fix the cause, then
   ``bulkops run failures.csv``.
 - ``undo.csv`` + ``undo-notes.txt``: a job file that reverses what succeeded, and what it cannot
   reverse (``bulkops.undo`` explains both).
 - ``report.html``: one self-contained page (``bulkops.report_html``).
+
+Memory does not grow with the job: every output streams ``CHUNK`` rows at a time, undo.csv row
+by row, the latency figures and the timeline come from SQL (``bulkops.report_summary``,
+``bulkops.report_html``), and the page's table is fetched with ``LIMIT``.
 
 CSV cells that a spreadsheet would run as formulas are prefixed with ``'`` (``bulkops.csvsafe``);
 in failures.csv and undo.csv only the ``error`` column can be so changed: a holiday name or
@@ -24,9 +29,11 @@ Zoom unchanged. JSON and Parquet keep raw values.
 from __future__ import annotations
 
 import csv
+import functools
 import re
+import shutil
 import sqlite3
-import time
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,13 +54,15 @@ from .csvsafe import (
     one_line,
     write_text,
 )
+from .jobrows import JOB_COLUMNS, iter_ops, job_row
 from .model import OpStatus
-from .undo import JOB_COLUMNS, UndoBuilder, iter_ops, job_row
+from .report_summary import STATUSES as STATUSES
+from .report_summary import build_summary, latency
+from .undo import UndoBuilder
 
-CHUNK = 50_000
+CHUNK = 10_000  # rows per pass: sets the memory of the reports, whatever the job's size
 TABLE_LIMIT = 5_000  # operations shown in report.html
 EXAMPLES = 3
-STATUSES = ("succeeded", "already_present", "already_absent", "failed", "skipped", "not_run")
 IN_FLIGHT_MESSAGE = "outcome unknown; the next run checks it before sending again"
 NOT_RUN_MESSAGE = "not run yet; run the same command again to continue"
 FAILURE_COLUMNS = (*JOB_COLUMNS, "error", "http_status", "zoom_code", "source_row")
@@ -90,8 +99,9 @@ _RESULTS_SQL = (
     "SELECT seq, op_id, row AS source_row, action, extension_id, extension_number, "
     "extension_name, setting_type, sub_setting_type, holiday_name, holiday_from, holiday_to, "
     "phone_number, status, http_status, zoom_code, message, created_id, attempts, "
-    "first_attempt_at, last_attempt_at, latency_ms, tracking_id, reconciled FROM ops ORDER BY seq"
+    "first_attempt_at, last_attempt_at, latency_ms, tracking_id, reconciled FROM ops"
 )
+_BAD = "status IN ('failed', 'skipped')"
 _INT_COLUMNS = ("seq", "source_row", "http_status", "zoom_code", "attempts")
 _TIME_COLUMNS = ("first_attempt_at", "last_attempt_at")
 _ID_LIKE = re.compile(r"[A-Za-z0-9_-]{16,}|\+[1-9][0-9]{1,14}")
@@ -125,19 +135,25 @@ class Collected:
     counts: Counter[str] = field(default_factory=Counter)
     by_operation: dict[str, Counter[str]] = field(default_factory=dict)
     groups: dict[tuple[Any, ...], FailureGroup] = field(default_factory=dict)
-    failed_rows: list[pd.DataFrame] = field(default_factory=list)
-    failed_kept: int = 0
-    other_rows: list[pd.DataFrame] = field(default_factory=list)
-    other_kept: int = 0
 
 
 # --- results -------------------------------------------------------------------------------
 
 
 def _results_chunks(conn: sqlite3.Connection, source: str) -> Iterator[pd.DataFrame]:
-    for raw in pd.read_sql_query(_RESULTS_SQL, conn, chunksize=CHUNK):
+    for raw in pd.read_sql_query(_RESULTS_SQL + " ORDER BY seq", conn, chunksize=CHUNK):
         yield _shape(raw, source)
     # ``read_sql_query`` yields nothing for an empty table: callers still write a header.
+
+
+def table_rows(conn: sqlite3.Connection, source: str) -> pd.DataFrame:
+    """The operations report.html lists: failures first, then the rest, TABLE_LIMIT in all."""
+    parts: list[pd.DataFrame] = []
+    for where in (_BAD, f"NOT {_BAD}"):
+        room = TABLE_LIMIT - sum(len(f) for f in parts)
+        sql = f"{_RESULTS_SQL} WHERE {where} ORDER BY seq LIMIT ?"
+        parts.append(_shape(pd.read_sql_query(sql, conn, params=(room,)), source))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _shape(raw: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -189,15 +205,6 @@ def _collect(acc: Collected, frame: pd.DataFrame) -> None:
     bad = frame[frame["status"].isin(["failed", "skipped"])]
     if len(bad):
         _group_failures(acc, bad)
-        if acc.failed_kept < TABLE_LIMIT:
-            acc.failed_rows.append(bad.head(TABLE_LIMIT - acc.failed_kept))
-            acc.failed_kept += min(len(bad), TABLE_LIMIT - acc.failed_kept)
-    if acc.other_kept < TABLE_LIMIT:
-        good = frame[~frame["status"].isin(["failed", "skipped"])].head(
-            TABLE_LIMIT - acc.other_kept
-        )
-        acc.other_rows.append(good)
-        acc.other_kept += len(good)
 
 
 def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:
@@ -264,15 +271,40 @@ def write_failures(conn: sqlite3.Connection, path: Path) -> int:
     return n
 
 
-def write_undo(conn: sqlite3.Connection, path: Path, notes_path: Path) -> dict[str, int]:
-    deleted = {
-        (str(ext), str(item))
-        for ext, item in conn.execute(
-            "SELECT extension_id, COALESCE(target_id, holiday_id, call_forwarding_id) FROM ops "
-            "WHERE status = 'succeeded' AND action = 'delete'"
+class _Deleted:
+    """``(extension_id, id) in deleted``: did this job delete that holiday or forwarding entry?
+
+    Asked of SQLite one extension at a time (the ``ops_lane`` index), the last few thousand
+    extensions cached: the set is never held whole.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._any = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM ops WHERE status = 'succeeded' AND action = 'delete')"
+        ).fetchone()[0]
+        self._of = functools.lru_cache(maxsize=4096)(self._load)
+
+    def _load(self, extension_id: str) -> frozenset[str]:
+        return frozenset(
+            str(item)
+            for (item,) in self._conn.execute(
+                "SELECT COALESCE(target_id, holiday_id, call_forwarding_id) FROM ops "
+                "WHERE extension_id = ? AND status = 'succeeded' AND action = 'delete'",
+                (extension_id,),
+            )
+            if item is not None
         )
-        if item is not None
-    }
+
+    def __contains__(self, key: object) -> bool:
+        if not self._any or not isinstance(key, tuple):
+            return False
+        extension_id, item = key
+        return item in self._of(extension_id)
+
+
+def write_undo(conn: sqlite3.Connection, path: Path, notes_path: Path) -> dict[str, int]:
+    """undo.csv row by row as the builder makes them; its notes wait in a temporary file."""
 
     def snapshot(extension_id: str) -> dict[str, Any] | None:
         row = conn.execute(
@@ -280,126 +312,48 @@ def write_undo(conn: sqlite3.Connection, path: Path, notes_path: Path) -> dict[s
         ).fetchone()
         return None if row is None else dict(orjson.loads(row[0]))
 
-    builder = UndoBuilder(snapshot, deleted)
-    for op in iter_ops(conn, "status = 'succeeded'", "seq DESC"):
-        builder.add(op)
-    unfinished = conn.execute(
-        "SELECT COUNT(*) FROM ops WHERE status IN ('in_flight', 'pending', 'not_run')"
-    ).fetchone()[0]
-    result = builder.result
-    with atomic_file(path) as fh:
+    with (
+        atomic_file(path) as fh,
+        tempfile.TemporaryFile("w+", encoding="utf-8", dir=notes_path.parent) as notes,
+    ):
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(UNDO_COLUMNS)
-        for row in result.rows:
-            out.writerow([row[c] for c in UNDO_COLUMNS])
-    lines = [
-        "undo.csv reverses the operations that succeeded, newest first.",
-        f"{len(result.rows)} undo row(s) for {result.reversible} operation(s); "
-        f"{result.not_reversible} succeeded operation(s) cannot be reversed (listed below).",
-        "Already-present/already-absent operations changed nothing and need no undo.",
-        "Re-added holidays and forwarding numbers get new ids.",
-    ]
-    if unfinished:
-        lines.append(
-            f"{unfinished} operation(s) have not finished (not run, or outcome unknown): they "
-            "are not in undo.csv; finish or rerun the job, then regenerate the reports."
+        builder = UndoBuilder(
+            snapshot,
+            _Deleted(conn),
+            lambda row: out.writerow([row[c] for c in UNDO_COLUMNS]),
+            lambda line: notes.write(line + "\n"),
         )
-    lines += ["", *result.notes] if result.notes else ["", "Nothing that succeeded is lost."]
-    write_text(notes_path, "\n".join(lines) + "\n")
+        for op in iter_ops(conn, "status = 'succeeded'", "seq DESC"):
+            builder.add(op)
+        unfinished = conn.execute(
+            "SELECT COUNT(*) FROM ops WHERE status IN ('in_flight', 'pending', 'not_run')"
+        ).fetchone()[0]
+        result = builder.result
+        lines = [
+            "undo.csv reverses the operations that succeeded, newest first.",
+            f"{result.rows} undo row(s) for {result.reversible} operation(s); "
+            f"{result.not_reversible} succeeded operation(s) cannot be reversed (listed below).",
+            "Already-present/already-absent operations changed nothing and need no undo.",
+            "Re-added holidays and forwarding numbers get new ids.",
+        ]
+        if unfinished:
+            lines.append(
+                f"{unfinished} operation(s) have not finished (not run, or outcome unknown): "
+                "they are not in undo.csv; finish or rerun the job, then regenerate the reports."
+            )
+        lines.append("")
+        if not result.notes:
+            lines.append("Nothing that succeeded is lost.")
+        notes.seek(0)
+        with atomic_file(notes_path) as page:
+            page.write("\n".join(lines) + "\n")
+            shutil.copyfileobj(notes, page)
     return {
-        "rows": len(result.rows),
+        "rows": result.rows,
         "reversible": result.reversible,
         "not_reversible": result.not_reversible,
         "unfinished": int(unfinished),
-    }
-
-
-# --- summary -------------------------------------------------------------------------------
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return pd.Timestamp(ts, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
-
-
-def _runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    runs = []
-    for started, ended, code, stats in conn.execute(
-        "SELECT started_at, ended_at, exit_code, stats FROM runs ORDER BY rowid"
-    ):
-        runs.append(
-            {
-                "started_at": _iso(started),
-                "ended_at": _iso(ended),
-                "duration_s": None if ended is None else round(ended - started, 3),
-                "exit_code": code,
-                "stats": orjson.loads(stats) if stats else {},
-            }
-        )
-    return runs
-
-
-def latency_sample(conn: sqlite3.Connection) -> Any:
-    values = [
-        r[0] for r in conn.execute("SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL")
-    ]
-    return np.asarray(values, dtype=np.float64)
-
-
-def build_summary(
-    conn: sqlite3.Connection, state_dir: Path, acc: Collected, latency: Any
-) -> dict[str, Any]:
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    runs = _runs(conn)
-    kinds = {
-        k: int(n) for k, n in conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
-    }
-    span = conn.execute("SELECT MIN(at), MAX(at), COUNT(*) FROM attempts").fetchone()
-    totals: Counter[str] = Counter()
-    for run in runs:
-        for key in ("requests", "writes", "lookups", "rate_limited", "retries", "reconciliations"):
-            totals[key] += int(run["stats"].get(key, 0))
-    duration = sum(r["duration_s"] or 0.0 for r in runs)
-    if not runs and span[2]:  # mid-run or after a crash: the attempts log is what there is
-        duration = float(span[1] - span[0])
-        totals["requests"] = int(span[2])
-        totals["rate_limited"] = kinds.get("rate_limited", 0)
-        totals["retries"] = kinds.get("retry", 0)
-        totals["lookups"] = kinds.get("lookup", 0)
-        totals["reconciliations"] = kinds.get("reconcile", 0)
-    counts = {s: int(acc.counts.get(s, 0)) for s in STATUSES}
-    by_operation = {
-        k: {"total": sum(c.values()), **{s: int(c[s]) for s in STATUSES if c[s]}}
-        for k, c in sorted(acc.by_operation.items())
-    }
-    pct = (
-        {f"p{q}": round(float(np.percentile(latency, q)), 1) for q in (50, 90, 99)}
-        | {"max": round(float(latency.max()), 1), "n": len(latency)}
-        if len(latency)
-        else {}
-    )
-    return {
-        "job": meta.get("job_path"),
-        "job_hash": meta.get("job_hash"),
-        "state_dir": str(state_dir),
-        "generated_at": _iso(time.time()),
-        "operations": acc.total,
-        "complete": counts["not_run"] == 0,
-        "counts": counts,
-        "by_operation": by_operation,
-        "duration_s": round(duration, 3),
-        "requests": totals["requests"],
-        "achieved_rate": round(totals["requests"] / duration, 2) if duration > 0 else None,
-        "rate_limited": totals["rate_limited"],
-        "retries": totals["retries"],
-        "reconciliations": totals["reconciliations"],
-        "lookups": totals["lookups"],
-        "writes": totals["writes"],
-        "attempts_by_kind": kinds,
-        "latency_ms": pct,
-        "exit_code": runs[-1]["exit_code"] if runs else None,
-        "runs": runs,
     }
 
 
@@ -433,15 +387,16 @@ def write_all(state_dir: Path, *, out_dir: Path | None = None) -> dict[str, Path
         acc = write_results(conn, source, paths["results.csv"], paths["results.parquet"])
         failures = write_failures(conn, paths["failures.csv"])
         undo = write_undo(conn, paths["undo.csv"], paths["undo-notes.txt"])
-        latency = latency_sample(conn)
-        summary = build_summary(conn, state_dir, acc, latency)
+        lat = latency(conn)
+        summary = build_summary(conn, state_dir, acc, lat)
         summary["failures_csv_rows"] = failures
         summary["undo"] = undo
         summary["files"] = {k: str(v) for k, v in paths.items()}
         timeline = report_html.timeline(conn)
+        table = table_rows(conn, source)
     finally:
         conn.close()
     write_text(paths["summary.json"], orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    html = report_html.render(summary, acc, timeline, latency)
+    html = report_html.render(summary, acc, timeline, lat, table)
     write_text(paths["report.html"], html)
     return paths

@@ -20,6 +20,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from .report import Collected
+    from .report_summary import Latency
 
 MAX_BARS = 300
 MAX_GROUPS = 50
@@ -46,19 +47,25 @@ def e(value: Any) -> str:
 
 
 def timeline(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Requests per second over time, with 429s, retries and errors, in at most MAX_BARS bars."""
-    rows = conn.execute(
-        "SELECT CAST(at AS INTEGER) AS sec, kind, COUNT(*) FROM attempts GROUP BY sec, kind"
-    ).fetchall()
-    if not rows:
+    """Requests per second over time, with 429s, retries and errors, in at most MAX_BARS bars.
+
+    SQLite groups the attempts into the bars, so this reads at most MAX_BARS × kinds rows.
+    """
+    start, last = conn.execute(
+        "SELECT MIN(CAST(at AS INTEGER)), MAX(CAST(at AS INTEGER)) FROM attempts"
+    ).fetchone()
+    if start is None:
         return {"width": 1, "start": None, "bars": []}
-    start = min(r[0] for r in rows)
-    span = max(r[0] for r in rows) - start + 1
+    span = last - start + 1
     width = max(1, math.ceil(span / MAX_BARS))
     n = math.ceil(span / width)
     bars = [{"all": 0, "rate_limited": 0, "retry": 0, "error": 0} for _ in range(n)]
-    for sec, kind, count in rows:
-        bar = bars[(sec - start) // width]
+    for index, kind, count in conn.execute(
+        "SELECT (CAST(at AS INTEGER) - ?) / ? AS bar, kind, COUNT(*) FROM attempts "
+        "GROUP BY bar, kind",
+        (start, width),
+    ):
+        bar = bars[index]
         bar["all"] += count
         if kind in ("rate_limited", "retry", "error"):
             bar[kind] += count
@@ -133,14 +140,11 @@ def throughput_svg(tl: dict[str, Any]) -> str:
     return _svg(body, "Throughput", "requests per second over time; red dots mark 429s")
 
 
-def latency_svg(latency: Any) -> str:
-    values = np.asarray(latency, dtype=np.float64)
-    values = values[values > 0]
-    if not len(values):
+def latency_svg(lat: Latency) -> str:
+    if not lat.counts:
         return '<p class="empty">No latencies recorded yet.</p>'
-    lo, hi = float(values.min()), float(values.max())
-    edges = np.geomspace(lo, hi * 1.0001, 31) if hi > lo else np.array([lo * 0.9, lo * 1.1])
-    counts, _ = np.histogram(values, bins=edges)
+    edges = np.asarray(lat.edges, dtype=np.float64)
+    counts = np.asarray(lat.counts, dtype=np.int64)
     top = int(counts.max()) or 1
     step = (W - PAD - 10) / len(counts)
     y0 = H - PAD
@@ -153,7 +157,7 @@ def latency_svg(latency: Any) -> str:
             f'width="{step - 1:.1f}" height="{h:.1f}" fill="#6a1b9a"><title>{e(tip)}</title></rect>'
         )
     for q, color in ((50, "#2e7d32"), (90, "#ef6c00"), (99, "#c62828")):
-        v = float(np.percentile(values, q))
+        v = lat.marks[q]
         pos = int(np.searchsorted(edges, v, side="right")) - 1
         x = PAD + min(max(pos, 0), len(counts) - 1) * step + step / 2
         parts.append(
@@ -263,9 +267,7 @@ _TABLE_COLUMNS = (
 )
 
 
-def _table_html(acc: Collected) -> str:
-    parts = [f for f in acc.failed_rows if len(f)] + [f for f in acc.other_rows if len(f)]
-    frame = pd.concat(parts).head(TABLE_LIMIT) if parts else pd.DataFrame()
+def _table_html(acc: Collected, frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{e(label)}</th>" for _, label in _TABLE_COLUMNS)
     body = []
     for rec in frame.to_dict("records"):
@@ -325,7 +327,14 @@ _SCRIPT = """
 """
 
 
-def render(summary: dict[str, Any], acc: Collected, tl: dict[str, Any], latency: Any) -> str:
+def render(
+    summary: dict[str, Any],
+    acc: Collected,
+    tl: dict[str, Any],
+    lat: Latency,
+    table: pd.DataFrame,
+) -> str:
+    """The page; ``table``: the operations to list (failures first, at most TABLE_LIMIT)."""
     title = f"bulkops report: {summary.get('job') or 'job'}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -342,9 +351,9 @@ def render(summary: dict[str, Any], acc: Collected, tl: dict[str, Any], latency:
         + "; red dots: 429 answers; orange ticks: retries and errors.</p>"
         + throughput_svg(tl)
         + '</section><section id="latency"><h2>Latency</h2>'
-        + latency_svg(latency)
+        + latency_svg(lat)
         + "</section>"
         + _groups_html(acc)
-        + _table_html(acc)
+        + _table_html(acc, table)
         + f"<script>{_SCRIPT}</script></body></html>"
     )

@@ -1,0 +1,197 @@
+"""Operations written back as job rows: the stored operation, and one row that performs it.
+
+failures.csv (``bulkops.report``) and undo.csv (``bulkops.undo``) are valid job files
+(``bulkops validate`` passes; the extra columns ``error``, ``http_status``, ``zoom_code``,
+``source_row`` and ``note`` are only warnings). Every row targets one ``extension_id``, so a
+selector row comes back as one row per extension it reached. Each field is written in exactly one
+place, a flat column or ``settings``: a free-text value (holiday ``name``, ``description``) that a
+spreadsheet would run as a formula (``=SUM(A1)``) goes into the ``settings`` JSON instead of its
+column, so the cell starts with ``{`` and the value reaches Zoom unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .csvsafe import is_formula
+from .model import Action, SettingType, SubSettingType
+from .rules import check_row
+
+JOB_COLUMNS = (
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "extension_id",
+    "name",
+    "from",
+    "to",
+    "holiday_id",
+    "phone_number",
+    "description",
+    "call_forwarding_id",
+    "settings",
+)
+_FREE_TEXT = ("name", "description")
+
+Json = dict[str, Any]
+Row = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOp:
+    """One row of the ``ops`` table, as far as the written-back job files need it."""
+
+    seq: int
+    row: int
+    action: Action
+    extension_id: str
+    setting_type: SettingType
+    sub_setting_type: SubSettingType
+    settings: Json
+    holiday_id: str | None
+    call_forwarding_id: str | None
+    holiday_name: str | None
+    holiday_from: str | None
+    holiday_to: str | None
+    phone_number: str | None
+    status: str
+    created_id: str | None
+    target_id: str | None
+    message: str | None
+    http_status: int | None
+    zoom_code: int | None
+
+    COLUMNS = (
+        "seq, row, action, extension_id, setting_type, sub_setting_type, settings, holiday_id, "
+        "call_forwarding_id, holiday_name, holiday_from, holiday_to, phone_number, status, "
+        "created_id, target_id, message, http_status, zoom_code"
+    )
+
+    @classmethod
+    def from_row(cls, r: tuple[Any, ...]) -> StoredOp:
+        return cls(
+            int(r[0]),
+            int(r[1]),
+            Action(r[2]),
+            r[3],
+            SettingType(r[4]),
+            SubSettingType(r[5]),
+            dict(orjson.loads(r[6])) if r[6] else {},
+            *r[7:],
+        )
+
+
+def iter_ops(conn: sqlite3.Connection, where: str, order: str) -> Iterator[StoredOp]:
+    """``where``/``order`` are this module's own constant SQL fragments."""
+    cur = conn.execute(f"SELECT {StoredOp.COLUMNS} FROM ops WHERE {where} ORDER BY {order}")
+    while batch := cur.fetchmany(2000):
+        for r in batch:
+            yield StoredOp.from_row(r)
+
+
+# --- one operation as a job-file row ---------------------------------------------------------
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def make_row(
+    action: Action,
+    setting: SettingType,
+    sub: SubSettingType,
+    extension_id: str,
+    flat: Mapping[str, str | None],
+    settings: Json,
+) -> Row:
+    """A job row; flat free text that looks like a formula moves into ``settings``."""
+    body = dict(settings)
+    row: Row = dict.fromkeys(JOB_COLUMNS, "")
+    row.update(
+        action=action.value,
+        setting_type=setting.value,
+        sub_setting_type=sub.value,
+        extension_id=extension_id,
+    )
+    for name, value in flat.items():
+        if value is None:
+            continue
+        if name in _FREE_TEXT and is_formula(value):
+            body[name] = value
+        else:
+            row[name] = value
+    row["settings"] = _dumps(body) if body else ""
+    return row
+
+
+def holiday_ref(op: StoredOp) -> dict[str, str | None]:
+    if op.holiday_id is not None:
+        return {"holiday_id": op.holiday_id}
+    return {"name": op.holiday_name, "from": op.holiday_from, "to": op.holiday_to}
+
+
+def job_row(op: StoredOp) -> Row:
+    """The row that performs ``op`` again, rebuilt from its stored fields."""
+    s = dict(op.settings)
+    sub = op.sub_setting_type
+    flat: dict[str, str | None] = {}
+    if sub is SubSettingType.HOLIDAY:
+        for key in ("name", "from", "to", "holiday_id"):
+            s.pop(key, None)
+        if op.action is Action.DELETE:
+            flat = {"holiday_id": op.holiday_id}
+            if op.holiday_id is None:
+                flat.update(name=op.holiday_name, **{"from": op.holiday_from, "to": op.holiday_to})
+        else:
+            flat = {
+                "holiday_id": op.holiday_id,
+                "name": op.settings.get("name"),
+                "from": op.settings.get("from"),
+                "to": op.settings.get("to"),
+            }
+    elif sub is SubSettingType.CALL_FORWARDING:
+        s.pop("holiday_id", None)
+        if op.setting_type is SettingType.HOLIDAY_HOURS:
+            flat.update(holiday_ref(op))
+        if op.action is Action.ADD:
+            flat["phone_number"] = s.pop("phone_number", None) or op.phone_number
+            flat["description"] = s.pop("description", None)
+        else:
+            flat["call_forwarding_id"] = op.call_forwarding_id
+            flat["phone_number"] = op.phone_number
+            items = s.get("call_forwarding_settings")
+            if isinstance(items, list) and len(items) == 1 and _flat_item(items[0], op):
+                item = s.pop("call_forwarding_settings")[0]
+                flat["phone_number"] = item.get("phone_number", op.phone_number)
+                flat["description"] = item.get("description")
+                if "enable" in item:
+                    s["enable"] = item["enable"]
+    else:
+        s.pop("holiday_id", None)
+        if op.setting_type is SettingType.HOLIDAY_HOURS:
+            flat.update(holiday_ref(op))
+    return make_row(op.action, op.setting_type, sub, op.extension_id, flat, s)
+
+
+def _flat_item(item: Any, op: StoredOp) -> bool:
+    """A one-entry list that a row's flat columns made (or could have made)."""
+    return (
+        isinstance(item, dict)
+        and set(item) <= {"id", "phone_number", "description", "enable"}
+        and item.get("id") in (None, op.call_forwarding_id)
+        and (item.get("id") is not None or op.phone_number is not None)
+    )
+
+
+def row_problem(row: Row, *, file: str, number: int) -> str | None:
+    """Why the job-file rules would refuse ``row`` (None when it passes)."""
+    cells = {k: v for k, v in row.items() if k in JOB_COLUMNS}
+    spec, problems = check_row(cells, file=file, row=number)
+    if spec is not None:
+        return None
+    return "; ".join(str(p) for p in problems if p.severity == "error")

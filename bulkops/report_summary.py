@@ -1,0 +1,175 @@
+"""summary.json, and the latency figures it shares with report.html, computed in bounded memory.
+
+Latencies are never loaded all at once: SQLite sorts them (its sorter spills to disk), one pass
+over the sorted cursor in chunks picks the values at the ranks the percentiles need and adds up
+the histogram. The percentiles equal ``numpy.percentile`` (linear) of the whole array, bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .report import Collected
+
+CHUNK = 50_000
+QUANTILES = (50, 90, 99)
+BINS = 30
+STATUSES = ("succeeded", "already_present", "already_absent", "failed", "skipped", "not_run")
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """What summary.json and the latency chart show; the chart counts positive latencies only."""
+
+    summary: dict[str, float | int]  # p50, p90, p99, max (ms, 0.1 rounded) and n; {} when none
+    edges: list[float] = field(default_factory=list)  # histogram bin edges (positives)
+    counts: list[int] = field(default_factory=list)  # values per bin
+    marks: dict[int, float] = field(default_factory=dict)  # quantile → value (positives)
+
+
+def _ranks(n: int, q: int) -> tuple[int, int, float]:
+    """Indices and weight of ``numpy.percentile(a, q)`` (method 'linear') over ``n`` sorted values."""
+    virtual = (n - 1) * (q / 100)
+    if virtual >= n - 1:
+        return n - 1, n - 1, 0.0
+    lo = math.floor(virtual)
+    return lo, lo + 1, virtual - lo
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's ``_lerp``: the same operations, so the same rounding."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def latency(conn: sqlite3.Connection) -> Latency:
+    n, top, n_pos, lo, hi = conn.execute(
+        "SELECT COUNT(*), MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
+        "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END), MAX(latency_ms) "
+        "FROM attempts WHERE latency_ms IS NOT NULL"
+    ).fetchone()
+    if not n:
+        return Latency({})
+    skip = n - n_pos  # the non-positive values sort first
+    wanted = {q: _ranks(n, q) for q in QUANTILES}
+    wanted_pos = {q: _ranks(n_pos, q) for q in QUANTILES} if n_pos else {}
+    need = {i for a, b, _ in wanted.values() for i in (a, b)}
+    need |= {skip + i for a, b, _ in wanted_pos.values() for i in (a, b)}
+    edges = np.array([])
+    counts = np.zeros(0, dtype=np.int64)
+    if n_pos:
+        edges = (
+            np.geomspace(lo, hi * 1.0001, BINS + 1) if hi > lo else np.array([lo * 0.9, lo * 1.1])
+        )
+        counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    found: dict[int, float] = {}
+    cur = conn.execute(
+        "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL ORDER BY latency_ms"
+    )
+    start = 0
+    while batch := cur.fetchmany(CHUNK):
+        values = np.fromiter((r[0] for r in batch), dtype=np.float64, count=len(batch))
+        end = start + len(values)
+        for i in need:
+            if start <= i < end:
+                found[i] = float(values[i - start])
+        if n_pos:
+            counts += np.histogram(values[values > 0], bins=edges)[0]
+        start = end
+
+    def value(ranks: dict[int, tuple[int, int, float]], q: int, base: int) -> float:
+        a, b, t = ranks[q]
+        return _lerp(found[base + a], found[base + b], t)
+
+    summary: dict[str, float | int] = {f"p{q}": round(value(wanted, q, 0), 1) for q in QUANTILES}
+    summary |= {"max": round(float(top), 1), "n": int(n)}
+    return Latency(
+        summary,
+        [float(x) for x in edges],
+        [int(x) for x in counts],
+        {q: value(wanted_pos, q, skip) for q in wanted_pos},
+    )
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return pd.Timestamp(ts, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
+
+
+def _runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    runs = []
+    for started, ended, code, stats in conn.execute(
+        "SELECT started_at, ended_at, exit_code, stats FROM runs ORDER BY rowid"
+    ):
+        runs.append(
+            {
+                "started_at": iso(started),
+                "ended_at": iso(ended),
+                "duration_s": None if ended is None else round(ended - started, 3),
+                "exit_code": code,
+                "stats": orjson.loads(stats) if stats else {},
+            }
+        )
+    return runs
+
+
+def build_summary(
+    conn: sqlite3.Connection, state_dir: Path, acc: Collected, lat: Latency
+) -> dict[str, Any]:
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    runs = _runs(conn)
+    kinds = {
+        k: int(n) for k, n in conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
+    }
+    span = conn.execute("SELECT MIN(at), MAX(at), COUNT(*) FROM attempts").fetchone()
+    totals: Counter[str] = Counter()
+    for run in runs:
+        for key in ("requests", "writes", "lookups", "rate_limited", "retries", "reconciliations"):
+            totals[key] += int(run["stats"].get(key, 0))
+    duration = sum(r["duration_s"] or 0.0 for r in runs)
+    if not runs and span[2]:  # mid-run or after a crash: the attempts log is what there is
+        duration = float(span[1] - span[0])
+        totals["requests"] = int(span[2])
+        totals["rate_limited"] = kinds.get("rate_limited", 0)
+        totals["retries"] = kinds.get("retry", 0)
+        totals["lookups"] = kinds.get("lookup", 0)
+        totals["reconciliations"] = kinds.get("reconcile", 0)
+    counts = {s: int(acc.counts.get(s, 0)) for s in STATUSES}
+    by_operation = {
+        k: {"total": sum(c.values()), **{s: int(c[s]) for s in STATUSES if c[s]}}
+        for k, c in sorted(acc.by_operation.items())
+    }
+    return {
+        "job": meta.get("job_path"),
+        "job_hash": meta.get("job_hash"),
+        "state_dir": str(state_dir),
+        "generated_at": iso(time.time()),
+        "operations": acc.total,
+        "complete": counts["not_run"] == 0,
+        "counts": counts,
+        "by_operation": by_operation,
+        "duration_s": round(duration, 3),
+        "requests": totals["requests"],
+        "achieved_rate": round(totals["requests"] / duration, 2) if duration > 0 else None,
+        "rate_limited": totals["rate_limited"],
+        "retries": totals["retries"],
+        "reconciliations": totals["reconciliations"],
+        "lookups": totals["lookups"],
+        "writes": totals["writes"],
+        "attempts_by_kind": kinds,
+        "latency_ms": lat.summary,
+        "exit_code": runs[-1]["exit_code"] if runs else None,
+        "runs": runs,
+    }

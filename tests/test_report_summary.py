@@ -1,0 +1,62 @@
+"""Latency figures streamed from SQLite equal numpy's over the whole array."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import numpy as np
+import pytest
+
+from bulkops.report_summary import QUANTILES, latency
+
+
+def _conn(values: list[float | None]) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE attempts (at REAL, seq INTEGER, method TEXT, http_status INTEGER, "
+        "kind TEXT, latency_ms REAL)"
+    )
+    conn.executemany(
+        "INSERT INTO attempts VALUES (0, NULL, 'GET', 200, 'ok', ?)", [(v,) for v in values]
+    )
+    return conn
+
+
+def _sample(n: int, seed: int) -> list[float | None]:
+    rnd = random.Random(seed)
+    out: list[float | None] = [
+        round(rnd.lognormvariate(4.8, 0.6), rnd.choice((0, 1, 3))) for _ in range(n)
+    ]
+    return out + [None, 0.0, -1.0][: n % 4]
+
+
+@pytest.mark.parametrize(
+    ("n", "chunk"),
+    [
+        pytest.param(1, 10, id="one"),
+        pytest.param(2, 1, id="two-chunk-of-one"),
+        pytest.param(1_003, 7, id="many-small-chunks"),
+        pytest.param(5_001, 50_000, id="one-chunk"),
+    ],
+)
+def test_latency_equals_numpy(n: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bulkops.report_summary.CHUNK", chunk)
+    values = _sample(n, seed=n)
+    lat = latency(_conn(values))
+    every = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    want = {f"p{q}": round(float(np.percentile(every, q)), 1) for q in QUANTILES}
+    want |= {"max": round(float(every.max()), 1), "n": len(every)}
+    assert lat.summary == want
+    positive = every[every > 0]
+    lo, hi = float(positive.min()), float(positive.max())
+    edges = np.geomspace(lo, hi * 1.0001, 31) if hi > lo else np.array([lo * 0.9, lo * 1.1])
+    assert lat.edges == edges.tolist()
+    assert lat.counts == np.histogram(positive, bins=edges)[0].tolist()
+    assert lat.marks == {q: float(np.percentile(positive, q)) for q in QUANTILES}
+
+
+def test_no_latency_at_all() -> None:
+    assert latency(_conn([])).summary == {}
+    only_zero = latency(_conn([0.0, None]))
+    assert only_zero.summary["n"] == 1 and only_zero.counts == [] and only_zero.marks == {}
