@@ -154,10 +154,12 @@ def read_table(
     required: Sequence[str] = (),
     any_of: Sequence[str] = (),
     what: str = "job file",
+    allow_empty: bool = False,
 ) -> Table:
     """Read a CSV or Parquet file with every cell as text; raise JobFileError when unreadable.
 
-    ``required`` columns must all be present, at least one of ``any_of`` when given.
+    ``required`` columns must all be present, at least one of ``any_of`` when given. A header
+    with no rows is an error unless ``allow_empty``.
     """
     name = str(path)
     try:
@@ -188,7 +190,7 @@ def read_table(
     _check_sizes(name, frame)
     blank = (frame == "").all(axis=1)
     frame = frame.loc[~blank]
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise _fail(name, f"the {what} has a header but no rows", row=1)
     return Table(name, data, frame)
 
@@ -334,10 +336,18 @@ def _check_sizes(name: str, frame: pd.DataFrame) -> None:
 
 def load(path: str | Path, *, encoding: str | None = None, timezone: str | None = None) -> JobRows:
     """Read and check every row of a job file. Unreadable files raise JobFileError."""
+    # A header alone is a job with nothing to do: a failures.csv of a run where nothing failed.
     table = read_table(
-        path, encoding=encoding, required=("action", "setting_type"), any_of=TARGET_COLUMNS
+        path,
+        encoding=encoding,
+        required=("action", "setting_type"),
+        any_of=TARGET_COLUMNS,
+        allow_empty=True,
     )
     problems: list[Problem] = []
+    if table.frame.empty:
+        reason = "the job file has a header but no rows: there is nothing to do"
+        problems.append(Problem(table.path, 1, None, None, reason, "warning"))
     tz, reason = parse_timezone(timezone or "")
     if reason:
         problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))

@@ -130,7 +130,7 @@ async def run_job(
     plan: Plan | None = None,
     env: Mapping[str, str] | None = None,
     display: Display | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     handle_signals: bool = False,
     engine_hook: Callable[[Engine], None] | None = None,
 ) -> RunOutcome:
@@ -140,6 +140,7 @@ async def run_job(
     checkpoint errors when the state directory is locked or belongs to another job.
     """
     env = os.environ if env is None else env
+    out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
     plan = plan or build_plan(
         settings.job,
         directory=settings.directory,

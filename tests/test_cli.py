@@ -167,3 +167,17 @@ def test_status_before_during_and_after_a_run(
     assert main(["status", "--state", str(state)]) == 0
     text = capsys.readouterr().out
     assert "12 of 12 operations finished, 0 to go" in text and "resume" not in text
+
+
+def test_failures_csv_of_a_clean_run_reruns_as_a_no_op(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = _write(tmp_path / "job.csv", BAD_ROWS[:1])
+    state = tmp_path / "state"
+    code = main(["run", str(job), "--state", str(state), "--simulate"])
+    assert code == 0, capsys.readouterr()
+    failures = state / "failures.csv"
+    assert failures.read_text().count("\n") == 1  # the header alone: nothing failed
+    assert main(["validate", str(failures)]) == 0
+    assert main(["run", str(failures), "--state", str(tmp_path / "again"), "--simulate"]) == 0
+    assert "total operations  0" in capsys.readouterr().out

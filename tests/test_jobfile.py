@@ -15,6 +15,7 @@ import pytest
 
 from bulkops.errors import JobFileError, Problem
 from bulkops.jobfile import MAX_FIELD_CHARS, load, read_table, validate
+from bulkops.plan import build_plan
 
 HEADER = ["action", "setting_type", "sub_setting_type", "extension_id", "name", "from", "to"]
 GOOD = ["add", "holiday_hours", "holiday", "ext1", "Fête nationale", "2027-07-14", "2027-07-14"]
@@ -98,9 +99,13 @@ def test_empty(tmp_path: Path, data: bytes) -> None:
     assert "empty" in only_problem(write(tmp_path, data)).reason
 
 
-def test_header_only(tmp_path: Path) -> None:
-    problem = only_problem(write(tmp_path, csv_text([])))
-    assert "no rows" in problem.reason and problem.row == 1
+def test_header_only_is_a_job_with_nothing_to_do(tmp_path: Path) -> None:
+    """A failures.csv of a run where nothing failed must rerun as a no-op, not as an error."""
+    rows = load(write(tmp_path, csv_text([])))
+    assert rows.specs == []
+    [problem] = rows.problems
+    assert problem.severity == "warning" and "no rows" in problem.reason and problem.row == 1
+    assert len(build_plan(rows.path)) == 0
 
 
 def test_missing_columns(tmp_path: Path) -> None:
