@@ -2,9 +2,9 @@
 
 ``build_plan`` reads the job file (``jobfile``), resolves targets (``directory``), expands rows
 into operations with vectorised pandas/numpy (no Python object per operation), and rejects
-duplicates and contradictions per extension. The frame's columns are exactly those of
-``model.Operation`` (docs/CONTRACTS.md); low-cardinality text columns are categoricals so a
-million operations share a handful of ``settings`` strings.
+duplicates and contradictions per extension (``conflicts``). The frame's columns are exactly
+those of ``model.Operation`` (docs/CONTRACTS.md); low-cardinality text columns are categoricals
+so a million operations share a handful of ``settings`` strings.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
+from .conflicts import find_conflicts
 from .directory import Directory, Targets, read_directory, resolve
 from .errors import ConfigError, JobFileError, Problem
 from .jobfile import load
@@ -58,7 +59,6 @@ _TEMPLATE = (
     "holiday_to",
     "phone_number",
 )
-MAX_CONFLICTS_REPORTED = 200
 _CHUNK = 4096
 
 IntArray = npt.NDArray[np.int64]
@@ -318,138 +318,6 @@ def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
         raise AssertionError("operation id collision; please report this job file")
     text = np.ascontiguousarray(_HEX[mixed.view(np.uint8).reshape(-1, 8)]).view("S16").ravel()
     return pd.array(pa.array(text, type=pa.binary(16)).cast(pa.string()), dtype="str")
-
-
-# --- duplicates and contradictions -----------------------------------------------------------
-
-
-def _keys(spec: RowSpec) -> tuple[str, str, str]:
-    """(what the operation acts on, the holiday's from when it narrows it, full signature)."""
-    holiday = f"{spec.holiday_id or ''}|{spec.holiday_name or ''}"
-    sub = spec.sub_setting_type
-    if sub == SubSettingType.HOLIDAY:
-        entity = (
-            f"holiday|id:{spec.holiday_id}" if spec.holiday_id else f"holiday|{spec.holiday_name}"
-        )
-        when = spec.holiday_from or ""
-    elif sub == SubSettingType.CALL_FORWARDING:
-        number = f"id:{spec.call_forwarding_id}" if spec.call_forwarding_id else spec.phone_number
-        entity = f"forwarding|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}|{number}"
-        when = ""
-    else:
-        entity = f"{sub}|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}"
-        when = ""
-    body = orjson.dumps(spec.settings, option=orjson.OPT_SORT_KEYS).decode()
-    sig = "|".join(
-        str(x) for x in (spec.action, entity, when, spec.holiday_to, spec.phone_number, body)
-    )
-    return entity, when, sig
-
-
-def find_conflicts(
-    frame: pd.DataFrame, specs: Sequence[RowSpec], targets: Targets, *, file: str
-) -> list[Problem]:
-    """Duplicates and contradictions per extension (policy in the jobfile docstring)."""
-    if not len(frame):
-        return []
-    keys = [_keys(s) for s in specs]
-    entity = pd.factorize(pd.Series([k[0] for k in keys], dtype=object))[0]
-    when = [k[1] for k in keys]
-    actions = [s.action for s in specs]
-    adds = np.array(
-        [
-            a == Action.ADD and s.sub_setting_type in ("holiday", "call_forwarding")
-            for a, s in zip(actions, specs, strict=True)
-        ]
-    )
-    # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
-    dup_key = [f"add|{k[0]}|{k[1]}" if add else k[2] for k, add in zip(keys, adds, strict=True)]
-    dup_code = pd.factorize(pd.Series(dup_key, dtype=object))[0]
-    ext_codes, ext_ids = pd.factorize(targets.extension_id)
-    ext = ext_codes.astype(np.int64)
-    spec = targets.spec
-    problems: list[Problem] = []
-
-    if len(set(dup_code.tolist())) < len(specs):
-        pairs = _repeats(ext, dup_code[spec], spec)
-        problems += _report(pairs, specs, ext_ids, file, "repeats row {first}", adds)
-
-    is_delete = np.array([a == Action.DELETE for a in actions])
-    if adds.any() and is_delete.any() and set(entity[adds]) & set(entity[is_delete]):
-        on = pd.DataFrame({"ext": ext, "entity": entity[spec], "spec": spec})
-        left = on[adds[spec]]
-        right = on[is_delete[spec]]
-        both = left.merge(right, on=["ext", "entity"], suffixes=("", "_other"))
-        add_from = np.array(when, dtype=object)[both["spec"].to_numpy()]
-        del_from = np.array(when, dtype=object)[both["spec_other"].to_numpy()]
-        both = both[(del_from == "") | (del_from == add_from)]
-        pairs = pd.DataFrame(
-            {
-                "later": np.maximum(both["spec"], both["spec_other"]),
-                "earlier": np.minimum(both["spec"], both["spec_other"]),
-                "ext": both["ext"],
-            }
-        )
-        problems += _report(
-            pairs, specs, ext_ids, file, "adds and deletes the same item as row {first}", None
-        )
-
-    is_update = np.array([a == Action.UPDATE for a in actions])
-    if is_update.any():
-        upd_entity = entity[is_update]
-        upd_sig = np.asarray(dup_code)[is_update]
-        per_entity = pd.DataFrame({"e": upd_entity, "s": upd_sig}).drop_duplicates()
-        if per_entity["e"].duplicated().any():
-            on = pd.DataFrame({"ext": ext, "e": entity[spec], "s": dup_code[spec], "spec": spec})
-            on = on[is_update[spec]].drop_duplicates(["ext", "e", "s"])
-            first = on.groupby(["ext", "e"])["spec"].transform("first")
-            later = on[["ext", "e"]].duplicated()
-            pairs = pd.DataFrame(
-                {"later": on["spec"][later], "earlier": first[later], "ext": on["ext"][later]}
-            )
-            problems += _report(
-                pairs,
-                specs,
-                ext_ids,
-                file,
-                "changes the same item differently from row {first}; merge the rows",
-                None,
-            )
-    return problems
-
-
-def _repeats(ext: IntArray, code: IntArray, spec: IntArray) -> pd.DataFrame:
-    on = pd.DataFrame({"ext": ext, "code": code, "spec": spec})
-    first = on.groupby(["ext", "code"])["spec"].transform("first")
-    later = on.duplicated(["ext", "code"])
-    return pd.DataFrame(
-        {"later": on["spec"][later], "earlier": first[later], "ext": on["ext"][later]}
-    )
-
-
-def _report(
-    pairs: pd.DataFrame,
-    specs: Sequence[RowSpec],
-    ids: Any,
-    file: str,
-    reason: str,
-    adds: npt.NDArray[np.bool_] | None,
-) -> list[Problem]:
-    if pairs.empty:
-        return []
-    grouped = pairs.groupby(["later", "earlier"], sort=True)["ext"].agg(["count", "min"])
-    problems: list[Problem] = []
-    found: list[tuple[Any, Any, Any, Any]] = list(
-        grouped.reset_index().itertuples(index=False, name=None)
-    )
-    for later, first, count, example in found[:MAX_CONFLICTS_REPORTED]:
-        spec, other = specs[int(later)], specs[int(first)]
-        why = reason.format(first=other.row)
-        if adds is not None and adds[int(later)]:
-            why = f"adds the same item as row {other.row} (adds are not idempotent)"
-        where = f" on {int(count):,} extension(s), e.g. {ids[int(example)]}"
-        problems.append(Problem(file, spec.row, spec.target_kind, spec.target_value, why + where))
-    return problems
 
 
 # --- summary and output --------------------------------------------------------------------
