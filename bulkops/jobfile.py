@@ -346,8 +346,8 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
     )
     problems: list[Problem] = []
     if table.frame.empty:
-        reason = "the job file has a header but no rows: there is nothing to do"
-        problems.append(Problem(table.path, 1, None, None, reason, "warning"))
+        nothing = "the job file has a header but no rows: there is nothing to do"
+        problems.append(Problem(table.path, 1, None, None, nothing, "warning"))
     tz, reason = parse_timezone(timezone or "")
     if reason:
         problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))
