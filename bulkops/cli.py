@@ -24,7 +24,6 @@ from .engine import EngineOptions
 from .errors import (
     AuthError,
     BulkopsError,
-    CheckpointError,
     CheckpointWriteError,
     ConfigError,
     JobFileError,
@@ -277,6 +276,16 @@ _COMMANDS = {
 }
 
 
+#: Which exit code an error that reaches the top means; the first matching row wins.
+_EXIT_FOR: tuple[tuple[type[BulkopsError] | tuple[type[BulkopsError], ...], int, str], ...] = (
+    (JobFileError, EXIT_USAGE, ""),
+    ((StateLockedError, StateMismatchError), EXIT_LOCKED, ""),
+    (AuthError, EXIT_AUTH, "authentication refused: "),
+    (CheckpointWriteError, EXIT_RESUMABLE, ""),
+    (BulkopsError, EXIT_USAGE, ""),  # configuration, an unusable state directory, …
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
@@ -284,24 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         return _COMMANDS[ns.command](ns)
-    except JobFileError as exc:
-        print(f"bulkops: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (StateLockedError, StateMismatchError) as exc:
-        print(f"bulkops: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except AuthError as exc:
-        print(f"bulkops: authentication refused: {exc}", file=sys.stderr)
-        return EXIT_AUTH
-    except CheckpointWriteError as exc:
-        print(f"bulkops: {exc}", file=sys.stderr)
-        return EXIT_RESUMABLE
-    except (ConfigError, CheckpointError) as exc:
-        print(f"bulkops: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except BulkopsError as exc:
-        print(f"bulkops: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        for kinds, code, prefix in _EXIT_FOR:
+            if isinstance(exc, kinds):
+                print(f"bulkops: {prefix}{exc}", file=sys.stderr)
+                return code
+        raise  # unreachable: the last row matches every BulkopsError
     except KeyboardInterrupt:
         print(f"bulkops: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
         return 130

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from bulkops import cli
 from bulkops.cli import main
 from bulkops.config import Credentials
+from bulkops.errors import (
+    AuthError,
+    CheckpointError,
+    CheckpointWriteError,
+    ConfigError,
+    JobFileError,
+    StateLockedError,
+    StateMismatchError,
+)
 from bulkops.simulator import SimConfig, generate_directory, run_simulator, write_directory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,3 +191,26 @@ def test_failures_csv_of_a_clean_run_reruns_as_a_no_op(
     assert main(["validate", str(failures)]) == 0
     assert main(["run", str(failures), "--state", str(tmp_path / "again"), "--simulate"]) == 0
     assert "total operations  0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        pytest.param(JobFileError([]), 2, id="job-file"),
+        pytest.param(ConfigError("bad flag"), 2, id="config"),
+        pytest.param(CheckpointError("not a checkpoint"), 2, id="checkpoint"),
+        pytest.param(StateLockedError("busy"), 73, id="locked"),
+        pytest.param(StateMismatchError("other job"), 73, id="other-job"),
+        pytest.param(CheckpointWriteError("disk full"), 75, id="disk-full"),
+        pytest.param(AuthError("no scope", status=401), 77, id="auth"),
+    ],
+)
+def test_errors_map_to_exit_codes(
+    error: Exception, code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(ns: object) -> int:
+        raise error
+
+    monkeypatch.setitem(cli._COMMANDS, "status", fail)
+    assert main(["status", "--state", "x"]) == code
+    assert capsys.readouterr().err.startswith("bulkops: ")
