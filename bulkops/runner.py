@@ -205,6 +205,7 @@ async def _run(
                     async with showing(shown, engine.stats):
                         result = await engine.run()
                 finally:
+                    gc.unfreeze()  # what the run left behind is collectable again
                     if remove is not None:
                         remove()
         reports: dict[str, Path] = {}
