@@ -11,6 +11,8 @@ from .errors import ConfigError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
+#: The conventional variables of a Server-to-Server OAuth app, in Credentials' field order.
+CREDENTIAL_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 
 
 class AccountPlan(StrEnum):
@@ -35,8 +37,7 @@ class Credentials:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
         env = os.environ if env is None else env
-        names = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
-        missing = [n for n in names if not env.get(n)]
+        missing = [n for n in CREDENTIAL_VARIABLES if not env.get(n)]
         if missing:
             raise ConfigError(
                 f"missing {', '.join(missing)}: set them to your Server-to-Server OAuth app's "

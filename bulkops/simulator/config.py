@@ -10,7 +10,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..config import AccountPlan, Credentials
+from ..config import CREDENTIAL_VARIABLES, AccountPlan, Credentials
 from ..errors import ConfigError
 
 #: Seed of the default directory; ``generate_directory(60, DEFAULT_SEED)`` is samples/directory.csv.
@@ -195,8 +195,8 @@ def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = Non
                 raise ConfigError(
                     f"--rate must be a number or 'unlimited', not {ns.rate!r}"
                 ) from None
-    names = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
-    credentials = Credentials.from_env(env) if all(env.get(n) for n in names) else None
+    given = all(env.get(n) for n in CREDENTIAL_VARIABLES)
+    credentials = Credentials.from_env(env) if given else None
     return SimConfig(
         plan=AccountPlan(ns.account_plan),
         rate=rate,
