@@ -32,7 +32,7 @@ ENGINE_RATE = 100_000.0
 
 
 async def _client(kind: str, ns: argparse.Namespace) -> dict[str, Any]:
-    from bulkops.engine import EngineOptions
+    from bulkops.run.engine import EngineOptions
     from bulkops.runner import RunSettings, run_job
 
     from . import naive

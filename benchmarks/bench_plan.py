@@ -43,7 +43,7 @@ def write_inputs(folder: Path, operations: int) -> tuple[Path, Path]:
 
 
 def run_one(operations: int, *, as_json: bool = False) -> dict[str, float]:
-    from bulkops.plan import build_plan
+    from bulkops.jobs.plan import build_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         job, directory = write_inputs(Path(tmp), operations)

@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 from bulkops.config import AccountPlan
-from bulkops.engine import EngineOptions
+from bulkops.run.engine import EngineOptions
 from bulkops.runner import RunSettings, run_job
 from bulkops.simulator import SimConfig, Simulator
 

@@ -45,8 +45,8 @@ def _rss_mb() -> float:
 
 
 async def _child(ns: argparse.Namespace) -> dict[str, Any]:
-    from bulkops.engine import EngineOptions
-    from bulkops.report import write_all
+    from bulkops.reports.results import write_all
+    from bulkops.run.engine import EngineOptions
     from bulkops.runner import RunSettings, run_job
 
     out: dict[str, Any] = {"start_rss_mb": _rss_mb()}
@@ -96,8 +96,8 @@ def _run_size(folder: Path, operations: int) -> dict[str, Any]:
 
 def _prepare(job: Path, directory: Path, state: Path, done_fraction: float) -> None:
     """Store the plan in a checkpoint and mark the first ``done_fraction`` of it succeeded."""
-    from bulkops.checkpoint import DB_NAME, Checkpoint
-    from bulkops.plan import build_plan
+    from bulkops.jobs.plan import build_plan
+    from bulkops.state.checkpoint import DB_NAME, Checkpoint
 
     plan = build_plan(job, directory=directory)
     checkpoint = Checkpoint.open(state, job_hash=plan.job_hash, job_path=str(job))
@@ -164,7 +164,7 @@ def _time_to_first_request(folder: Path, operations: int, done_fraction: float) 
 
 def _report_state(folder: Path, operations: int) -> Path:
     """A state as a finished run leaves it, made directly in SQLite (no simulator)."""
-    from bulkops.checkpoint import DB_NAME
+    from bulkops.state.checkpoint import DB_NAME
 
     job, directory = write_job(folder / f"reports-{operations}", operations // HOLIDAYS, HOLIDAYS)
     state = folder / f"reports-{operations}" / "state"
@@ -197,7 +197,7 @@ def _hwm_mb() -> float:
 
 
 def _reports_child(state: Path, out: Path) -> dict[str, Any]:
-    from bulkops.report import write_all
+    from bulkops.reports.results import write_all
 
     start = _hwm_mb()
     t = time.perf_counter()

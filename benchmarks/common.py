@@ -1,7 +1,7 @@
 """Shared pieces of the benchmark suite: inputs, the simulator in another process, the count.
 
 Every scenario works on the same kind of job: ``extensions`` extensions (a seeded synthetic
-directory) × ``holidays`` holiday adds, expanded by ``bulkops.plan.build_plan`` so that bulkops
+directory) × ``holidays`` holiday adds, expanded by ``bulkops.jobs.plan.build_plan`` so that bulkops
 and the naive scripts send exactly the same bodies.
 """
 
@@ -80,8 +80,8 @@ class HolidayOp:
 
 def planned_ops(job: Path, directory: Path) -> list[HolidayOp]:
     """The job's operations in plan order, as (extension, POST body) for the naive scripts."""
-    from bulkops import requests as rq
-    from bulkops.plan import build_plan
+    from bulkops.zoom import routes as rq
+    from bulkops.jobs.plan import build_plan
 
     out = []
     for op in build_plan(job, directory=directory).iter_operations():

@@ -20,7 +20,6 @@ import orjson
 
 from . import __version__
 from .config import AccountPlan, resolve_rate
-from .engine import EngineOptions
 from .errors import (
     AuthError,
     BulkopsError,
@@ -30,7 +29,8 @@ from .errors import (
     StateLockedError,
     StateMismatchError,
 )
-from .stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_RESUMABLE, EXIT_USAGE
+from .run.engine import EngineOptions
+from .run.stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_RESUMABLE, EXIT_USAGE
 
 
 def _duration(text: str) -> float:
@@ -160,7 +160,7 @@ def _configure_logging(verbose: bool, json_lines: bool) -> None:
 
 
 def _state_dir(ns: argparse.Namespace) -> Path:
-    from .checkpoint import default_state_dir
+    from .state.checkpoint import default_state_dir
 
     if ns.state is not None:
         return Path(ns.state)
@@ -170,7 +170,7 @@ def _state_dir(ns: argparse.Namespace) -> Path:
 
 
 def _cmd_validate(ns: argparse.Namespace) -> int:
-    from .plan import validate
+    from .jobs.plan import validate
 
     problems = validate(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
     errors = [p for p in problems if p.severity == "error"]
@@ -184,7 +184,7 @@ def _cmd_validate(ns: argparse.Namespace) -> int:
 
 
 def _cmd_plan(ns: argparse.Namespace) -> int:
-    from .plan import build_plan, format_summary, write_plan
+    from .jobs.plan import build_plan, format_summary, write_plan
 
     rate = resolve_rate(ns.account_plan, ns.rate)
     plan = build_plan(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
@@ -241,7 +241,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
 
 
 def _cmd_status(ns: argparse.Namespace) -> int:
-    from .status import format_status, read_status
+    from .reports.status import format_status, read_status
 
     status = read_status(_state_dir(ns))
     if ns.json:
@@ -252,7 +252,7 @@ def _cmd_status(ns: argparse.Namespace) -> int:
 
 
 def _cmd_report(ns: argparse.Namespace) -> int:
-    from .report import write_all
+    from .reports.results import write_all
 
     for name, path in write_all(_state_dir(ns), out_dir=ns.out).items():
         print(f"{name:<16}  {path}")

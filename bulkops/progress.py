@@ -15,7 +15,7 @@ from typing import Any, Protocol, TextIO
 import orjson
 
 from .model import OpStatus
-from .stats import RunResult, RunStats
+from .run.stats import RunResult, RunStats
 
 _GOOD = (OpStatus.SUCCEEDED, OpStatus.ALREADY_PRESENT, OpStatus.ALREADY_ABSENT)
 

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .checkpoint import Checkpoint, default_state_dir
-from .client import ZoomClient
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .engine import Engine, EngineOptions
-from .plan import Plan, build_plan
+from .jobs.plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing
-from .ratelimit import AdaptiveLimiter
-from .report import write_all
-from .stats import RunResult, StopReason
+from .reports.results import write_all
+from .run.engine import Engine, EngineOptions
+from .run.ratelimit import AdaptiveLimiter
+from .run.stats import RunResult, StopReason
+from .state.checkpoint import Checkpoint, default_state_dir
+from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bulkops.auth import TokenProvider
 from bulkops.config import Credentials
 from bulkops.errors import AuthError, BulkopsError, RateLimitedError, RetriableApiError
+from bulkops.zoom.auth import TokenProvider
 
 SECRET = "CANARY-s3cr3t-0f-th3-app"
 CREDS = Credentials("acct-1", "client-1", SECRET)

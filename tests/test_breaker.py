@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulkops.breaker import Breaker
+from bulkops.run.breaker import Breaker
 
 
 def test_first_n_same_error_trips() -> None:

@@ -9,9 +9,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from bulkops.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
 from bulkops.errors import CheckpointWriteError, StateLockedError, StateMismatchError
 from bulkops.model import Action, OpStatus
+from bulkops.state.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
 
 
 def plan_frame(n: int = 6) -> pd.DataFrame:

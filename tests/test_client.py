@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bulkops.client import Response, ZoomClient, classify
 from bulkops.config import Credentials, Endpoints
 from bulkops.errors import (
     ApiError,
@@ -22,7 +21,8 @@ from bulkops.errors import (
     RateLimitedError,
     RetriableApiError,
 )
-from bulkops.ratelimit import AdaptiveLimiter
+from bulkops.run.ratelimit import AdaptiveLimiter
+from bulkops.zoom.client import Response, ZoomClient, classify
 
 NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."

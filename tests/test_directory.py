@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from bulkops.directory import Directory, load_directory, parse_selector, read_directory, resolve
 from bulkops.errors import JobFileError
-from bulkops.rules import RowSpec
+from bulkops.jobs.directory import (
+    Directory,
+    load_directory,
+    parse_selector,
+    read_directory,
+    resolve,
+)
+from bulkops.jobs.rules import RowSpec
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "directory.csv"

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from bulkops.config import AccountPlan, Credentials
-from bulkops.engine import Engine, EngineOptions
 from bulkops.model import OpStatus
 from bulkops.progress import PlainDisplay
-from bulkops.retry import RetryPolicy
+from bulkops.run.engine import Engine, EngineOptions
+from bulkops.run.retry import RetryPolicy
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import (
     FROM_PLAN,

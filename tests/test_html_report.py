@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_report import build_state
 
-from bulkops.checkpoint import Checkpoint
+from bulkops.jobs.plan import build_plan
 from bulkops.model import OpStatus
-from bulkops.plan import build_plan
-from bulkops.report import write_all
+from bulkops.reports.results import write_all
+from bulkops.state.checkpoint import Checkpoint
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAYLOAD = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"

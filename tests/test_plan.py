@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from bulkops.errors import ConfigError, JobFileError
-from bulkops.model import Action, Operation, SubSettingType
-from bulkops.plan import (
+from bulkops.jobs.plan import (
     PLAN_COLUMNS,
     build_plan,
     format_duration,
@@ -21,6 +20,7 @@ from bulkops.plan import (
     validate,
     write_plan,
 )
+from bulkops.model import Action, Operation, SubSettingType
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "directory.csv"

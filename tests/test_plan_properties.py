@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkops.errors import JobFileError, Problem
-from bulkops.plan import build_plan, validate
-from bulkops.rules import check_id
+from bulkops.jobs.plan import build_plan, validate
+from bulkops.jobs.rules import check_id
 
 CI = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SITES = ("New York", "London", "Berlin")
@@ -60,7 +60,7 @@ def directories(draw: st.DrawFn) -> list[dict[str, str]]:
 
 
 def selected(directory: list[dict[str, str]], selector: str) -> list[str]:
-    """The reference matcher, written independently of bulkops.directory."""
+    """The reference matcher, written independently of bulkops.jobs.directory."""
     if selector == "*":
         return [d["extension_id"] for d in directory]
     clauses = [c.split("=") for c in selector.split("&")]

@@ -9,7 +9,7 @@ import pytest
 
 from bulkops.model import OpStatus
 from bulkops.progress import JsonDisplay, PlainDisplay, format_duration, format_summary
-from bulkops.stats import EXIT_RESUMABLE, RunResult, RunStats, StopReason
+from bulkops.run.stats import EXIT_RESUMABLE, RunResult, RunStats, StopReason
 
 
 class Clock:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from aiolimiter import AsyncLimiter
 
-from bulkops.ratelimit import AdaptiveLimiter
+from bulkops.run.ratelimit import AdaptiveLimiter
 
 T = TypeVar("T")
 TICK = 1e-6  # virtual seconds per loop iteration

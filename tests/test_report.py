@@ -14,10 +14,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bulkops.checkpoint import Attempt, Checkpoint
+from bulkops.jobs.plan import build_plan, validate
 from bulkops.model import OpStatus
-from bulkops.plan import build_plan, validate
-from bulkops.report import IN_FLIGHT_MESSAGE, RESULT_COLUMNS, STATUSES, write_all
+from bulkops.reports.results import IN_FLIGHT_MESSAGE, RESULT_COLUMNS, STATUSES, write_all
+from bulkops.state.checkpoint import Attempt, Checkpoint
 
 JOB = """\
 action,setting_type,sub_setting_type,extension_id,target,name,from,to,holiday_id,phone_number,description,call_forwarding_id,settings
@@ -427,7 +427,7 @@ async def test_results_stream_in_chunks_with_the_same_content(
     state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = write_all(state, out_dir=tmp_path / "whole")
-    monkeypatch.setattr("bulkops.report.CHUNK", 4)  # 15 operations: four chunks
+    monkeypatch.setattr("bulkops.reports.results.CHUNK", 4)  # 15 operations: four chunks
     chunked = write_all(state, out_dir=tmp_path / "chunked")
     assert chunked["results.csv"].read_bytes() == whole["results.csv"].read_bytes()
     assert pq.read_table(chunked["results.parquet"]).equals(pq.read_table(whole["results.parquet"]))

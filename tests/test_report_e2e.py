@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bulkops.config import AccountPlan, Credentials
-from bulkops.plan import validate
+from bulkops.jobs.plan import validate
 from bulkops.progress import PlainDisplay
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import (
@@ -109,7 +109,7 @@ def _engine_client_shim(monkeypatch: pytest.MonkeyPatch) -> None:
 
     Reported to the engine's owner; inert as soon as either side is changed to match.
     """
-    from bulkops import client
+    from bulkops.zoom import client
 
     if not hasattr(client.Response, "json"):
         monkeypatch.setattr(client.Response, "json", property(lambda r: r.body), raising=False)

@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from bulkops.report_summary import QUANTILES, latency
+from bulkops.reports.summary import QUANTILES, latency
 
 
 def _conn(values: list[float | None]) -> sqlite3.Connection:
@@ -41,7 +41,7 @@ def _sample(n: int, seed: int) -> list[float | None]:
     ],
 )
 def test_latency_equals_numpy(n: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bulkops.report_summary.CHUNK", chunk)
+    monkeypatch.setattr("bulkops.reports.summary.CHUNK", chunk)
     values = _sample(n, seed=n)
     lat = latency(_conn(values))
     every = np.asarray([v for v in values if v is not None], dtype=np.float64)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bulkops import requests as rq
 from bulkops.model import Action, Operation, SettingType, SubSettingType
-from bulkops.view import ExtensionView, same_instant
+from bulkops.zoom import routes as rq
+from bulkops.zoom.view import ExtensionView, same_instant
 
 A, S, SUB = Action, SettingType, SubSettingType
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bulkops.jobs.rules import RowSpec, check_e164, check_id, check_row, parse_timezone, parse_when
 from bulkops.model import ALLOWED, Action, SettingType, SubSettingType
-from bulkops.rules import RowSpec, check_e164, check_id, check_row, parse_timezone, parse_when
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .report import Collected
-    from .report_summary import Latency
+    from .results import Collected
+    from .summary import Latency
 
 MAX_BARS = 300
 MAX_GROUPS = 50

@@ -20,7 +20,7 @@ import orjson
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .report import Collected
+    from .results import Collected
 
 CHUNK = 50_000
 QUANTILES = (50, 90, 99)

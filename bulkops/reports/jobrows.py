@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from .csvsafe import is_formula
-from .model import Action, SettingType, SubSettingType
-from .rules import check_row
+from ..jobs.csvsafe import is_formula
+from ..jobs.rules import check_row
+from ..model import Action, SettingType, SubSettingType
 
 JOB_COLUMNS = (
     "action",

@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .config import Credentials
-from .errors import AuthError, RateLimitedError, RetriableApiError
-from .retry import parse_retry_after
+from ..config import Credentials
+from ..errors import AuthError, RateLimitedError, RetriableApiError
+from ..run.retry import parse_retry_after
 
 __all__ = ["Token", "TokenProvider"]
 

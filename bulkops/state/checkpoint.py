@@ -26,9 +26,9 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from .errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
-from .model import Action, Operation, OpStatus, SettingType, SubSettingType
-from .plan import PLAN_COLUMNS
+from ..errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
+from ..jobs.plan import PLAN_COLUMNS
+from ..model import Action, Operation, OpStatus, SettingType, SubSettingType
 
 SCHEMA_VERSION = 1
 DB_NAME = "checkpoint.sqlite3"

@@ -24,12 +24,12 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
+from ..config import Credentials, Endpoints
+from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, RetriableApiError
+from ..model import SettingType
+from ..run.ratelimit import AdaptiveLimiter
+from ..run.retry import parse_retry_after
 from .auth import TokenProvider
-from .config import Credentials, Endpoints
-from .errors import ApiError, AuthError, FatalApiError, RateLimitedError, RetriableApiError
-from .model import SettingType
-from .ratelimit import AdaptiveLimiter
-from .retry import parse_retry_after
 
 __all__ = ["DEFAULT_TIMEOUT", "Response", "ZoomClient", "classify"]
 

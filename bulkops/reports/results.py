@@ -44,8 +44,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from .checkpoint import open_readonly
-from .csvsafe import (
+from ..jobs.csvsafe import (
     CONTROL_PATTERN,
     atomic_file,
     atomic_path,
@@ -54,10 +53,11 @@ from .csvsafe import (
     one_line,
     write_text,
 )
+from ..model import OpStatus
+from ..state.checkpoint import open_readonly
 from .jobrows import JOB_COLUMNS, iter_ops, job_row
-from .model import OpStatus
-from .report_summary import STATUSES as STATUSES
-from .report_summary import build_summary, latency
+from .summary import STATUSES as STATUSES
+from .summary import build_summary, latency
 from .undo import UndoBuilder
 
 CHUNK = 10_000  # rows per pass: sets the memory of the reports, whatever the job's size
@@ -362,7 +362,7 @@ def write_undo(conn: sqlite3.Connection, path: Path, notes_path: Path) -> dict[s
 
 def write_all(state_dir: Path, *, out_dir: Path | None = None) -> dict[str, Path]:
     """Write every report of ``state_dir`` into ``out_dir`` (default: the state directory)."""
-    from . import report_html
+    from . import html as report_html
 
     state_dir = Path(state_dir)
     out = Path(out_dir) if out_dir is not None else state_dir

@@ -41,9 +41,9 @@ import functools
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 
+from ..model import Action, SettingType, SubSettingType
 from .before import MISSING, READ_PATHS, Snapshot, get_path, section
 from .jobrows import Json, Row, StoredOp, holiday_ref, make_row, row_problem
-from .model import Action, SettingType, SubSettingType
 
 # --- undo ---------------------------------------------------------------------------------
 

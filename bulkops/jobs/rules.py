@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from .errors import Problem
-from .model import ALLOWED, Action, SettingType, SubSettingType
+from ..errors import Problem
+from ..model import ALLOWED, Action, SettingType, SubSettingType
 
 # --- formats -------------------------------------------------------------------------------
 
@@ -341,7 +341,7 @@ def check_row(
         )
         return None, r.problems
 
-    from .settings_rules import check_settings  # settings_rules builds on this module
+    from .fields import check_settings  # settings_rules builds on this module
 
     spec = RowSpec(row, action, setting, sub, {}, target_kind, target_value)
     check_settings(r, spec, a, s, ss, flat, when, settings)

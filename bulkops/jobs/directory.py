@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .errors import JobFileError, Problem
+from ..errors import JobFileError, Problem
 from .jobfile import read_table
 from .rules import ID_RE, RowSpec
 

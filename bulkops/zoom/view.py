@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .model import SettingType
+from ..model import SettingType
 
 
 @dataclass(slots=True)

@@ -17,9 +17,9 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
+from ..errors import Problem
+from ..model import Action, SubSettingType
 from .directory import IntArray, Targets
-from .errors import Problem
-from .model import Action, SubSettingType
 from .rules import RowSpec
 
 MAX_CONFLICTS_REPORTED = 200

@@ -107,7 +107,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from .errors import JobFileError, Problem
+from ..errors import JobFileError, Problem
 from .rules import KNOWN_COLUMNS, TARGET_COLUMNS, RowSpec, check_row, parse_timezone
 
 MAX_FILE_BYTES = 512 * 1024 * 1024

@@ -24,17 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from . import requests as rq
-from .breaker import Breaker
-from .checkpoint import Attempt, Checkpoint, LaneOp
-from .errors import (
+from ..errors import (
     ApiError,
     AuthError,
     FatalApiError,
     RateLimitedError,
     RetriableApiError,
 )
-from .model import Action, OpStatus
+from ..model import Action, OpStatus
+from ..state.checkpoint import Attempt, Checkpoint, LaneOp
+from ..zoom import routes as rq
+from ..zoom.view import ExtensionView
+from .breaker import Breaker
 from .retry import RetryPolicy
 from .stats import (
     EXIT_AUTH,
@@ -45,7 +46,6 @@ from .stats import (
     RunStats,
     StopReason,
 )
-from .view import ExtensionView
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from .checkpoint import LOCK_NAME, open_readonly
-from .model import OpStatus
+from ..model import OpStatus
+from ..state.checkpoint import LOCK_NAME, open_readonly
 
 
 def _locked(state_dir: Path) -> bool:

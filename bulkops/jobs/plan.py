@@ -21,11 +21,11 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
+from ..errors import ConfigError, JobFileError, Problem
+from ..model import Action, Operation, SettingType, SubSettingType
 from .conflicts import find_conflicts
 from .directory import Directory, Targets, read_directory, resolve
-from .errors import ConfigError, JobFileError, Problem
 from .jobfile import load
-from .model import Action, Operation, SettingType, SubSettingType
 from .rules import RowSpec
 
 PLAN_COLUMNS = (

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model import SettingType
+from ..zoom.view import same_instant
 from .jobrows import Json
-from .model import SettingType
-from .view import same_instant
 
 #: call_handling write field → where the GET shows it (Zoom's spec; zoom-api.md "GET shape").
 READ_PATHS: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .model import OpStatus
+from ..model import OpStatus
 
 
 class StopReason(StrEnum):

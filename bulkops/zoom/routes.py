@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Action, Operation, SettingType, SubSettingType
+from ..model import Action, Operation, SettingType, SubSettingType
 from .view import ExtensionView
 
 # Flat columns of a job file that travel in the body only through the engine's own logic.
