@@ -122,12 +122,15 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one operation: the engine's result, stored by the checkpoint."""
+    """Where one operation ended, or why it went back to pending: the engine decides it, the
+    checkpoint stores it, the reports read it back. The one way an outcome travels."""
 
     status: OpStatus
     http_status: int | None = None
     zoom_code: int | None = None
     message: str | None = None
-    created_id: str | None = None
-    tracking_id: str | None = None
-    attempts: int = 0
+    created_id: str | None = None  # the id Zoom gave what this operation added
+    target_id: str | None = None  # the id the operation acted on (looked up, or created)
+    tracking_id: str | None = None  # Zoom's x-zm-trackingid, for support tickets
+    reconciled: bool = False  # the result was established by a read after an ambiguous answer
+    latency_ms: float | None = None

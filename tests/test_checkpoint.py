@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bulkops.errors import CheckpointWriteError, StateLockedError, StateMismatchError
-from bulkops.model import Action, OpStatus
+from bulkops.model import Action, OpStatus, Outcome
 from bulkops.state.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
 
 
@@ -109,8 +109,10 @@ async def test_intent_is_durable_before_return(tmp_path: Path) -> None:
         "in_flight",
         1,
     )
-    await cp.record_outcome(0, status=OpStatus.SUCCEEDED, http_status=201, created_id="hid")
-    await cp.record_outcome(1, status=OpStatus.FAILED, message="nope")
+    await cp.record_outcome(
+        0, Outcome(status=OpStatus.SUCCEEDED, http_status=201, created_id="hid")
+    )
+    await cp.record_outcome(1, Outcome(status=OpStatus.FAILED, message="nope"))
     await cp.flush()
     assert other.execute("SELECT status, created_id FROM ops WHERE seq = 0").fetchone() == (
         "succeeded",

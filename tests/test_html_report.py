@@ -11,7 +11,7 @@ import pytest
 from test_report import build_state
 
 from bulkops.jobs.plan import build_plan
-from bulkops.model import OpStatus
+from bulkops.model import OpStatus, Outcome
 from bulkops.reports.results import write_all
 from bulkops.state.checkpoint import Checkpoint
 
@@ -53,7 +53,7 @@ async def _state_with_payload(tmp_path: Path) -> Path:
     plan = build_plan(job, directory=directory)
     cp = Checkpoint.open(state, job_hash=plan.job_hash, job_path=str(job))
     await cp.start()
-    await cp.record_outcome(11, status=OpStatus.FAILED, http_status=400, message=PAYLOAD)
+    await cp.record_outcome(11, Outcome(status=OpStatus.FAILED, http_status=400, message=PAYLOAD))
     await cp.stop_writer()
     cp.close()
     return state

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bulkops.jobs.plan import build_plan, validate
-from bulkops.model import OpStatus
+from bulkops.model import OpStatus, Outcome
 from bulkops.reports.results import IN_FLIGHT_MESSAGE, RESULT_COLUMNS, STATUSES, write_all
 from bulkops.state.checkpoint import Attempt, Checkpoint
 
@@ -192,8 +192,7 @@ async def build_state(tmp: Path) -> tuple[Path, Path, Path]:
             kind = "ok" if status is OpStatus.SUCCEEDED else "error"
             cp.queue_attempt(Attempt(at, seq, "POST", http, kind, 40.0 + seq))
         if status is not OpStatus.IN_FLIGHT:
-            await cp.record_outcome(
-                seq,
+            outcome = Outcome(
                 status=status,
                 http_status=http,
                 zoom_code=code,
@@ -203,6 +202,7 @@ async def build_state(tmp: Path) -> tuple[Path, Path, Path]:
                 tracking_id=f"v=2.0;rid={seq}" if http else None,
                 latency_ms=40.0 + seq if http else None,
             )
+            await cp.record_outcome(seq, outcome)
     cp.queue_attempt(Attempt(t0, None, "GET", 200, "lookup", 30.0))
     await cp.record_run(t0, 75, {"requests": 15, "rate_limited": 1, "lookups": 3, "retries": 0})
     await cp.stop_writer()
@@ -392,7 +392,7 @@ async def test_reports_while_a_run_holds_the_lock(state: Path, tmp_path: Path) -
     holder = Checkpoint.open(state, job_hash=plan.job_hash, job_path=str(job))
     try:
         await holder.start()
-        await holder.record_outcome(11, status=OpStatus.ALREADY_ABSENT)
+        await holder.record_outcome(11, Outcome(status=OpStatus.ALREADY_ABSENT))
         await holder.flush()
         paths = write_all(state, out_dir=tmp_path / "mid")
         summary = json.loads(paths["summary.json"].read_text())

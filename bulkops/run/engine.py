@@ -31,7 +31,7 @@ from ..errors import (
     RateLimitedError,
     RetriableApiError,
 )
-from ..model import Action, OpStatus
+from ..model import Action, OpStatus, Outcome
 from ..state.checkpoint import Attempt, Checkpoint, LaneOp
 from ..zoom import routes as rq
 from ..zoom.view import ExtensionView
@@ -100,6 +100,17 @@ class EngineOptions:
     breaker_first_n: int = 20
     breaker_window: int = 100
     breaker_ratio: float = 0.5
+
+
+def _error_outcome(status: OpStatus, error: ApiError, message: str | None = None) -> Outcome:
+    """The outcome of an operation that ends on ``error``; ``message`` replaces Zoom's."""
+    return Outcome(
+        status,
+        http_status=error.status,
+        zoom_code=error.code,
+        message=message or error.message,
+        tracking_id=error.tracking_id,
+    )
 
 
 def _collect(
@@ -276,7 +287,9 @@ class Engine:
                 return
             if lane.missing is not None:
                 await self._finish(
-                    lo, OpStatus.SKIPPED, message=f"skipped: {lane.missing}", count_breaker=False
+                    lo,
+                    Outcome(OpStatus.SKIPPED, message=f"skipped: {lane.missing}"),
+                    count_breaker=False,
                 )
                 continue
             await self._run_op(lane, lo)
@@ -340,15 +353,8 @@ class Engine:
             if seq is not None and lo.op.seq < seq:
                 continue  # finished before the read that failed
             status = OpStatus.FAILED if first else OpStatus.SKIPPED
-            await self._finish(
-                lo,
-                status,
-                http_status=exc.status,
-                zoom_code=exc.code,
-                message=message if first else f"skipped: {message}",
-                tracking_id=exc.tracking_id,
-                count_breaker=first,
-            )
+            outcome = _error_outcome(status, exc, message if first else f"skipped: {message}")
+            await self._finish(lo, outcome, count_breaker=first, error=exc)
             first = False
 
     async def _run_op(self, lane: _Lane, lo: LaneOp) -> None:
@@ -360,28 +366,25 @@ class Engine:
         if resumed:
             self.stats.reconciliations += 1
         if res.problem is not None:
-            await self._finish(lo, OpStatus.FAILED, message=res.problem)
+            await self._finish(lo, Outcome(OpStatus.FAILED, message=res.problem))
             return
         if res.present or res.absent:
             status = OpStatus.ALREADY_PRESENT if res.present else OpStatus.ALREADY_ABSENT
             if resumed:
                 status = OpStatus.SUCCEEDED
             created = (res.forwarding_id or res.holiday_id) if res.present else None
-            await self._finish(
-                lo,
+            outcome = Outcome(
                 status,
                 created_id=created if resumed else None,
                 target_id=created,
                 reconciled=resumed,
             )
+            await self._finish(lo, outcome)
             return
         request = rq.build(op, res)
         if self.opts.dry_run:
-            await self._finish(
-                lo,
-                OpStatus.SKIPPED,
-                message=f"dry run: would {request.method} {request.setting_type}",
-            )
+            message = f"dry run: would {request.method} {request.setting_type}"
+            await self._finish(lo, Outcome(OpStatus.SKIPPED, message=message))
             return
         await self._send(lane, lo, res, request)
 
@@ -393,7 +396,7 @@ class Engine:
         target = res.forwarding_id or res.holiday_id
         while True:
             if self.stopping:
-                await self.cp.record_outcome(op.seq, status=OpStatus.PENDING)
+                await self.cp.record_outcome(op.seq, Outcome(OpStatus.PENDING))
                 return
             await self.cp.record_intent(op.seq, at=self.wall(), target_id=target)
             started = self.clock()
@@ -408,15 +411,12 @@ class Engine:
             except RateLimitedError as exc:
                 # A 429 is a refusal: nothing was applied, the operation is pending again.
                 self._note_request("rate_limited", op.seq, request.method, 429, started)
-                await self.cp.record_outcome(op.seq, status=OpStatus.PENDING)
+                await self.cp.record_outcome(op.seq, Outcome(OpStatus.PENDING))
                 limited += 1
                 if limited > self.opts.max_rate_limited:
-                    await self._finish(
-                        lo,
-                        OpStatus.FAILED,
-                        error=exc,
-                        message="rate limited too often: " + exc.message,
-                    )
+                    message = "rate limited too often: " + exc.message
+                    outcome = _error_outcome(OpStatus.FAILED, exc, message)
+                    await self._finish(lo, outcome, error=exc)
                     return
                 if not await self._on_rate_limited(exc, limited):
                     return
@@ -424,11 +424,7 @@ class Engine:
             except AuthError as exc:
                 self._note_request("error", op.seq, request.method, exc.status, started)
                 await self.cp.record_outcome(
-                    op.seq,
-                    status=OpStatus.PENDING,
-                    http_status=exc.status,
-                    zoom_code=exc.code,
-                    message=exc.message,
+                    op.seq, Outcome(OpStatus.PENDING, exc.status, exc.code, exc.message)
                 )
                 self.request_stop(StopReason.AUTH, exc.message)
                 return
@@ -444,31 +440,23 @@ class Engine:
                     if found.present:
                         # The fresh read already shows the item: the lane's view is current.
                         created = found.forwarding_id or found.holiday_id
-                        await self._finish(
-                            lo,
+                        outcome = Outcome(
                             OpStatus.SUCCEEDED,
                             created_id=created,
                             target_id=created,
                             reconciled=True,
                         )
+                        await self._finish(lo, outcome)
                         return
                     ambiguous = True  # read and found absent: sending again is safe
                 elif applied_maybe and op.action is Action.DELETE:
                     ambiguous = True
                 if tries >= self.opts.retry.max_attempts:
-                    await self._finish(
-                        lo,
-                        OpStatus.FAILED,
-                        error=exc,
-                        message=f"gave up after {tries} attempts: {exc.message}",
-                    )
+                    message = f"gave up after {tries} attempts: {exc.message}"
+                    await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
                     return
                 await self.cp.record_outcome(
-                    op.seq,
-                    status=OpStatus.PENDING,
-                    http_status=exc.status,
-                    zoom_code=exc.code,
-                    message=exc.message,
+                    op.seq, Outcome(OpStatus.PENDING, exc.status, exc.code, exc.message)
                 )
                 await self._pause(self.opts.retry.backoff(tries, self.rng))
                 continue
@@ -484,11 +472,12 @@ class Engine:
                     # item was there when read: the HTTP library itself resends an idempotent
                     # DELETE whose kept-alive connection dropped (aiohttp does), so a 404 here
                     # is that same story, even on what looks like the first attempt.
-                    await self._finish(lo, OpStatus.SUCCEEDED, reconciled=True, target_id=target)
+                    outcome = Outcome(OpStatus.SUCCEEDED, reconciled=True, target_id=target)
+                    await self._finish(lo, outcome)
                     return
                 if exc.status == 404 and exc.message.startswith("Extension does not exist"):
                     lane.missing = exc.message
-                await self._finish(lo, OpStatus.FAILED, error=exc)
+                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc), error=exc)
                 return
             self._note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
             self.stats.writes += 1
@@ -496,8 +485,7 @@ class Engine:
             created = rq.created_id_of(resp.json)
             if lane.view is not None:
                 rq.apply_to_view(lane.view, op, res, created)
-            await self._finish(
-                lo,
+            outcome = Outcome(
                 OpStatus.SUCCEEDED,
                 http_status=resp.status,
                 created_id=created,
@@ -506,6 +494,7 @@ class Engine:
                 latency_ms=resp.latency * 1000,
                 reconciled=ambiguous,
             )
+            await self._finish(lo, outcome)
             return
 
     async def _reconcile(self, lane: _Lane, lo: LaneOp) -> rq.Resolution | None:
@@ -566,45 +555,30 @@ class Engine:
     async def _finish(
         self,
         lo: LaneOp,
-        status: OpStatus,
+        outcome: Outcome,
         *,
         error: ApiError | None = None,
-        http_status: int | None = None,
-        zoom_code: int | None = None,
-        message: str | None = None,
-        created_id: str | None = None,
-        target_id: str | None = None,
-        tracking_id: str | None = None,
-        latency_ms: float | None = None,
-        reconciled: bool = False,
         count_breaker: bool = True,
     ) -> None:
-        if error is not None:
-            http_status = http_status or error.status
-            zoom_code = zoom_code if zoom_code is not None else error.code
-            message = message or error.message
-            tracking_id = tracking_id or error.tracking_id
-        await self.cp.record_outcome(
-            lo.op.seq,
-            status=status,
-            http_status=http_status,
-            zoom_code=zoom_code,
-            message=message,
-            created_id=created_id,
-            target_id=target_id,
-            tracking_id=tracking_id,
-            reconciled=reconciled,
-            latency_ms=latency_ms,
-        )
+        await self.cp.record_outcome(lo.op.seq, outcome)
+        status = outcome.status
         self.stats.count(status)
         failed = status is OpStatus.FAILED
         if failed:
             log.info(
-                "op %s (row %s, %s) failed: %s", lo.op.op_id, lo.op.row, lo.op.extension_id, message
+                "op %s (row %s, %s) failed: %s",
+                lo.op.op_id,
+                lo.op.row,
+                lo.op.extension_id,
+                outcome.message,
             )
-        if count_breaker and self.breaker.record(
-            failed, f"HTTP {http_status}, code {zoom_code}" if error else (message or "")
-        ):
+        # Failures from Zoom's answers group by status and code; the rest by their message.
+        key = (
+            f"HTTP {outcome.http_status}, code {outcome.zoom_code}"
+            if error
+            else (outcome.message or "")
+        )
+        if count_breaker and self.breaker.record(failed, key):
             self.request_stop(StopReason.BREAKER, self.breaker.reason)
 
     def _result(self) -> RunResult:

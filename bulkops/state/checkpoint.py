@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
 from ..jobs.plan import PLAN_COLUMNS
-from ..model import Action, Operation, OpStatus, SettingType, SubSettingType
+from ..model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 
 SCHEMA_VERSION = 1
 DB_NAME = "checkpoint.sqlite3"
@@ -291,37 +291,24 @@ class Checkpoint:
             wait=True,
         )
 
-    async def record_outcome(
-        self,
-        seq: int,
-        *,
-        status: OpStatus,
-        http_status: int | None = None,
-        zoom_code: int | None = None,
-        message: str | None = None,
-        created_id: str | None = None,
-        target_id: str | None = None,
-        tracking_id: str | None = None,
-        reconciled: bool = False,
-        latency_ms: float | None = None,
-        wait: bool = False,
-    ) -> None:
+    async def record_outcome(self, seq: int, outcome: Outcome, *, wait: bool = False) -> None:
         """Record where ``seq`` ended (or went back to pending). Cheap: joins the next commit."""
+        o = outcome
         await self._submit(
             "UPDATE ops SET status = ?, http_status = ?, zoom_code = ?, message = ?,"
             " created_id = COALESCE(?, created_id), target_id = COALESCE(?, target_id),"
             " tracking_id = COALESCE(?, tracking_id), reconciled = MAX(reconciled, ?),"
             " latency_ms = COALESCE(?, latency_ms) WHERE seq = ?",
             (
-                status.value,
-                http_status,
-                zoom_code,
-                message,
-                created_id,
-                target_id,
-                tracking_id,
-                int(reconciled),
-                latency_ms,
+                o.status.value,
+                o.http_status,
+                o.zoom_code,
+                o.message,
+                o.created_id,
+                o.target_id,
+                o.tracking_id,
+                int(o.reconciled),
+                o.latency_ms,
                 seq,
             ),
             wait=wait,
