@@ -15,7 +15,7 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | `action` | `add` \\| `update` \\| `delete` (required) |
 | `setting_type` | `business_hours` \\| `closed_hours` \\| `holiday_hours` (required) |
 | `sub_setting_type` | `holiday` \\| `call_forwarding` \\| `custom_hours` \\| `call_handling`; may be left empty for a delete: `call_forwarding_id`/`phone_number` mean `call_forwarding`, else `holiday_id`/`name` mean `holiday` |
-| **target** — exactly one of: | |
+| **extensions** — exactly one of: | |
 | `extension_id` | the Zoom extension id (`nNGsNx2zRDyiIXWVI23FCQ`) |
 | `extension_number` | looked up in the directory file (needs `--directory`) |
 | `email` | looked up in the directory file, case-insensitively (needs `--directory`) |
