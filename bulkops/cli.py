@@ -29,7 +29,6 @@ from .errors import (
     StateLockedError,
     StateMismatchError,
 )
-from .run.engine import EngineOptions
 from .run.stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_RESUMABLE, EXIT_USAGE
 
 
@@ -211,6 +210,7 @@ def _sim_overrides(items: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
+    from .run.engine import EngineOptions
     from .runner import RunSettings, run_job
 
     if ns.sim and not ns.simulate:

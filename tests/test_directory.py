@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.errors import JobFileError
+from bulkops.jobs.checks import ExtensionRef, RowSpec
 from bulkops.jobs.directory import (
     Directory,
     load_directory,
@@ -14,7 +15,7 @@ from bulkops.jobs.directory import (
     read_directory,
     resolve,
 )
-from bulkops.jobs.rules import RowSpec
+from bulkops.model import Action, SettingType, SubSettingType
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "directory.csv"
@@ -37,7 +38,15 @@ def directory(tmp_path: Path) -> Directory:
 
 
 def spec(kind: str, value: str, row: int = 2) -> RowSpec:
-    return RowSpec(row, "add", "holiday_hours", "holiday", {}, kind, value)
+    return RowSpec(
+        row,
+        Action.ADD,
+        SettingType.HOLIDAY_HOURS,
+        SubSettingType.HOLIDAY,
+        {},
+        ExtensionRef(kind),
+        value,
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,7 +99,7 @@ def test_resolution_reports_every_bad_reference(directory: Directory) -> None:
         spec("extension_id", "id9", 10),
         spec("extension_id", "id6", 11),
     ]
-    targets, problems = resolve(specs, directory, file="job.csv")
+    resolution, problems = resolve(specs, directory, file="job.csv")
     assert [(p.row, p.severity) for p in problems] == [
         (3, "error"),
         (6, "error"),
@@ -102,17 +111,17 @@ def test_resolution_reports_every_bad_reference(directory: Directory) -> None:
     assert "did you mean '0101'" in problems[0].reason
     assert "matches no extension" in problems[2].reason
     assert "floor" in problems[3].reason and "site" in problems[3].reason
-    assert list(targets.spec) == [0, 0, 2, 3, 8, 9]
-    assert list(targets.extension_id) == ["id3", "id4", "id2", "id1", "id9", "id6"]
-    assert list(targets.position) == [2, 3, 1, 0, -1, 5]
+    assert list(resolution.spec) == [0, 0, 2, 3, 8, 9]
+    assert list(resolution.extension_id) == ["id3", "id4", "id2", "id1", "id9", "id6"]
+    assert list(resolution.position) == [2, 3, 1, 0, -1, 5]
 
 
 def test_references_need_a_directory() -> None:
-    targets, problems = resolve(
+    resolution, problems = resolve(
         [spec("extension_number", "101"), spec("extension_id", "abc", 3)], None, file="job.csv"
     )
     assert [p.row for p in problems] == [2] and "--directory" in problems[0].reason
-    assert list(targets.extension_id) == ["abc"]
+    assert list(resolution.extension_id) == ["abc"]
 
 
 def test_directory_defects(tmp_path: Path) -> None:

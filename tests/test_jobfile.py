@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from bulkops.errors import JobFileError, Problem
-from bulkops.jobs.jobfile import MAX_FIELD_CHARS, load, read_table, validate
-from bulkops.jobs.plan import build_plan
+from bulkops.jobs.jobfile import load
+from bulkops.jobs.plan import build_plan, validate
+from bulkops.jobs.tables import MAX_FIELD_CHARS, read_table
 
 HEADER = ["action", "setting_type", "sub_setting_type", "extension_id", "name", "from", "to"]
 GOOD = ["add", "holiday_hours", "holiday", "ext1", "Fête nationale", "2027-07-14", "2027-07-14"]

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkops.errors import JobFileError, Problem
+from bulkops.jobs.checks import check_id
 from bulkops.jobs.plan import build_plan, validate
-from bulkops.jobs.rules import check_id
 
 CI = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SITES = ("New York", "London", "Berlin")

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bulkops.jobs.rules import RowSpec, check_e164, check_id, check_row, parse_timezone, parse_when
+from bulkops.jobs.checks import (
+    ExtensionRef,
+    RowSpec,
+    check_e164,
+    check_id,
+    parse_timezone,
+    parse_when,
+)
+from bulkops.jobs.rules import check_row
 from bulkops.model import ALLOWED, Action, SettingType, SubSettingType
 
 
@@ -501,16 +509,16 @@ def test_holiday_add_spec() -> None:
     assert problems == []
     assert spec == RowSpec(
         row=2,
-        action="add",
-        setting_type="holiday_hours",
-        sub_setting_type="holiday",
+        action=Action.ADD,
+        setting_type=SettingType.HOLIDAY_HOURS,
+        sub_setting_type=SubSettingType.HOLIDAY,
         settings={
             "name": "Christmas",
             "from": "2027-12-24T23:00:00Z",
             "to": "2027-12-26T22:59:59Z",
         },
-        target_kind="extension_id",
-        target_value="ext1",
+        ref=ExtensionRef.EXTENSION_ID,
+        ref_value="ext1",
         holiday_name="Christmas",
         holiday_from="2027-12-24T23:00:00Z",
         holiday_to="2027-12-26T22:59:59Z",

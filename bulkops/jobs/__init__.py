@@ -1,5 +1,17 @@
-"""Stage 1 of the road: job files in, a plan of operations out.
+"""Stage 1 of the road: job files in, a plan of operations out. Nothing here sends a request.
 
-Reading tables (CSV/Parquet), the row rules and Zoom's field rules, the directory and its
-selectors, the planner and the conflict finder. Nothing here sends a request.
+Bottom to top (imports only go down):
+
+tables.py     read CSV/Parquet with every cell as text; write report files CSV-safely
+checks.py     one cell's formats (ids, E.164, dates, …), RowSpec and RowCheck
+fields.py     Zoom's settings-body rules per sub_setting_type (fills in a RowSpec)
+rules.py      one row as a whole: columns, the extension reference, sub_setting_type
+jobfile.py    the job-file format (its docstring) and ``load``: every row checked
+directory.py  the directory file, selectors, and resolving each row's extension reference
+conflicts.py  duplicates and contradictions per extension
+plan.py       ``build_plan`` / ``validate``: rows × extensions → the plan frame
+
+Words: a row names its extensions by one *reference* (``ExtensionRef``: an extension_id,
+extension_number, email, or a *selector* in the ``target`` column); ``directory.resolve`` turns
+the references into a ``Resolution`` (row × extension pairs) that the planner expands.
 """

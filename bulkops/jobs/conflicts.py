@@ -19,10 +19,12 @@ import pandas as pd
 
 from ..errors import Problem
 from ..model import Action, SubSettingType
-from .directory import IntArray, Targets
-from .rules import RowSpec
+from .checks import RowSpec
+from .directory import IntArray, Resolution
 
 MAX_CONFLICTS_REPORTED = 200
+#: What an add creates as a new item (adds of these are not idempotent).
+_ITEM_SUBS = (SubSettingType.HOLIDAY, SubSettingType.CALL_FORWARDING)
 
 
 def _keys(spec: RowSpec) -> tuple[str, str, str]:
@@ -49,7 +51,7 @@ def _keys(spec: RowSpec) -> tuple[str, str, str]:
 
 
 def find_conflicts(
-    frame: pd.DataFrame, specs: Sequence[RowSpec], targets: Targets, *, file: str
+    frame: pd.DataFrame, specs: Sequence[RowSpec], resolution: Resolution, *, file: str
 ) -> list[Problem]:
     """Duplicates and contradictions per extension (policy in the jobfile docstring)."""
     if not len(frame):
@@ -60,16 +62,16 @@ def find_conflicts(
     actions = [s.action for s in specs]
     adds = np.array(
         [
-            a == Action.ADD and s.sub_setting_type in ("holiday", "call_forwarding")
+            a == Action.ADD and s.sub_setting_type in _ITEM_SUBS
             for a, s in zip(actions, specs, strict=True)
         ]
     )
     # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
     dup_key = [f"add|{k[0]}|{k[1]}" if add else k[2] for k, add in zip(keys, adds, strict=True)]
     dup_code = pd.factorize(pd.Series(dup_key, dtype=object))[0]
-    ext_codes, ext_ids = pd.factorize(targets.extension_id)
+    ext_codes, ext_ids = pd.factorize(resolution.extension_id)
     ext = ext_codes.astype(np.int64)
-    spec = targets.spec
+    spec = resolution.spec
     problems: list[Problem] = []
 
     if len(set(dup_code.tolist())) < len(specs):
@@ -150,5 +152,5 @@ def _report(
         if adds is not None and adds[int(later)]:
             why = f"adds the same item as row {other.row} (adds are not idempotent)"
         where = f" on {int(count):,} extension(s), e.g. {ids[int(example)]}"
-        problems.append(Problem(file, spec.row, spec.target_kind, spec.target_value, why + where))
+        problems.append(Problem(file, spec.row, spec.ref.value, spec.ref_value, why + where))
     return problems

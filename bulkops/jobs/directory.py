@@ -20,8 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import JobFileError, Problem
-from .jobfile import read_table
-from .rules import ID_RE, RowSpec
+from .checks import ID_RE, ExtensionRef, RowSpec
+from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
 ATTRIBUTES = ("extension_id", "extension_number", "name", "email", "type", "site")
@@ -60,7 +60,7 @@ def parse_selector(text: str) -> Selector:
 
 @dataclass(frozen=True, slots=True)
 class Directory:
-    """The extensions bulkops may target, in file order (``frame`` has a 0-based RangeIndex)."""
+    """The extensions a job may name, in file order (``frame`` has a 0-based RangeIndex)."""
 
     path: str
     data: bytes
@@ -77,14 +77,15 @@ class Directory:
             self._folded[name] = self.frame[name].str.strip().str.casefold()
         return self._folded[name]
 
-    def position(self, key: str, value: str) -> int | None:
-        """The row of the extension whose ``key`` (extension_id/extension_number/email) is value."""
+    def position(self, ref: ExtensionRef, value: str) -> int | None:
+        """The row of the extension whose ``ref`` column (not a selector) holds ``value``."""
+        key = ref.value
         if key not in self._index:
             values = self.frame[key] if key in self.frame.columns else pd.Series([], dtype=str)
-            if key == "email":
+            if ref is ExtensionRef.EMAIL:
                 values = values.str.casefold()
             self._index[key] = {v: i for i, v in enumerate(values.tolist()) if v}
-        return self._index[key].get(value.casefold() if key == "email" else value)
+        return self._index[key].get(value.casefold() if ref is ExtensionRef.EMAIL else value)
 
     def match(self, selector: Selector) -> IntArray:
         """Positions of the matching extensions, in directory order. KeyError: unknown column."""
@@ -146,8 +147,8 @@ def load_directory(path: str | Path, *, encoding: str | None = None) -> Director
 
 
 @dataclass(frozen=True, slots=True)
-class Targets:
-    """Which extensions each row hits: parallel arrays, ordered by row, then directory order."""
+class Resolution:
+    """Which extensions each row acts on: parallel arrays, ordered by row, then directory order."""
 
     spec: IntArray  # index into the list of RowSpec
     position: IntArray  # directory row, or -1 for an extension_id the directory does not list
@@ -156,8 +157,8 @@ class Targets:
 
 def resolve(
     specs: Sequence[RowSpec], directory: Directory | None, *, file: str
-) -> tuple[Targets, list[Problem]]:
-    """Resolve every row's target to extensions, reporting unknown references and empty selectors."""
+) -> tuple[Resolution, list[Problem]]:
+    """Resolve every row's extension reference, reporting unknown ones and empty selectors."""
     problems: list[Problem] = []
     one_spec: list[int] = []
     one_pos: list[int] = []
@@ -168,15 +169,15 @@ def resolve(
     hints = _zero_hints(directory)
 
     for i, spec in enumerate(specs):
-        kind, value = spec.target_kind, spec.target_value
-        if kind == "extension_id":
-            pos = directory.position("extension_id", value) if directory else None
+        ref, column, value = spec.ref, spec.ref.value, spec.ref_value
+        if ref is ExtensionRef.EXTENSION_ID:
+            pos = directory.position(ref, value) if directory else None
             if directory is not None and pos is None:
                 problems.append(
                     Problem(
                         file,
                         spec.row,
-                        kind,
+                        column,
                         value,
                         f"is not in the directory {directory.path}; used as given",
                         "warning",
@@ -189,27 +190,31 @@ def resolve(
         if directory is None:
             problems.append(
                 Problem(
-                    file, spec.row, kind, value, f"a {kind} needs a directory file (--directory)"
+                    file,
+                    spec.row,
+                    column,
+                    value,
+                    f"a {column} needs a directory file (--directory)",
                 )
             )
             continue
-        if kind == "target":
+        if ref is ExtensionRef.SELECTOR:
             found = matched.get(value)
             if found is None:
                 found = _select(directory, value)
                 matched[value] = found
             if isinstance(found, str):
-                problems.append(Problem(file, spec.row, kind, value, found))
+                problems.append(Problem(file, spec.row, column, value, found))
             else:
                 many_spec.append(np.full(len(found), i, dtype=np.int64))
                 many_pos.append(found)
             continue
-        pos = directory.position(kind, value)
+        pos = directory.position(ref, value)
         if pos is None:
             reason = f"is not in the directory {directory.path}"
-            if kind == "extension_number" and value in hints:
+            if ref is ExtensionRef.EXTENSION_NUMBER and value in hints:
                 reason += f"; did you mean {hints[value]!r}? (a spreadsheet drops leading zeros)"
-            problems.append(Problem(file, spec.row, kind, value, reason))
+            problems.append(Problem(file, spec.row, column, value, reason))
             continue
         one_spec.append(i)
         one_pos.append(pos)
@@ -227,7 +232,7 @@ def resolve(
         ids = np.where(pos_arr >= 0, known[np.clip(pos_arr, 0, None)], raw)
     else:
         ids = raw
-    return Targets(spec_arr, pos_arr, ids), problems
+    return Resolution(spec_arr, pos_arr, ids), problems
 
 
 def _select(directory: Directory, text: str) -> IntArray | str:

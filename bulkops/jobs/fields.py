@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..model import Action, SettingType, SubSettingType
-from .rules import RowCheck, RowSpec, check_e164, check_id, is_int, show_value
+from .checks import RowCheck, RowSpec, check_e164, check_id, is_int, show_value
 
 HHMM_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 

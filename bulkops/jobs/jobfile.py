@@ -15,7 +15,7 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | `action` | `add` \\| `update` \\| `delete` (required) |
 | `setting_type` | `business_hours` \\| `closed_hours` \\| `holiday_hours` (required) |
 | `sub_setting_type` | `holiday` \\| `call_forwarding` \\| `custom_hours` \\| `call_handling`; may be left empty for a delete: `call_forwarding_id`/`phone_number` mean `call_forwarding`, else `holiday_id`/`name` mean `holiday` |
-| **target** — exactly one of: | |
+| **extensions** — exactly one of: | |
 | `extension_id` | the Zoom extension id (`nNGsNx2zRDyiIXWVI23FCQ`) |
 | `extension_number` | looked up in the directory file (needs `--directory`) |
 | `email` | looked up in the directory file, case-insensitively (needs `--directory`) |
@@ -96,34 +96,16 @@ characters, undecodable text and unreadable Parquet are reported as one problem 
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pandas as pd
 
-from ..errors import JobFileError, Problem
-from .rules import KNOWN_COLUMNS, TARGET_COLUMNS, RowSpec, check_row, parse_timezone
-
-MAX_FILE_BYTES = 512 * 1024 * 1024
-MAX_FIELD_CHARS = 10_000
-MAX_REPORTED_CELLS = 20  # per column: enough to see the pattern, not a flood
-PARQUET_SUFFIXES = (".parquet", ".pq")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A file read as text: ``frame`` has one str column per header ("" when empty)."""
-
-    path: str
-    data: bytes
-    frame: pd.DataFrame  # columns: normalised header names; index: spreadsheet row numbers
+from ..errors import Problem
+from .checks import RowSpec, parse_timezone
+from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
+from .tables import read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,203 +119,6 @@ class JobRows:
     rows: int  # non-blank data rows read
 
 
-def _fail(
-    path: str, reason: str, *, row: int | None = None, value: str | None = None
-) -> JobFileError:
-    return JobFileError([Problem(path, row, None, value, reason)])
-
-
-def is_parquet(path: str | Path, data: bytes) -> bool:
-    return str(path).lower().endswith(PARQUET_SUFFIXES) or data[:4] == b"PAR1"
-
-
-def read_table(
-    path: str | Path,
-    *,
-    encoding: str | None = None,
-    required: Sequence[str] = (),
-    any_of: Sequence[str] = (),
-    what: str = "job file",
-    allow_empty: bool = False,
-) -> Table:
-    """Read a CSV or Parquet file with every cell as text; raise JobFileError when unreadable.
-
-    ``required`` columns must all be present, at least one of ``any_of`` when given. A header
-    with no rows is an error unless ``allow_empty``.
-    """
-    name = str(path)
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(name, f"the {what} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise _fail(name, f"cannot read the {what}: {exc.strerror or exc}") from None
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise _fail(name, f"the {what} is empty: it needs a header row and at least one row")
-    frame = (
-        _read_parquet(name, data, what)
-        if is_parquet(path, data)
-        else _read_csv(name, data, encoding, what)
-    )
-
-    missing = [c for c in required if c not in frame.columns]
-    if any_of and not any(c in frame.columns for c in any_of):
-        missing.append(" or ".join(any_of))
-    if missing:
-        raise _fail(
-            name,
-            f"the {what} lacks column(s) {', '.join(missing)}; its header is "
-            f"{', '.join(map(str, frame.columns)) or '(empty)'}",
-            row=1,
-        )
-    _check_sizes(name, frame)
-    blank = (frame == "").all(axis=1)
-    frame = frame.loc[~blank]
-    if frame.empty and not allow_empty:
-        raise _fail(name, f"the {what} has a header but no rows", row=1)
-    return Table(name, data, frame)
-
-
-def _read_csv(name: str, data: bytes, encoding: str | None, what: str) -> pd.DataFrame:
-    codec = encoding or "utf-8-sig"
-    try:
-        text = data.decode(codec)
-    except LookupError:
-        raise _fail(name, f"unknown encoding {codec!r}: use e.g. utf-8, cp1252, utf-16") from None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _fail(
-            name,
-            f"the {what} is not valid {codec} text (byte {exc.start}, line {line}): save it as "
-            "UTF-8 CSV, or pass the file's encoding (e.g. cp1252, utf-16)",
-            row=line,
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    bad = _CONTROL_RE.search(text)
-    if bad:
-        line = text.count("\n", 0, bad.start()) + 1
-        char = "NUL bytes" if bad.group() == "\x00" else f"control character {bad.group()!r}"
-        raise _fail(
-            name,
-            f"the {what} contains {char} (line {line}): it is not a text CSV file",
-            row=line,
-        )
-    try:
-        header = next(csv.reader(io.StringIO(text)), [])
-    except csv.Error as exc:
-        raise _fail(name, f"the header row cannot be read: {exc}", row=1) from None
-    columns = [h.strip().lower() for h in header]
-    _check_header(name, columns, what)
-    if len(columns) == 1 and ";" in header[0]:
-        raise _fail(
-            name,
-            f"the {what} looks ';'-separated; save it as comma-separated CSV",
-            row=1,
-            value=header[0],
-        )
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            header=0,
-            engine="c",
-        )
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise _fail(name, f"the {what} is not well-formed CSV: {exc}") from None
-    frame.columns = pd.Index(columns)
-    frame.index = pd.RangeIndex(2, 2 + len(frame))
-    return frame.fillna("").astype(str)
-
-
-def _check_header(name: str, columns: list[str], what: str) -> None:
-    if not columns or all(not c for c in columns):
-        raise _fail(name, f"the {what} has no header row", row=1)
-    if "" in columns:
-        raise _fail(name, f"column {columns.index('') + 1} of the header has no name", row=1)
-    seen: set[str] = set()
-    for c in columns:
-        if c in seen:
-            raise _fail(name, f"column {c!r} appears twice in the header", row=1, value=c)
-        seen.add(c)
-
-
-def _read_parquet(name: str, data: bytes, what: str) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, … for damaged files
-        raise _fail(name, f"the {what} is not a readable Parquet file: {exc}") from None
-    columns = [str(c).strip().lower() for c in table.column_names]
-    _check_header(name, columns, what)
-    out: dict[str, list[str]] = {}
-    for field, column, col in zip(table.schema, columns, table.columns, strict=True):
-        kind = field.type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-            col = col.cast(kind)
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
-            out[column] = ["" if v is None else v for v in col.to_pylist()]
-        elif column == "settings" and (
-            pa.types.is_struct(kind) or pa.types.is_map(kind) or pa.types.is_list(kind)
-        ):
-            out[column] = [_settings_json(v) for v in col.to_pylist()]
-        else:
-            raise _fail(
-                name,
-                f"column {column!r} has Parquet type {kind}; store every column as string "
-                "(settings may also be a struct) so no value is coerced",
-                row=1,
-                value=column,
-            )
-    frame = pd.DataFrame(out, columns=columns, dtype=str)
-    frame.index = pd.RangeIndex(2, 2 + len(frame))
-    return frame
-
-
-def _settings_json(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list) and all(isinstance(x, tuple) and len(x) == 2 for x in value):
-        value = dict(value)  # a Parquet map arrives as a list of (key, value) pairs
-    return orjson.dumps(_drop_nulls(value)).decode()
-
-
-def _drop_nulls(value: Any) -> Any:
-    """A struct column gives every row every field; the absent ones come back as null."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def _check_sizes(name: str, frame: pd.DataFrame) -> None:
-    problems: list[Problem] = []
-    for column in frame.columns:
-        lengths = frame[column].str.len()
-        over = lengths[lengths > MAX_FIELD_CHARS]
-        rows: list[Any] = over.index.tolist()[:MAX_REPORTED_CELLS]
-        for row, length in zip(rows, over.tolist(), strict=False):
-            problems.append(
-                Problem(
-                    name,
-                    int(row),
-                    str(column),
-                    str(frame.at[row, column])[:40],
-                    f"the cell holds {int(length):,} characters; the limit is {MAX_FIELD_CHARS:,}",
-                )
-            )
-    if problems:
-        raise JobFileError(problems)
-
-
 def load(path: str | Path, *, encoding: str | None = None, timezone: str | None = None) -> JobRows:
     """Read and check every row of a job file. Unreadable files raise JobFileError."""
     # A header alone is a job with nothing to do: a failures.csv of a run where nothing failed.
@@ -341,7 +126,7 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
         path,
         encoding=encoding,
         required=("action", "setting_type"),
-        any_of=TARGET_COLUMNS,
+        any_of=REF_COLUMNS,
         allow_empty=True,
     )
     problems: list[Problem] = []
@@ -377,16 +162,3 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
 
 def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterable[tuple[str, ...]]:
     return frame[list(columns)].itertuples(index=False, name=None)
-
-
-def validate(
-    path: str | Path,
-    *,
-    directory: str | Path | None = None,
-    encoding: str | None = None,
-    timezone: str | None = None,
-) -> list[Problem]:
-    """Every problem of a job file (errors and warnings), expansion included; sends nothing."""
-    from .plan import validate as _validate  # plan builds on this module
-
-    return _validate(path, directory=directory, encoding=encoding, timezone=timezone)

@@ -1,10 +1,11 @@
-"""The plan: every row × every extension it targets, one row per operation, checked as a whole.
+"""The plan: every row × every extension it names, one row per operation, checked as a whole.
 
-``build_plan`` reads the job file (``jobfile``), resolves targets (``directory``), expands rows
-into operations with vectorised pandas/numpy (no Python object per operation), and rejects
-duplicates and contradictions per extension (``conflicts``). The frame's columns are exactly
-those of ``model.Operation`` (docs/CONTRACTS.md); low-cardinality text columns are categoricals
-so a million operations share a handful of ``settings`` strings.
+``build_plan`` reads the job file (``jobfile``), resolves each row's extension reference
+(``directory``), expands rows into operations with vectorised pandas/numpy (no Python object per
+operation), and rejects duplicates and contradictions per extension (``conflicts``). The frame's
+columns are exactly the fields of ``model.Operation`` (docs/CONTRACTS.md); low-cardinality text
+columns are categoricals so a million operations share a handful of ``settings`` strings.
+``validate`` reports the same problems without raising: it is how a job file is validated.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +24,13 @@ import pandas as pd
 
 from ..errors import ConfigError, JobFileError, Problem
 from ..model import Action, Operation, SettingType, SubSettingType
+from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
-from .directory import Directory, Targets, read_directory, resolve
+from .directory import Directory, Resolution, read_directory, resolve
 from .jobfile import load
-from .rules import RowSpec
 
-PLAN_COLUMNS = (
-    "seq",
-    "op_id",
-    "row",
-    "action",
-    "extension_id",
-    "setting_type",
-    "sub_setting_type",
-    "settings",
-    "holiday_id",
-    "call_forwarding_id",
-    "holiday_name",
-    "holiday_from",
-    "holiday_to",
-    "phone_number",
-    "extension_number",
-    "extension_name",
-)
+#: One column per field of ``Operation``, in its order: the plan frame is that record's table.
+PLAN_COLUMNS = tuple(f.name for f in fields(Operation))
 #: Columns copied from the row template: categoricals, shared by every operation of a row.
 _TEMPLATE = (
     "action",
@@ -177,13 +162,14 @@ def _prepare(
     row_problems = list(job.problems)
     if directory_path is not None and directory is None:
         # References cannot be checked without the directory; its own problems say why.
-        specs = [s for s in job.specs if s.target_kind == "extension_id"]
+        specs = [s for s in job.specs if s.ref is ExtensionRef.EXTENSION_ID]
     else:
         specs = job.specs
-    targets, found = resolve(specs, directory, file=job.path)
+    resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
-    frame = expand(specs, targets, directory, _job_hash(job.data, directory, encoding, timezone))
-    row_problems.extend(find_conflicts(frame, specs, targets, file=job.path))
+    job_hash = _job_hash(job.data, directory, encoding, timezone)
+    frame = expand(specs, resolution, directory, job_hash)
+    row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
     row_problems.sort(key=lambda p: p.row or 0)
     problems.extend(row_problems)
     plan = Plan(
@@ -214,9 +200,9 @@ def _spec_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "row": [s.row for s in specs],
-            "action": [s.action for s in specs],
-            "setting_type": [s.setting_type for s in specs],
-            "sub_setting_type": [s.sub_setting_type for s in specs],
+            "action": [s.action.value for s in specs],
+            "setting_type": [s.setting_type.value for s in specs],
+            "sub_setting_type": [s.sub_setting_type.value for s in specs],
             "settings": [dumps(s.settings, option=orjson.OPT_SORT_KEYS).decode() for s in specs],
             "holiday_id": [s.holiday_id for s in specs],
             "call_forwarding_id": [s.call_forwarding_id for s in specs],
@@ -242,13 +228,13 @@ def _strings(values: npt.NDArray[np.object_]) -> Any:
 
 
 def expand(
-    specs: Sequence[RowSpec], targets: Targets, directory: Directory | None, job_hash: str
+    specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None, job_hash: str
 ) -> pd.DataFrame:
-    """The plan frame: one row per (row template, target extension), vectorised."""
-    take = targets.spec
+    """The plan frame: one row per (row template, extension it names), vectorised."""
+    take = resolution.spec
     spec_frame = _spec_frame(specs)
     rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
-    ids = targets.extension_id
+    ids = resolution.extension_id
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
         "op_id": _op_ids(job_hash, rows, ids),
@@ -261,7 +247,8 @@ def expand(
         if directory is not None and source in directory.frame.columns:
             known = directory.frame[source].replace("", None)
             codes, uniques = pd.factorize(known.astype(object), use_na_sentinel=True)
-            picked = np.where(targets.position >= 0, codes[np.clip(targets.position, 0, None)], -1)
+            position = resolution.position
+            picked = np.where(position >= 0, codes[np.clip(position, 0, None)], -1)
             categories = pd.Index([str(u) for u in uniques], dtype="str")
             columns[name] = pd.Categorical.from_codes(picked, categories=categories)
         else:

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from ..jobs.csvsafe import is_formula
 from ..jobs.rules import check_row
+from ..jobs.tables import is_formula
 from ..model import Action, SettingType, SubSettingType
 
 JOB_COLUMNS = (

@@ -44,7 +44,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..jobs.csvsafe import (
+from ..jobs.tables import (
     CONTROL_PATTERN,
     atomic_file,
     atomic_path,

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import JobFileError, Problem
 
 COLUMNS = ("extension_id", "extension_number", "name", "email", "type", "site")
@@ -173,6 +171,8 @@ def generate_directory(n: int, seed: int) -> list[Extension]:
 
 def load_directory(path: str | Path) -> list[Extension]:
     """Read a CSV or Parquet directory file; every defect is reported at once."""
+    import pandas as pd  # only here: `bulkops --help` builds the simulate flags without pandas
+
     path = Path(path)
     name = str(path)
     try:
@@ -225,6 +225,8 @@ def load_directory(path: str | Path) -> list[Extension]:
 
 def write_directory(extensions: Sequence[Extension], path: str | Path) -> None:
     """Write a directory file (CSV, or Parquet when the name ends in ``.parquet``)."""
+    import pandas as pd
+
     path = Path(path)
     frame = pd.DataFrame(
         [
