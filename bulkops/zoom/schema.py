@@ -177,7 +177,7 @@ DISTRIBUTION_RING_MODES = ("simultaneous", "sequential", "rotating", "longest_id
 MAX_FORWARDING_ENTRIES = 10
 MAX_CUSTOM_DAYS = 7
 
-_B, _C, _H = SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS, SettingType.HOLIDAY_HOURS
+_B, _H = SettingType.BUSINESS_HOURS, SettingType.HOLIDAY_HOURS
 
 
 def _call_handling(setting: SettingType) -> tuple[Field, ...]:
@@ -190,8 +190,7 @@ def _call_handling(setting: SettingType) -> tuple[Field, ...]:
     marked "not included in the actual response" by Zoom, so they are not read there.
     """
     holiday, business = setting is _H, setting is _B
-    busy = not holiday
-    full_routing = not holiday  # the holiday GET's routing lacks these targets
+    busy = full_routing = not holiday  # no busy_routing; a routing without these targets
     fields = (
         _flag(
             "allow_callers_check_voicemail",
