@@ -3,85 +3,41 @@
 One builder per ``sub_setting_type`` (``holiday``, ``call_forwarding``, ``custom_hours``,
 ``call_handling``) takes the row's flat columns and ``settings`` object, already parsed and
 merged by ``rules.check_row``, checks them against Zoom's field table (keys, types, enums, list
-limits; docs/zoom-api.md and the OpenAPI extract) and writes the request body into the spec.
+limits: ``bulkops.zoom.schema``, the one copy in the client) and writes the request body into
+the spec.
 Problems go to the row's ``RowCheck``; unknown keys are warnings and are sent as given.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..model import Action, SettingType, SubSettingType
+from ..zoom import schema
+from ..zoom.schema import FORWARDING_ENTRIES, HOLIDAY_ID, Field, Kind, Text
 from .checks import RowCheck, RowSpec, check_e164, check_id, is_int, show_value
 
-HHMM_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+HHMM_RE = re.compile(schema.PATTERNS[Text.HH_MM])
 
-# --- call-handling field table (from the OpenAPI extract) ------------------------------------
+# --- Zoom's field table, from bulkops.zoom.schema ---------------------------------------------
 
-_STEP5 = tuple(range(10, 61, 5))
-CALL_NOT_ANSWER_ACTIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 18, 19)
-BUSY_ACTIONS = (1, 2, 4, 6, 7, 8, 9, 10, 12, 21, 22)
-#: 10–60 step 5 for users; 120–1800 only for call-queue overflow (accepted for any type).
-MAX_WAIT_TIMES = (*_STEP5, 120, 180, 240, 300, 600, 900, 1200, 1500, 1800)
-WRAP_UP_TIMES = (0, *_STEP5, 120, 180, 240, 300)  # 0 is in Zoom's description, not its enum
-RING_MODES = ("simultaneous", "sequential")
-DISTRIBUTION_RING_MODES = ("simultaneous", "sequential", "rotating", "longest_idle")
+_CUSTOM_HOURS = schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CUSTOM_HOURS)
+_FORWARDING = schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CALL_FORWARDING)
+_DAYS = _CUSTOM_HOURS.field(Action.UPDATE, "custom_hours_settings")
+_ENTRIES = _FORWARDING.field(Action.UPDATE, FORWARDING_ENTRIES)
 
-_BOOL_KEYS = frozenset(
-    {
-        "allow_callers_check_voicemail",
-        "allow_members_to_reset",
-        "busy_require_press_1_before_connecting",
-        "un_answered_require_press_1_before_connecting",
-        "overflow_play_callee_voicemail_greeting",
-        "play_callee_voicemail_greeting",
-        "busy_play_callee_voicemail_greeting",
-        "connect_to_operator",
-        "receive_call",
-    }
-)
-_STR_KEYS = frozenset(
-    {
-        "audio_while_connecting_id",
-        "description",
-        "busy_description",
-        "greeting_prompt_id",
-        "music_on_hold_id",
-        "voicemail_greeting_id",
-        "voicemail_leaving_instruction_id",
-        "message_greeting_id",
-        "forward_to_partner_contact_center_id",
-        "forward_to_teams_id",
-    }
-)
-_E164_KEYS = frozenset({"phone_number", "busy_phone_number", "forward_to_zcc_phone_number"})
-_ID_KEYS = frozenset(
-    {"forward_to_extension_id", "busy_forward_to_extension_id", "operator_extension_id"}
-)
-_ENUM_KEYS: dict[str, tuple[object, ...]] = {
-    "call_not_answer_action": CALL_NOT_ANSWER_ACTIONS,
-    "busy_on_another_call_action": BUSY_ACTIONS,
-    "max_wait_time": MAX_WAIT_TIMES,
-    "wrap_up_time": WRAP_UP_TIMES,
-    "ring_mode": RING_MODES,
-}
-CALL_HANDLING_KEYS = frozenset(
-    _BOOL_KEYS
-    | _STR_KEYS
-    | _E164_KEYS
-    | _ID_KEYS
-    | set(_ENUM_KEYS)
-    | {"call_distribution", "max_call_in_queue", "holiday_id"}
-)
-CUSTOM_HOURS_KEYS = frozenset({"type", "custom_hours_settings", "allow_members_to_reset"})
-FORWARDING_UPDATE_KEYS = frozenset(
-    {"call_forwarding_settings", "require_press_1_before_connecting", "enable"}
-)
-_FORWARDING_ITEM_KEYS = frozenset(
-    {"id", "description", "enable", "phone_number", "external_contact"}
-)
+CUSTOM_HOURS_KEYS = _CUSTOM_HOURS.names(Action.UPDATE)
+#: ``enable`` is bulkops' shorthand for the one entry a row names, not a key of Zoom's body.
+FORWARDING_UPDATE_KEYS = _FORWARDING.names(Action.UPDATE) | {"enable"}
+_FORWARDING_ITEM_KEYS = frozenset(part.name for part in _ENTRIES.parts)
+_WEEKDAYS = _DAYS.part("weekday").choices
+_DAY_TYPES = _DAYS.part("type").choices
+_HOURS_TYPES = _CUSTOM_HOURS.field(Action.UPDATE, "type").choices
+#: How a string field of the call_handling body is checked beyond being a string.
+_TEXT_CHECKS: dict[Text, Callable[[str], str | None]] = {Text.E164: check_e164, Text.ID: check_id}
 #: Flat columns that name the holiday an operation of ``holiday_hours`` lives under.
 _HOLIDAY_COLUMNS = frozenset({"holiday_id", "name", "from", "to"})
 
@@ -150,13 +106,19 @@ def _no_body(r: RowCheck, spec: RowSpec, settings: Mapping[str, Any]) -> None:
 
 
 def _objects(
-    r: RowCheck, value: object, where: str, *, most: int, expected: str, empty: bool = True
+    r: RowCheck,
+    value: object,
+    where: str,
+    *,
+    most: int | None,
+    expected: str,
+    empty: bool = True,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The objects of a list in ``settings`` with where each stands, after checking its shape."""
     if not isinstance(value, list) or (not value and not empty):
         r.error("settings", value, f"{where} must be {expected}")
         return
-    if len(value) > most:
+    if most is not None and len(value) > most:
         r.error("settings", f"{len(value)} items", f"{where} holds at most {most} items")
     for i, item in enumerate(value):
         at = f"{where}[{i}]"
@@ -253,14 +215,14 @@ def _build_forwarding(
         return
 
     # update: one entry named by the flat columns, or Zoom's own call_forwarding_settings list.
-    _unknown_keys(r, settings, FORWARDING_UPDATE_KEYS | {"holiday_id"}, what)
+    _unknown_keys(r, settings, FORWARDING_UPDATE_KEYS | {HOLIDAY_ID}, what)
     require = settings.pop("require_press_1_before_connecting", None)
     if require is not None and not isinstance(require, bool):
         r.error("settings", require, "require_press_1_before_connecting must be true or false")
     enable = settings.pop("enable", None)
     if enable is not None and not isinstance(enable, bool):
         r.error("settings", f"enable={show_value(enable)}", "enable must be true or false")
-    items = settings.pop("call_forwarding_settings", None)
+    items = settings.pop(FORWARDING_ENTRIES, None)
     if items is not None:
         if enable is not None or "description" in flat:
             r.error(
@@ -304,7 +266,9 @@ def _build_forwarding(
 def _check_forwarding_items(r: RowCheck, items: object) -> list[str]:
     where = "settings.call_forwarding_settings"
     ids: list[str] = []
-    for at, item in _objects(r, items, where, most=10, expected="a list of objects"):
+    for at, item in _objects(
+        r, items, where, most=_ENTRIES.max_items, expected="a list of objects"
+    ):
         for key in item:
             if key not in _FORWARDING_ITEM_KEYS:
                 r.warn("settings", f"{at}.{key}", "is not a field Zoom documents; sent as given")
@@ -341,7 +305,7 @@ def _build_custom_hours(
     kind = settings.get("type")
     if kind is None:
         r.error("settings", None, "settings.type is required: 1 (24 hours) or 2 (custom hours)")
-    elif not is_int(kind) or kind not in (1, 2):
+    elif not is_int(kind) or kind not in _HOURS_TYPES:
         r.error("settings", f"type={show_value(kind)}", "settings.type must be 1 or 2 (a number)")
     reset = settings.get("allow_members_to_reset")
     if reset is not None and not isinstance(reset, bool):
@@ -358,10 +322,10 @@ def _check_days(r: RowCheck, days: object) -> None:
     where = "settings.custom_hours_settings"
     expected = "a list of 1–7 weekday objects"
     seen: set[int] = set()
-    for at, day in _objects(r, days, where, most=7, expected=expected, empty=False):
+    for at, day in _objects(r, days, where, most=_DAYS.max_items, expected=expected, empty=False):
         weekday: Any = day.get("weekday")
         kind: Any = day.get("type")
-        if not is_int(weekday) or not 1 <= weekday <= 7:
+        if not is_int(weekday) or weekday not in _WEEKDAYS:
             r.error(
                 "settings",
                 f"weekday={show_value(weekday)}",
@@ -371,7 +335,7 @@ def _check_days(r: RowCheck, days: object) -> None:
             r.error("settings", f"weekday={weekday}", f"{at}.weekday {weekday} appears twice")
         else:
             seen.add(weekday)
-        if not is_int(kind) or kind not in (0, 1, 2):
+        if not is_int(kind) or kind not in _DAY_TYPES:
             r.error(
                 "settings",
                 f"type={show_value(kind)}",
@@ -408,25 +372,13 @@ def _build_call_handling(
     for name in ("phone_number", "description"):
         if name in flat:
             settings[name] = flat[name]
-    _unknown_keys(r, settings, CALL_HANDLING_KEYS, what)
+    body = schema.section(setting, SubSettingType.CALL_HANDLING)
+    _unknown_keys(r, settings, body.names(Action.UPDATE) | {HOLIDAY_ID}, what)
     if not settings:
         r.error("settings", None, "is required: the call_handling fields to change")
     for key, value in settings.items():
-        reason: str | None = None
-        if key in _BOOL_KEYS and not isinstance(value, bool):
-            reason = "must be true or false"
-        elif key in _STR_KEYS and not isinstance(value, str):
-            reason = "must be a string"
-        elif key in _E164_KEYS:
-            reason = check_e164(value) if isinstance(value, str) else "must be a string"
-        elif key in _ID_KEYS:
-            reason = check_id(value) if isinstance(value, str) else "must be a string"
-        elif key in _ENUM_KEYS and (value not in _ENUM_KEYS[key] or isinstance(value, bool)):
-            reason = "must be one of " + ", ".join(map(str, _ENUM_KEYS[key]))
-        elif key == "max_call_in_queue" and (not is_int(value) or not 0 <= value <= 60):
-            reason = "must be a number from 0 to 60"
-        elif key == "call_distribution":
-            reason = _check_distribution(value)
+        field = body.find(Action.UPDATE, key)
+        reason = None if field is None else _value_problem(field, value)
         if reason:
             r.error("settings", f"{key}={show_value(value)}", f"settings.{key} {reason}")
     if settings.get("call_not_answer_action") == 10 and "phone_number" not in settings:
@@ -446,19 +398,57 @@ def _build_call_handling(
     spec.settings.update(settings)
 
 
-def _check_distribution(value: object) -> str | None:
+def _value_problem(field: Field, value: object) -> str | None:
+    """Why ``value`` does not fit a call_handling field (None when it does)."""
+    if field.kind is Kind.BOOLEAN:
+        return None if isinstance(value, bool) else "must be true or false"
+    if field.choices:
+        # 1.0 == 1 passes, as it always has: Zoom's JSON parser reads it as the integer.
+        if value in field.choices and not isinstance(value, bool):
+            return None
+        return "must be one of " + ", ".join(map(str, field.choices))
+    if field.kind is Kind.STRING:
+        if not isinstance(value, str):
+            return "must be a string"
+        check = _TEXT_CHECKS.get(field.text)
+        return None if check is None else check(value)
+    if field.kind is Kind.INTEGER:
+        low, high = field.low, field.high
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if (
+            number is not None
+            and (low is None or low <= number)
+            and (high is None or number <= high)
+        ):
+            return None
+        return f"must be a number from {low} to {high}"
+    return _object_problem(field, value)
+
+
+def _object_problem(field: Field, value: object) -> str | None:
+    """call_distribution, the body's one object: the first of its parts that does not fit."""
     if not isinstance(value, dict):
         return "must be an object"
-    mode = value.get("ring_mode")
-    if mode is not None and mode not in DISTRIBUTION_RING_MODES:
-        return "ring_mode must be one of " + ", ".join(DISTRIBUTION_RING_MODES)
-    duration = value.get("ring_duration")
-    if duration is not None and (not is_int(duration) or duration not in _STEP5):
-        return "ring_duration must be 10–60 in steps of 5"
-    for key in ("handle_multiple_calls", "skip_offline_device_phone_number"):
-        if key in value and not isinstance(value[key], bool):
-            return f"{key} must be true or false"
+    for part in field.parts:
+        if part.name not in value:
+            continue
+        given = value[part.name]
+        if part.kind is Kind.BOOLEAN:
+            if not isinstance(given, bool):
+                return f"{part.name} must be true or false"
+        elif given is not None and (given not in part.choices or isinstance(given, bool)):
+            return f"{part.name} must be {_one_of(part.choices)}"
     return None
+
+
+def _one_of(choices: tuple[int, ...] | tuple[str, ...]) -> str:
+    """``10–60 in steps of 5`` for an evenly spaced run of numbers, else the list."""
+    steps = {
+        b - a for a, b in itertools.pairwise(choices) if isinstance(a, int) and isinstance(b, int)
+    }
+    if len(choices) > 2 and len(steps) == 1 and (step := steps.pop()) > 1:
+        return f"{choices[0]}–{choices[-1]} in steps of {step}"
+    return "one of " + ", ".join(map(str, choices))
 
 
 _BUILDERS = {

@@ -1,7 +1,7 @@
 """Before-images: Zoom's GET of an extension as the first read stored it, and lookups on it.
 
-``bulkops.undo`` reads the old values to restore from here; ``READ_PATHS`` says where the GET
-shows each call_handling field that a job can write.
+``bulkops.undo`` reads the old values to restore from here, at the read paths
+``bulkops.zoom.schema`` gives for each field a job can write.
 """
 
 from __future__ import annotations
@@ -9,46 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import SettingType
+from ..zoom.schema import Path
 from ..zoom.view import same_instant
 from .jobrows import Json
 
-#: call_handling write field → where the GET shows it (Zoom's spec; zoom-api.md "GET shape").
-READ_PATHS: dict[str, tuple[str, ...]] = {
-    "call_not_answer_action": ("routing", "action"),
-    "forward_to_extension_id": ("routing", "forward_to", "extension_id"),
-    "phone_number": ("routing", "forward_to", "phone_number"),
-    "connect_to_operator": ("routing", "connect_to_operator"),
-    "operator_extension_id": ("routing", "operator", "extension_id"),
-    "allow_callers_check_voicemail": ("routing", "allow_callers_check_voicemail"),
-    "voicemail_greeting_id": ("routing", "voicemail_greeting", "id"),
-    "voicemail_leaving_instruction_id": ("routing", "voicemail_leaving_instruction", "id"),
-    "message_greeting_id": ("routing", "message_greeting", "id"),
-    "un_answered_require_press_1_before_connecting": (
-        "routing",
-        "require_press_1_before_connecting",
-    ),
-    "busy_on_another_call_action": ("busy_routing", "action"),
-    "busy_forward_to_extension_id": ("busy_routing", "forward_to", "extension_id"),
-    "busy_phone_number": ("busy_routing", "forward_to", "phone_number"),
-    "busy_require_press_1_before_connecting": ("busy_routing", "require_press_1_before_connecting"),
-    "greeting_prompt_id": ("greeting_prompt", "id"),
-    "music_on_hold_id": ("music_on_hold", "id"),
-    "audio_while_connecting_id": ("audio_while_connecting", "id"),
-    **{
-        k: (k,)
-        for k in (
-            "ring_mode",
-            "max_wait_time",
-            "max_call_in_queue",
-            "wrap_up_time",
-            "receive_call",
-            "call_distribution",
-        )
-    },
-}
 
-
-def get_path(tree: Any, path: tuple[str, ...]) -> Any:
+def get_path(tree: Any, path: Path) -> Any:
     for part in path:
         if not isinstance(tree, dict) or part not in tree:
             return MISSING
@@ -57,6 +23,18 @@ def get_path(tree: Any, path: tuple[str, ...]) -> Any:
 
 
 MISSING = object()
+
+
+def read_back(settings: Json, paths: tuple[Path, ...]) -> Any:
+    """The first value the GET shows at one of ``paths`` (preferred first), else ``MISSING``.
+
+    A null counts as not shown: a PATCH cannot set a field back to "no value".
+    """
+    for path in paths:
+        value = get_path(settings, path)
+        if value is not MISSING and value is not None:
+            return value
+    return MISSING
 
 
 def section(entries: Any, sub: str) -> Json | None:

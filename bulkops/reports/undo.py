@@ -16,7 +16,7 @@ It reverses the operations that **succeeded**, newest first:
 | update holiday | update it back to the snapshot's name, from and to |
 | update business_hours/custom_hours | update back to the snapshot's ``type`` and all its weekdays |
 | update call forwarding | update each entry back to its old description, enable, number |
-| update call_handling | update back every changed field the GET returns (read paths below) |
+| update call_handling | update back every changed field the GET returns (``zoom.schema`` reads) |
 | delete holiday | add it again with its old name/from/to, and its external forwarding numbers |
 | delete forwarding number | add it again with its old number and description |
 
@@ -26,8 +26,10 @@ It reverses the operations that **succeeded**, newest first:
 - A re-added holiday or forwarding number gets a **new id**; a re-added holiday's call handling
   and Zoom's own forwarding entries come back at Zoom's defaults, a re-added forwarding number
   comes back enabled.
-- call_handling fields the GET does not return (or returns under a name bulkops does not know)
-  keep their new value; a field that had no value before cannot be "unset" by a PATCH.
+- call_handling fields the GET does not return keep their new value: which ones depends on the
+  setting type (``zoom.schema``: e.g. the holiday-hours GET has no ``busy_routing``, only the
+  business-hours GET shows the call-queue fields). A field that had no value before cannot be
+  "unset" by a PATCH.
 - Extensions without a snapshot (read skipped with ``--no-precheck``) have no before-image:
   their updates and deletes cannot be reversed (their adds still can).
 - Operations whose outcome is unknown (``in_flight``) or not run are not reversed: finish the
@@ -42,7 +44,8 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from ..model import Action, SettingType, SubSettingType
-from .before import MISSING, READ_PATHS, Snapshot, get_path, section
+from ..zoom import schema
+from .before import MISSING, Snapshot, read_back, section
 from .jobrows import Json, Row, StoredOp, holiday_ref, make_row, row_problem
 
 # --- undo ---------------------------------------------------------------------------------
@@ -342,14 +345,14 @@ class UndoBuilder:
         if old is None:
             self.cannot(op, "the before-image has no call_handling for it")
             return
+        reads = schema.section(op.setting_type, SubSettingType.CALL_HANDLING)
         settings: Json = {}
         lost: list[str] = []
         for key in op.settings:
-            if key == "holiday_id":
+            if key == schema.HOLIDAY_ID:
                 continue
-            path = READ_PATHS.get(key)
-            value = MISSING if path is None else get_path(old, path)
-            if value is MISSING or value is None:
+            value = read_back(old, reads.reads(key))
+            if value is MISSING:
                 lost.append(key)
             else:
                 settings[key] = value

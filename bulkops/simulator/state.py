@@ -39,6 +39,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "call_not_answer_action": ("routing", "action"),
     "forward_to_extension_id": ("routing", "forward_to", "extension_id"),
     "phone_number": ("routing", "forward_to", "phone_number"),
+    "description": ("routing", "forward_to", "description"),
     "connect_to_operator": ("routing", "connect_to_operator"),
     "operator_extension_id": ("routing", "operator", "extension_id"),
     "allow_callers_check_voicemail": ("routing", "allow_callers_check_voicemail"),
@@ -60,6 +61,7 @@ READ_PATHS: dict[str, tuple[str, ...]] = {
     "busy_on_another_call_action": ("busy_routing", "action"),
     "busy_forward_to_extension_id": ("busy_routing", "forward_to", "extension_id"),
     "busy_phone_number": ("busy_routing", "forward_to", "phone_number"),
+    "busy_description": ("busy_routing", "forward_to", "description"),
     "busy_require_press_1_before_connecting": ("busy_routing", "require_press_1_before_connecting"),
     "busy_play_callee_voicemail_greeting": ("busy_routing", "busy_play_callee_voicemail_greeting"),
     "greeting_prompt_id": ("greeting_prompt", "id"),
@@ -76,6 +78,8 @@ _SAME_NAME = frozenset(
         "allow_members_to_reset",
     }
 )
+#: Describe the number a forward_to holds: written after a new target replaced the object.
+_DESCRIPTIONS = frozenset({"description", "busy_description"})
 _TARGETS = {"forward_to_extension_id", "busy_forward_to_extension_id", "operator_extension_id"}
 _TARGET_TYPES = {
     "forward_to": frozenset({"user", "autoReceptionist", "callQueue", "commonArea"}),
@@ -285,7 +289,7 @@ class AccountState:
         for key in _TARGETS & settings.keys():
             if settings[key] not in self.extensions:
                 raise invalid(f"settings.{key}", f"no such extension: {settings[key]}")
-        for key, value in settings.items():
+        for key, value in sorted(settings.items(), key=lambda item: item[0] in _DESCRIPTIONS):
             if key in _SAME_NAME:
                 handling[key] = value
             elif key == "call_distribution":

@@ -52,6 +52,7 @@ _BOOL_FIELDS = (
 )
 _STR_FIELDS = (
     "audio_while_connecting_id",
+    "description",
     "busy_description",
     "forward_to_extension_id",
     "busy_forward_to_extension_id",

@@ -10,10 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import Action, Operation, SettingType, SubSettingType
+from . import schema
 from .view import ExtensionView
 
-# Flat columns of a job file that travel in the body only through the engine's own logic.
-_ID_KEYS = ("holiday_id", "call_forwarding_id")
+# The ids of created items: flat columns of a job file that reach a body only through the
+# engine's own logic, and the keys of Zoom's answer to a POST.
+_ID_KEYS = tuple(schema.ITEM_ID.values())
+#: What a row that names one forwarding entry gives flat: the entry's fields but its id.
+_ENTRY_FIELDS = tuple(
+    part.name
+    for part in schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CALL_FORWARDING)
+    .field(Action.UPDATE, schema.FORWARDING_ENTRIES)
+    .parts
+    if part.name != "id" and part.kind is not schema.Kind.OBJECT
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +120,18 @@ def build(op: Operation, res: Resolution) -> Request:
     """The request that carries out ``op`` with the ids of ``res``."""
     setting = op.setting_type.value
     if op.action is Action.DELETE:
-        if op.sub_setting_type is SubSettingType.HOLIDAY:
-            params = {"holiday_id": _need(res.holiday_id)}
-        else:
-            params = {"call_forwarding_id": _need(res.forwarding_id)}
+        holiday = op.sub_setting_type is SubSettingType.HOLIDAY
+        item_id = _need(res.holiday_id if holiday else res.forwarding_id)
+        params = {schema.ITEM_ID[op.sub_setting_type]: item_id}
         return Request("DELETE", op.extension_id, setting, None, params)
 
     settings = {k: v for k, v in op.settings.items() if k not in _ID_KEYS}
     sub = op.sub_setting_type
     if op.setting_type is SettingType.HOLIDAY_HOURS and res.holiday_id is not None:
         # Zoom needs the holiday in the settings of every holiday-hours write but the first add.
-        settings["holiday_id"] = res.holiday_id
+        settings[schema.HOLIDAY_ID] = res.holiday_id
     if op.action is Action.UPDATE and sub is SubSettingType.CALL_FORWARDING:
-        settings["call_forwarding_settings"] = _forwarding_items(settings, res.forwarding_id)
+        settings[schema.FORWARDING_ENTRIES] = _forwarding_items(settings, res.forwarding_id)
     body = {"sub_setting_type": sub.value, "settings": settings}
     return Request(op.method, op.extension_id, setting, body, None)
 
@@ -153,10 +162,10 @@ def apply_to_view(
 
 def _forwarding_items(settings: dict[str, Any], forwarding_id: str | None) -> list[Any]:
     """Zoom's PATCH takes a list of entries by id; a row that named one entry gets its id here."""
-    items = settings.get("call_forwarding_settings")
+    items = settings.get(schema.FORWARDING_ENTRIES)
     if not isinstance(items, list):
         item: dict[str, Any] = {}
-        for key in ("phone_number", "description", "enable"):
+        for key in _ENTRY_FIELDS:
             if key in settings:
                 item[key] = settings.pop(key)
         items = [item]

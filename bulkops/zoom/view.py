@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import SettingType
+from ..model import SettingType, SubSettingType
+from .schema import FORWARDING_ENTRIES, HOLIDAY_ID, ITEM_ID
+
+_FORWARDING = SubSettingType.CALL_FORWARDING.value
+_ID = ITEM_ID[SubSettingType.CALL_FORWARDING]
 
 
 @dataclass(slots=True)
@@ -37,19 +41,19 @@ class ExtensionView:
         for setting in (SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS):
             numbers: dict[str, str] = {}
             for entry in body.get(setting.value) or []:
-                if entry.get("sub_setting_type") == "call_forwarding":
+                if entry.get("sub_setting_type") == _FORWARDING:
                     numbers.update(_forwarding_numbers(entry.get("settings") or {}))
             view.forwarding[setting.value] = numbers
         for item in body.get(SettingType.HOLIDAY_HOURS.value) or []:
-            holiday = Holiday(str(item.get("holiday_id", "")), "", None, None)
+            holiday = Holiday(str(item.get(HOLIDAY_ID, "")), "", None, None)
             for detail in item.get("details") or []:
                 settings = detail.get("settings") or {}
                 kind = detail.get("sub_setting_type")
-                if kind == "holiday":
+                if kind == SubSettingType.HOLIDAY.value:
                     holiday.name = str(settings.get("name", ""))
                     holiday.from_ = settings.get("from")
                     holiday.to = settings.get("to")
-                elif kind == "call_forwarding":
+                elif kind == _FORWARDING:
                     holiday.forwarding.update(_forwarding_numbers(settings))
             if holiday.holiday_id:
                 view.holidays.append(holiday)
@@ -115,17 +119,13 @@ class ExtensionView:
 def _forwarding_numbers(settings: dict[str, Any]) -> dict[str, str]:
     """Phone number -> id for the external numbers of a forwarding entry in the GET shape."""
     found: dict[str, str] = {}
-    items = settings.get("call_forwarding_settings")
+    items = settings.get(FORWARDING_ENTRIES)
     if isinstance(items, list):
         for item in items:
             if isinstance(item, dict) and item.get("phone_number") and item.get("id"):
                 found[str(item["phone_number"])] = str(item["id"])
-    elif settings.get("phone_number") and (
-        settings.get("id") or settings.get("call_forwarding_id")
-    ):
-        found[str(settings["phone_number"])] = str(
-            settings.get("id") or settings["call_forwarding_id"]
-        )
+    elif settings.get("phone_number") and (entry_id := settings.get("id") or settings.get(_ID)):
+        found[str(settings["phone_number"])] = str(entry_id)
     return found
 
 
