@@ -68,7 +68,7 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, help="requests per second, overrides --account-plan")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkops",
         description="Change Zoom Phone call-handling settings of many extensions from a job file.",
@@ -128,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    from .simulator import add_arguments
+    if simulator_flags:  # the simulator package loads pandas: `bulkops status` must stay light
+        from .simulator import add_arguments
 
-    add_arguments(p)
+        add_arguments(p)
     return parser
 
 
@@ -287,7 +288,8 @@ _EXIT_FOR: tuple[tuple[type[BulkopsError] | tuple[type[BulkopsError], ...], int,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(simulator_flags="simulate" in argv)
     ns = parser.parse_args(argv)
     _configure_logging(ns.verbose, getattr(ns, "log_format", "text") == "json")
     started = time.monotonic()

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from bulkops.errors import CheckpointWriteError, StateLockedError, StateMismatchError
-from bulkops.model import Action, OpStatus, Outcome
-from bulkops.state.checkpoint import PLAN_COLUMNS, Checkpoint, default_state_dir, open_readonly
+from bulkops.model import OPERATION_COLUMN_NAMES, Action, OpStatus, Outcome
+from bulkops.state import Checkpoint, OpRecord, StateReader, default_state_dir, open_readonly
 
 
 def plan_frame(n: int = 6) -> pd.DataFrame:
@@ -37,7 +37,11 @@ def plan_frame(n: int = 6) -> pd.DataFrame:
                 "extension_name": None,
             }
         )
-    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    return pd.DataFrame(rows, columns=list(OPERATION_COLUMN_NAMES))
+
+
+def first_op(reader: StateReader) -> OpRecord:
+    return next(reader.records())  # abandoned: must not pin the reader at this moment
 
 
 def test_default_state_dir_is_beside_the_job(tmp_path: Path) -> None:
@@ -105,19 +109,15 @@ async def test_intent_is_durable_before_return(tmp_path: Path) -> None:
     await cp.record_intent(0, at=1.0, target_id=None)
     # Another connection (as a process after a crash would) sees the intent already.
     other = open_readonly(tmp_path)
-    assert other.execute("SELECT status, attempts FROM ops WHERE seq = 0").fetchone() == (
-        "in_flight",
-        1,
-    )
+    seq0 = first_op(other)
+    assert (seq0.status, seq0.attempts) == ("in_flight", 1)
     await cp.record_outcome(
         0, Outcome(status=OpStatus.SUCCEEDED, http_status=201, created_id="hid")
     )
     await cp.record_outcome(1, Outcome(status=OpStatus.FAILED, message="nope"))
     await cp.flush()
-    assert other.execute("SELECT status, created_id FROM ops WHERE seq = 0").fetchone() == (
-        "succeeded",
-        "hid",
-    )
+    seq0 = first_op(other)
+    assert (seq0.status, seq0.outcome.created_id) == ("succeeded", "hid")
     await cp.mark_not_run()
     await cp.stop_writer()
     assert cp.counts() == {OpStatus.SUCCEEDED: 1, OpStatus.FAILED: 1, OpStatus.NOT_RUN: 4}

@@ -1,26 +1,25 @@
-"""Latency figures streamed from SQLite equal numpy's over the whole array."""
+"""Latency figures streamed from the checkpoint equal numpy's over the whole array."""
 
 from __future__ import annotations
 
 import random
-import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bulkops.reports.summary import QUANTILES, latency
+from bulkops.state import Attempt, Checkpoint, StateReader, open_readonly
 
 
-def _conn(values: list[float | None]) -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(
-        "CREATE TABLE attempts (at REAL, seq INTEGER, method TEXT, http_status INTEGER, "
-        "kind TEXT, latency_ms REAL)"
-    )
-    conn.executemany(
-        "INSERT INTO attempts VALUES (0, NULL, 'GET', 200, 'ok', ?)", [(v,) for v in values]
-    )
-    return conn
+async def _state(where: Path, values: list[float | None]) -> StateReader:
+    cp = Checkpoint.open(where, job_hash="h", job_path="job.csv")
+    await cp.start()
+    for value in values:
+        cp.queue_attempt(Attempt(0.0, None, "GET", 200, "ok", value))
+    await cp.stop_writer()
+    cp.close()
+    return open_readonly(where)
 
 
 def _sample(n: int, seed: int) -> list[float | None]:
@@ -40,10 +39,12 @@ def _sample(n: int, seed: int) -> list[float | None]:
         pytest.param(5_001, 50_000, id="one-chunk"),
     ],
 )
-def test_latency_equals_numpy(n: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_latency_equals_numpy(
+    n: int, chunk: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr("bulkops.reports.summary.CHUNK", chunk)
     values = _sample(n, seed=n)
-    lat = latency(_conn(values))
+    lat = latency(await _state(tmp_path, values))
     every = np.asarray([v for v in values if v is not None], dtype=np.float64)
     want = {f"p{q}": round(float(np.percentile(every, q)), 1) for q in QUANTILES}
     want |= {"max": round(float(every.max()), 1), "n": len(every)}
@@ -56,7 +57,7 @@ def test_latency_equals_numpy(n: int, chunk: int, monkeypatch: pytest.MonkeyPatc
     assert lat.marks == {q: float(np.percentile(positive, q)) for q in QUANTILES}
 
 
-def test_no_latency_at_all() -> None:
-    assert latency(_conn([])).summary == {}
-    only_zero = latency(_conn([0.0, None]))
+async def test_no_latency_at_all(tmp_path: Path) -> None:
+    assert latency(await _state(tmp_path / "none", [])).summary == {}
+    only_zero = latency(await _state(tmp_path / "zero", [0.0, None]))
     assert only_zero.summary["n"] == 1 and only_zero.counts == [] and only_zero.marks == {}

@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from bulkops.config import AccountPlan, Credentials
-from bulkops.model import Action, SettingType, SubSettingType
+from bulkops.model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 from bulkops.progress import PlainDisplay
-from bulkops.reports.jobrows import Row, StoredOp
+from bulkops.reports.jobrows import Row
 from bulkops.reports.undo import UndoBuilder
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import (
@@ -35,9 +35,12 @@ from bulkops.simulator import (
 CREDS = Credentials("undo-account", "undo-client", "undo-secret")
 
 
-def _op(setting: SettingType, settings: dict[str, Any], holiday_id: str | None = None) -> StoredOp:
-    return StoredOp(
+def _op(
+    setting: SettingType, settings: dict[str, Any], holiday_id: str | None = None
+) -> tuple[Operation, Outcome]:
+    op = Operation(
         seq=0,
+        op_id="op0",
         row=2,
         action=Action.UPDATE,
         extension_id="extA",
@@ -45,25 +48,15 @@ def _op(setting: SettingType, settings: dict[str, Any], holiday_id: str | None =
         sub_setting_type=SubSettingType.CALL_HANDLING,
         settings=settings,
         holiday_id=holiday_id,
-        call_forwarding_id=None,
-        holiday_name=None,
-        holiday_from=None,
-        holiday_to=None,
-        phone_number=None,
-        status="succeeded",
-        created_id=None,
-        target_id=holiday_id,
-        message=None,
-        http_status=204,
-        zoom_code=None,
     )
+    return op, Outcome(OpStatus.SUCCEEDED, http_status=204, target_id=holiday_id)
 
 
-def _undo(snapshot: dict[str, Any], op: StoredOp) -> tuple[list[Row], list[str]]:
+def _undo(snapshot: dict[str, Any], op: tuple[Operation, Outcome]) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     notes: list[str] = []
     builder = UndoBuilder(lambda _ext: snapshot, set(), rows.append, notes.append)
-    builder.add(op)
+    builder.add(*op)
     return rows, notes
 
 

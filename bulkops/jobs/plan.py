@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +23,22 @@ import orjson
 import pandas as pd
 
 from ..errors import ConfigError, JobFileError, Problem
-from ..model import Action, Operation, SettingType, SubSettingType
+from ..model import (
+    OPERATION_COLUMN_NAMES,
+    Operation,
+    operation_from_record,
+)
 from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
 from .jobfile import load
 
-#: One column per field of ``Operation``, in its order: the plan frame is that record's table.
-PLAN_COLUMNS = tuple(f.name for f in fields(Operation))
+#: The plan frame's columns: exactly the fields of ``model.Operation``, in order.
+PLAN_COLUMNS = OPERATION_COLUMN_NAMES
+#: Columns ``expand`` computes per target; the rest are copied from the row's template.
+_PER_TARGET = ("seq", "op_id", "row", "extension_id", "extension_number", "extension_name")
 #: Columns copied from the row template: categoricals, shared by every operation of a row.
-_TEMPLATE = (
-    "action",
-    "setting_type",
-    "sub_setting_type",
-    "settings",
-    "holiday_id",
-    "call_forwarding_id",
-    "holiday_name",
-    "holiday_from",
-    "holiday_to",
-    "phone_number",
-)
+_TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
 _CHUNK = 4096
 
 IntArray = npt.NDArray[np.int64]
@@ -85,35 +80,6 @@ class Plan:
 
     def summary(self, rate: float, *, precheck: bool = True) -> PlanSummary:
         return summarize(self.frame, rate, precheck=precheck)
-
-
-def _text(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return str(value)
-
-
-def operation_from_record(rec: Mapping[str, object]) -> Operation:
-    """One plan row (a dict of the plan columns) as an ``Operation``."""
-    settings = _text(rec.get("settings"))
-    return Operation(
-        seq=int(str(rec["seq"])),
-        op_id=str(rec["op_id"]),
-        row=int(str(rec["row"])),
-        action=Action(str(rec["action"])),
-        extension_id=str(rec["extension_id"]),
-        setting_type=SettingType(str(rec["setting_type"])),
-        sub_setting_type=SubSettingType(str(rec["sub_setting_type"])),
-        settings=orjson.loads(settings) if settings else {},
-        holiday_id=_text(rec.get("holiday_id")),
-        call_forwarding_id=_text(rec.get("call_forwarding_id")),
-        holiday_name=_text(rec.get("holiday_name")),
-        holiday_from=_text(rec.get("holiday_from")),
-        holiday_to=_text(rec.get("holiday_to")),
-        phone_number=_text(rec.get("phone_number")),
-        extension_number=_text(rec.get("extension_number")),
-        extension_name=_text(rec.get("extension_name")),
-    )
 
 
 # --- building ------------------------------------------------------------------------------

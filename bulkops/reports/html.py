@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import html
 import math
-import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .results import Collected
-    from .summary import Latency
+from ..state.reader import StateReader
+from .collected import Collected
+from .summary import Latency
 
 MAX_BARS = 300
 MAX_GROUPS = 50
@@ -46,29 +45,24 @@ def e(value: Any) -> str:
 # --- data ----------------------------------------------------------------------------------
 
 
-def timeline(conn: sqlite3.Connection) -> dict[str, Any]:
+def timeline(reader: StateReader) -> dict[str, Any]:
     """Requests per second over time, with 429s, retries and errors, in at most MAX_BARS bars.
 
     SQLite groups the attempts into the bars, so this reads at most MAX_BARS × kinds rows.
     """
-    start, last = conn.execute(
-        "SELECT MIN(CAST(at AS INTEGER)), MAX(CAST(at AS INTEGER)) FROM attempts"
-    ).fetchone()
-    if start is None:
+    seconds = reader.attempt_seconds()
+    if seconds is None:
         return {"width": 1, "start": None, "bars": []}
+    start, last = seconds
     span = last - start + 1
     width = max(1, math.ceil(span / MAX_BARS))
     n = math.ceil(span / width)
     bars = [{"all": 0, "rate_limited": 0, "retry": 0, "error": 0} for _ in range(n)]
-    for index, kind, count in conn.execute(
-        "SELECT (CAST(at AS INTEGER) - ?) / ? AS bar, kind, COUNT(*) FROM attempts "
-        "GROUP BY bar, kind",
-        (start, width),
-    ):
-        bar = bars[index]
-        bar["all"] += count
-        if kind in ("rate_limited", "retry", "error"):
-            bar[kind] += count
+    for counted in reader.attempt_bars(start, width):
+        bar = bars[counted.bar]
+        bar["all"] += counted.count
+        if counted.kind in ("rate_limited", "retry", "error"):
+            bar[counted.kind] += counted.count
     return {"width": width, "start": start, "bars": bars}
 
 

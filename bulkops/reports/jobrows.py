@@ -1,4 +1,4 @@
-"""Operations written back as job rows: the stored operation, and one row that performs it.
+"""Operations written back as job rows: the one row that performs a planned operation again.
 
 failures.csv (``bulkops.report``) and undo.csv (``bulkops.undo``) are valid job files
 (``bulkops validate`` passes; the extra columns ``error``, ``http_status``, ``zoom_code``,
@@ -11,16 +11,14 @@ column, so the cell starts with ``{`` and the value reaches Zoom unchanged.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ..jobs.rules import check_row
 from ..jobs.tables import is_formula
-from ..model import Action, SettingType, SubSettingType
+from ..model import Action, Operation, SettingType, SubSettingType
 
 JOB_COLUMNS = (
     "action",
@@ -40,58 +38,6 @@ _FREE_TEXT = ("name", "description")
 
 Json = dict[str, Any]
 Row = dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOp:
-    """One row of the ``ops`` table, as far as the written-back job files need it."""
-
-    seq: int
-    row: int
-    action: Action
-    extension_id: str
-    setting_type: SettingType
-    sub_setting_type: SubSettingType
-    settings: Json
-    holiday_id: str | None
-    call_forwarding_id: str | None
-    holiday_name: str | None
-    holiday_from: str | None
-    holiday_to: str | None
-    phone_number: str | None
-    status: str
-    created_id: str | None
-    target_id: str | None
-    message: str | None
-    http_status: int | None
-    zoom_code: int | None
-
-    COLUMNS = (
-        "seq, row, action, extension_id, setting_type, sub_setting_type, settings, holiday_id, "
-        "call_forwarding_id, holiday_name, holiday_from, holiday_to, phone_number, status, "
-        "created_id, target_id, message, http_status, zoom_code"
-    )
-
-    @classmethod
-    def from_row(cls, r: tuple[Any, ...]) -> StoredOp:
-        return cls(
-            int(r[0]),
-            int(r[1]),
-            Action(r[2]),
-            r[3],
-            SettingType(r[4]),
-            SubSettingType(r[5]),
-            dict(orjson.loads(r[6])) if r[6] else {},
-            *r[7:],
-        )
-
-
-def iter_ops(conn: sqlite3.Connection, where: str, order: str) -> Iterator[StoredOp]:
-    """``where``/``order`` are this module's own constant SQL fragments."""
-    cur = conn.execute(f"SELECT {StoredOp.COLUMNS} FROM ops WHERE {where} ORDER BY {order}")
-    while batch := cur.fetchmany(2000):
-        for r in batch:
-            yield StoredOp.from_row(r)
 
 
 # --- one operation as a job-file row ---------------------------------------------------------
@@ -129,13 +75,13 @@ def make_row(
     return row
 
 
-def holiday_ref(op: StoredOp) -> dict[str, str | None]:
+def holiday_ref(op: Operation) -> dict[str, str | None]:
     if op.holiday_id is not None:
         return {"holiday_id": op.holiday_id}
     return {"name": op.holiday_name, "from": op.holiday_from, "to": op.holiday_to}
 
 
-def job_row(op: StoredOp) -> Row:
+def job_row(op: Operation) -> Row:
     """The row that performs ``op`` again, rebuilt from its stored fields."""
     s = dict(op.settings)
     sub = op.sub_setting_type
@@ -178,7 +124,7 @@ def job_row(op: StoredOp) -> Row:
     return make_row(op.action, op.setting_type, sub, op.extension_id, flat, s)
 
 
-def _flat_item(item: Any, op: StoredOp) -> bool:
+def _flat_item(item: Any, op: Operation) -> bool:
     """A one-entry list that a row's flat columns made (or could have made)."""
     return (
         isinstance(item, dict)

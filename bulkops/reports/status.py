@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..model import OpStatus
-from ..state.checkpoint import LOCK_NAME, open_readonly
+from ..state.reader import open_readonly
+from ..state.schema import LOCK_NAME
 
 
 def _locked(state_dir: Path) -> bool:
@@ -29,36 +28,29 @@ def _locked(state_dir: Path) -> bool:
 
 
 def read_status(state_dir: Path) -> dict[str, Any]:
-    conn = open_readonly(state_dir)
-    try:
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        counts = {
-            s: int(n) for s, n in conn.execute("SELECT status, COUNT(*) FROM ops GROUP BY status")
-        }
-        last = conn.execute(
-            "SELECT started_at, ended_at, exit_code, stats FROM runs ORDER BY rowid DESC LIMIT 1"
-        ).fetchone()
-        runs = int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-    finally:
-        conn.close()
+    with open_readonly(state_dir) as reader:
+        meta = reader.meta()
+        counts = reader.counts()
+        runs = reader.runs()
     total = sum(counts.values())
-    final = sum(n for s, n in counts.items() if OpStatus(s).final)
+    final = sum(n for s, n in counts.items() if s.final)
+    last = runs[-1] if runs else None
     return {
         "state_dir": str(state_dir),
         "job": meta.get("job_path"),
         "total": total,
         "finished": final,
         "remaining": total - final,
-        "counts": {s.value: counts.get(s.value, 0) for s in OpStatus if counts.get(s.value)},
+        "counts": {s.value: counts[s] for s in OpStatus if counts.get(s)},
         "running_now": _locked(state_dir),
-        "runs": runs,
+        "runs": len(runs),
         "last_run": None
         if last is None
         else {
-            "started_at": last[0],
-            "ended_at": last[1],
-            "exit_code": last[2],
-            "stats": orjson.loads(last[3]) if last[3] else None,
+            "started_at": last.started_at,
+            "ended_at": last.ended_at,
+            "exit_code": last.exit_code,
+            "stats": last.stats,
         },
     }
 

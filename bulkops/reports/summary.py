@@ -8,19 +8,17 @@ the histogram. The percentiles equal ``numpy.percentile`` (linear) of the whole 
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .results import Collected
+from ..state.reader import StateReader
+from .collected import Collected
 
 CHUNK = 50_000
 QUANTILES = (50, 90, 99)
@@ -53,14 +51,11 @@ def _lerp(a: float, b: float, t: float) -> float:
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
-def latency(conn: sqlite3.Connection) -> Latency:
-    n, top, n_pos, lo, hi = conn.execute(
-        "SELECT COUNT(*), MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
-        "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END), MAX(latency_ms) "
-        "FROM attempts WHERE latency_ms IS NOT NULL"
-    ).fetchone()
-    if not n:
+def latency(reader: StateReader) -> Latency:
+    stats = reader.latency_stats()
+    if stats is None:
         return Latency({})
+    n, n_pos = stats.n, stats.n_positive
     skip = n - n_pos  # the non-positive values sort first
     wanted = {q: _ranks(n, q) for q in QUANTILES}
     wanted_pos = {q: _ranks(n_pos, q) for q in QUANTILES} if n_pos else {}
@@ -68,18 +63,16 @@ def latency(conn: sqlite3.Connection) -> Latency:
     need |= {skip + i for a, b, _ in wanted_pos.values() for i in (a, b)}
     edges = np.array([])
     counts = np.zeros(0, dtype=np.int64)
-    if n_pos:
+    if stats.positive_range is not None:
+        lo, hi = stats.positive_range
         edges = (
             np.geomspace(lo, hi * 1.0001, BINS + 1) if hi > lo else np.array([lo * 0.9, lo * 1.1])
         )
         counts = np.zeros(len(edges) - 1, dtype=np.int64)
     found: dict[int, float] = {}
-    cur = conn.execute(
-        "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL ORDER BY latency_ms"
-    )
     start = 0
-    while batch := cur.fetchmany(CHUNK):
-        values = np.fromiter((r[0] for r in batch), dtype=np.float64, count=len(batch))
+    for batch in reader.sorted_latencies(chunk=CHUNK):
+        values = np.fromiter(batch, dtype=np.float64, count=len(batch))
         end = start + len(values)
         for i in need:
             if start <= i < end:
@@ -93,7 +86,7 @@ def latency(conn: sqlite3.Connection) -> Latency:
         return _lerp(found[base + a], found[base + b], t)
 
     summary: dict[str, float | int] = {f"p{q}": round(value(wanted, q, 0), 1) for q in QUANTILES}
-    summary |= {"max": round(float(top), 1), "n": int(n)}
+    summary |= {"max": round(stats.top, 1), "n": n}
     return Latency(
         summary,
         [float(x) for x in edges],
@@ -108,40 +101,35 @@ def iso(ts: float | None) -> str | None:
     return pd.Timestamp(ts, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
-def _runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    runs = []
-    for started, ended, code, stats in conn.execute(
-        "SELECT started_at, ended_at, exit_code, stats FROM runs ORDER BY rowid"
-    ):
-        runs.append(
-            {
-                "started_at": iso(started),
-                "ended_at": iso(ended),
-                "duration_s": None if ended is None else round(ended - started, 3),
-                "exit_code": code,
-                "stats": orjson.loads(stats) if stats else {},
-            }
-        )
-    return runs
+def _runs(reader: StateReader) -> list[dict[str, Any]]:
+    return [
+        {
+            "started_at": iso(run.started_at),
+            "ended_at": iso(run.ended_at),
+            "duration_s": None if run.ended_at is None else round(run.ended_at - run.started_at, 3),
+            "exit_code": run.exit_code,
+            "stats": run.stats or {},
+        }
+        for run in reader.runs()
+    ]
 
 
 def build_summary(
-    conn: sqlite3.Connection, state_dir: Path, acc: Collected, lat: Latency
+    reader: StateReader, state_dir: Path, acc: Collected, lat: Latency
 ) -> dict[str, Any]:
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    runs = _runs(conn)
-    kinds = {
-        k: int(n) for k, n in conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
-    }
-    span = conn.execute("SELECT MIN(at), MAX(at), COUNT(*) FROM attempts").fetchone()
+    meta = reader.meta()
+    runs = _runs(reader)
+    kinds = reader.attempt_kinds()
+    span = reader.attempt_span()
     totals: Counter[str] = Counter()
     for run in runs:
         for key in ("requests", "writes", "lookups", "rate_limited", "retries", "reconciliations"):
             totals[key] += int(run["stats"].get(key, 0))
     duration = sum(r["duration_s"] or 0.0 for r in runs)
-    if not runs and span[2]:  # mid-run or after a crash: the attempts log is what there is
-        duration = float(span[1] - span[0])
-        totals["requests"] = int(span[2])
+    if not runs and span.count:  # mid-run or after a crash: the attempts log is what there is
+        assert span.first_at is not None and span.last_at is not None
+        duration = float(span.last_at - span.first_at)
+        totals["requests"] = span.count
         totals["rate_limited"] = kinds.get("rate_limited", 0)
         totals["retries"] = kinds.get("retry", 0)
         totals["lookups"] = kinds.get("lookup", 0)

@@ -43,10 +43,10 @@ import functools
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 
-from ..model import Action, SettingType, SubSettingType
+from ..model import Action, Operation, Outcome, SettingType, SubSettingType
 from ..zoom import schema
 from .before import MISSING, Snapshot, read_back, section
-from .jobrows import Json, Row, StoredOp, holiday_ref, make_row, row_problem
+from .jobrows import Json, Row, holiday_ref, make_row, row_problem
 
 # --- undo ---------------------------------------------------------------------------------
 
@@ -87,14 +87,14 @@ class UndoBuilder:
         self.result.notes += 1
         self._on_note(text)
 
-    def cannot(self, op: StoredOp, why: str) -> None:
+    def cannot(self, op: Operation, why: str) -> None:
         self.result.not_reversible += 1
         self.note(
             f"row {op.row} ({op.action.value} {op.setting_type.value}/"
             f"{op.sub_setting_type.value} on {op.extension_id}): {why}"
         )
 
-    def emit(self, op: StoredOp, row: Row, note: str) -> None:
+    def emit(self, op: Operation, row: Row, note: str) -> None:
         problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
         if problem is not None:
             self.cannot(op, f"the reversing row would not be a valid job row ({problem})")
@@ -104,30 +104,30 @@ class UndoBuilder:
         self.result.rows += 1
         self._on_row(row)
 
-    def add(self, op: StoredOp) -> None:
-        """One succeeded operation (call in reverse plan order)."""
+    def add(self, op: Operation, outcome: Outcome) -> None:
+        """One succeeded operation and its outcome (call in reverse plan order)."""
         sub, action = op.sub_setting_type, op.action
         before = self.result.rows
         notes = self.result.notes
         if action is Action.ADD:
-            self._undo_add(op)
+            self._undo_add(op, outcome)
         else:
             snap = self._snap(op.extension_id)
             if snap is None:
                 self.cannot(op, "no before-image (the extension was not read before its write)")
             elif sub is SubSettingType.HOLIDAY:
                 (self._undo_holiday_delete if action is Action.DELETE else self._undo_holiday)(
-                    op, snap
+                    op, outcome, snap
                 )
             elif sub is SubSettingType.CALL_FORWARDING:
                 if action is Action.DELETE:
-                    self._undo_forwarding_delete(op, snap)
+                    self._undo_forwarding_delete(op, outcome, snap)
                 else:
-                    self._undo_forwarding_update(op, snap)
+                    self._undo_forwarding_update(op, outcome, snap)
             elif sub is SubSettingType.CUSTOM_HOURS:
                 self._undo_custom_hours(op, snap)
             else:
-                self._undo_call_handling(op, snap)
+                self._undo_call_handling(op, outcome, snap)
         if self.result.rows > before:
             self.result.reversible += 1
         elif self.result.notes == notes:
@@ -135,7 +135,7 @@ class UndoBuilder:
 
     # -- per kind ----------------------------------------------------------------------------
 
-    def _under_deleted_holiday(self, op: StoredOp, snap: Snapshot | None) -> bool:
+    def _under_deleted_holiday(self, op: Operation, snap: Snapshot | None) -> bool:
         if op.setting_type is not SettingType.HOLIDAY_HOURS:
             return False
         hid = op.holiday_id
@@ -143,8 +143,8 @@ class UndoBuilder:
             hid = snap.holiday_by_name(op.holiday_name, op.holiday_from)
         return hid is not None and (op.extension_id, hid) in self.deleted
 
-    def _undo_add(self, op: StoredOp) -> None:
-        created = op.created_id
+    def _undo_add(self, op: Operation, outcome: Outcome) -> None:
+        created = outcome.created_id
         snap = self._snap(op.extension_id)
         if op.sub_setting_type is SubSettingType.HOLIDAY:
             if created is None:
@@ -179,11 +179,11 @@ class UndoBuilder:
         )
         self.emit(op, row, f"delete the forwarding to {op.phone_number} it added")
 
-    def _holiday_id(self, op: StoredOp) -> str | None:
-        return op.holiday_id or op.target_id
+    def _holiday_id(self, op: Operation, outcome: Outcome) -> str | None:
+        return op.holiday_id or outcome.target_id
 
-    def _undo_holiday(self, op: StoredOp, snap: Snapshot) -> None:
-        hid = self._holiday_id(op)
+    def _undo_holiday(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
+        hid = self._holiday_id(op, outcome)
         if hid is not None and (op.extension_id, hid) in self.deleted:
             self.cannot(op, "the holiday was deleted later in this job; its re-add restores it")
             return
@@ -199,8 +199,8 @@ class UndoBuilder:
         )
         self.emit(op, row, "restore the holiday's old name, from and to")
 
-    def _undo_holiday_delete(self, op: StoredOp, snap: Snapshot) -> None:
-        hid = self._holiday_id(op)
+    def _undo_holiday_delete(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
+        hid = self._holiday_id(op, outcome)
         found = snap.holiday(hid)
         if found is None:
             self.cannot(op, f"holiday {hid} is not in the before-image")
@@ -232,8 +232,8 @@ class UndoBuilder:
                 )
                 self.emit(op, row, "re-add a forwarding number of the deleted holiday")
 
-    def _undo_forwarding_delete(self, op: StoredOp, snap: Snapshot) -> None:
-        fid = op.call_forwarding_id or op.target_id
+    def _undo_forwarding_delete(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
+        fid = op.call_forwarding_id or outcome.target_id
         found = snap.forwarding_item(op.setting_type, fid)
         if found is None or not found[1].get("phone_number"):
             self.cannot(op, f"forwarding entry {fid} is not in the before-image")
@@ -260,13 +260,13 @@ class UndoBuilder:
         note += ", comes back enabled)" if item.get("enable") is False else ")"
         self.emit(op, row, note)
 
-    def _undo_forwarding_update(self, op: StoredOp, snap: Snapshot) -> None:
+    def _undo_forwarding_update(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
         items = op.settings.get("call_forwarding_settings")
         ids: list[str] = []
         if isinstance(items, list):
             ids = [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")]
-        if not ids and op.target_id:
-            ids = [op.target_id]
+        if not ids and outcome.target_id:
+            ids = [outcome.target_id]
         restored: list[Json] = []
         holiday: str | None = None
         skipped: list[str] = []
@@ -310,10 +310,10 @@ class UndoBuilder:
         extra = f"; not in the before-image: {', '.join(skipped)}" if skipped else ""
         self.emit(op, row, "restore the forwarding entries' old description/enable" + extra)
 
-    def _name_to_id(self, op: StoredOp, snap: Snapshot) -> str | None:
+    def _name_to_id(self, op: Operation, snap: Snapshot) -> str | None:
         return snap.holiday_by_name(op.holiday_name, op.holiday_from)
 
-    def _undo_custom_hours(self, op: StoredOp, snap: Snapshot) -> None:
+    def _undo_custom_hours(self, op: Operation, snap: Snapshot) -> None:
         old = section(snap.entries(SettingType.BUSINESS_HOURS, None), "custom_hours")
         if not old or "type" not in old:
             self.cannot(op, "the before-image has no custom_hours")
@@ -334,10 +334,10 @@ class UndoBuilder:
         )
         self.emit(op, row, "restore the old business hours")
 
-    def _undo_call_handling(self, op: StoredOp, snap: Snapshot) -> None:
+    def _undo_call_handling(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
         hid: str | None = None
         if op.setting_type is SettingType.HOLIDAY_HOURS:
-            hid = op.holiday_id or op.target_id or self._name_to_id(op, snap)
+            hid = op.holiday_id or outcome.target_id or self._name_to_id(op, snap)
             if hid is not None and (op.extension_id, hid) in self.deleted:
                 self.cannot(op, "its holiday was deleted later in this job; the re-add covers it")
                 return

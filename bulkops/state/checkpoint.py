@@ -18,81 +18,57 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from ..errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
-from ..jobs.plan import PLAN_COLUMNS
-from ..model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
+from ..model import OPERATION_COLUMN_NAMES, OPERATION_COLUMNS, OUTCOME_COLUMNS, OpStatus, Outcome
+from .reader import StateReader, connect_readonly
+from .schema import (
+    ATTEMPT_COLUMNS,
+    DB_NAME,
+    LOCK_NAME,
+    RUN_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Attempt,
+    OpRecord,
+    RunRecord,
+    cells,
+    insert_sql,
+)
 
-SCHEMA_VERSION = 1
-DB_NAME = "checkpoint.sqlite3"
-LOCK_NAME = "lock"
+if TYPE_CHECKING:
+    import pandas as pd
 
+__all__ = ["DB_NAME", "LOCK_NAME", "Attempt", "Checkpoint", "LaneOp", "default_state_dir"]
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ops (
-    seq INTEGER PRIMARY KEY,
-    op_id TEXT NOT NULL UNIQUE,
-    row INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    extension_id TEXT NOT NULL,
-    setting_type TEXT NOT NULL,
-    sub_setting_type TEXT NOT NULL,
-    settings TEXT NOT NULL,
-    holiday_id TEXT, call_forwarding_id TEXT,
-    holiday_name TEXT, holiday_from TEXT, holiday_to TEXT, phone_number TEXT,
-    extension_number TEXT, extension_name TEXT,
-    status TEXT NOT NULL DEFAULT '{OpStatus.PENDING.value}',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    http_status INTEGER, zoom_code INTEGER, message TEXT,
-    created_id TEXT, target_id TEXT, tracking_id TEXT,
-    reconciled INTEGER NOT NULL DEFAULT 0,
-    first_attempt_at REAL, last_attempt_at REAL, latency_ms REAL
-);
-CREATE INDEX IF NOT EXISTS ops_lane ON ops (extension_id, seq);
-CREATE INDEX IF NOT EXISTS ops_status ON ops (status);
-CREATE TABLE IF NOT EXISTS snapshots (
-    extension_id TEXT PRIMARY KEY, taken_at REAL NOT NULL, settings TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    at REAL NOT NULL, seq INTEGER, method TEXT NOT NULL, http_status INTEGER,
-    kind TEXT NOT NULL, latency_ms REAL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    started_at REAL NOT NULL, ended_at REAL, exit_code INTEGER, stats TEXT
-);
-"""
+#: An operation as the engine resumes it: the plan's values plus what is already known.
+LaneOp = OpRecord
 
-_OPEN_STATES = (OpStatus.PENDING.value, OpStatus.IN_FLIGHT.value, OpStatus.NOT_RUN.value)
-
-
-@dataclass(frozen=True, slots=True)
-class LaneOp:
-    """An operation as the engine resumes it: the plan's values plus what is already known."""
-
-    op: Operation
-    status: OpStatus
-    attempts: int
-    target_id: str | None  # the id resolved by a lookup, or created by this op's add
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One HTTP request the engine made, for the throughput timeline of the report."""
-
-    at: float  # wall-clock seconds
-    seq: int | None  # None for a lookup that serves a whole extension
-    method: str
-    http_status: int | None
-    kind: str  # "ok", "rate_limited", "retry", "error", "lookup", "reconcile"
-    latency_ms: float | None
+# How an outcome merges into its row: an outcome that does not know an id (a retry sent back to
+# pending) must not erase the one an earlier answer gave, nor undo an earlier reconciliation.
+_MERGE = {
+    "status": "?",
+    "http_status": "?",
+    "zoom_code": "?",
+    "message": "?",
+    "created_id": "COALESCE(?, created_id)",
+    "target_id": "COALESCE(?, target_id)",
+    "tracking_id": "COALESCE(?, tracking_id)",
+    "reconciled": "MAX(reconciled, ?)",
+    "latency_ms": "COALESCE(?, latency_ms)",
+}
+_RECORD_OUTCOME = (
+    "UPDATE ops SET "
+    + ", ".join(f"{c.name} = {_MERGE[c.name]}" for c in OUTCOME_COLUMNS)
+    + " WHERE seq = ?"
+)
+_INSERT_OP = insert_sql("ops", OPERATION_COLUMNS)
+_INSERT_ATTEMPT = insert_sql("attempts", ATTEMPT_COLUMNS)
+_INSERT_RUN = insert_sql("runs", RUN_COLUMNS)
 
 
 def default_state_dir(job_path: str | os.PathLike[str]) -> Path:
@@ -104,12 +80,14 @@ def default_state_dir(job_path: str | os.PathLike[str]) -> Path:
 class Checkpoint:
     """Owns the state directory of one job: its lock, its database and its writer."""
 
-    def __init__(self, state_dir: Path, conn: sqlite3.Connection, lock_fd: int) -> None:
+    def __init__(
+        self, state_dir: Path, conn: sqlite3.Connection, reader: StateReader, lock_fd: int
+    ) -> None:
         self.state_dir = state_dir
         self._conn = conn  # writes; used by one thread at a time (the writer, or setup code)
         # Reads on the loop thread get their own connection: they see committed data only and
         # never interleave with a transaction the writer thread has open.
-        self._reader = sqlite3.connect(state_dir / DB_NAME, check_same_thread=False)
+        self.reader = reader
         self._lock_fd = lock_fd
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -143,34 +121,45 @@ class Checkpoint:
                 f"another bulkops run is using {directory}; wait for it to finish "
                 "(`bulkops status --state DIR` shows its progress)"
             ) from None
+        path = directory / DB_NAME
         try:
-            conn = _connect(directory / DB_NAME)
-            existing = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if existing and existing.get("job_hash") != job_hash:
-                raise StateMismatchError(
-                    f"{directory} holds the state of {existing.get('job_path')!r} with other "
-                    "contents; the job file (or its directory file) changed since that run. "
-                    "Use a new --state DIR for the changed job, or finish the old one first"
-                )
-            if not existing:
-                with conn:
-                    conn.executemany(
-                        "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [
-                            ("schema_version", str(SCHEMA_VERSION)),
-                            ("job_hash", job_hash),
-                            ("job_path", job_path),
-                            ("created_at", str(time.time())),
-                        ],
-                    )
+            conn = _connect(path)
+            reader = StateReader(connect_readonly(path))
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(directory, conn, lock_fd)
+        checkpoint = cls(directory, conn, reader, lock_fd)
+        try:
+            checkpoint._claim(job_hash, job_path)
+        except BaseException:
+            checkpoint.close()
+            raise
+        return checkpoint
+
+    def _claim(self, job_hash: str, job_path: str) -> None:
+        """Mark a new state directory as this job's; refuse one made for other job contents."""
+        existing = self.reader.meta()
+        if existing and existing.get("job_hash") != job_hash:
+            raise StateMismatchError(
+                f"{self.state_dir} holds the state of {existing.get('job_path')!r} with other "
+                "contents; the job file (or its directory file) changed since that run. "
+                "Use a new --state DIR for the changed job, or finish the old one first"
+            )
+        if not existing:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("job_hash", job_hash),
+                        ("job_path", job_path),
+                        ("created_at", str(time.time())),
+                    ],
+                )
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
-            self._reader.close()
+            self.reader.close()
             self._conn.close()
         with contextlib.suppress(OSError):
             os.close(self._lock_fd)
@@ -179,81 +168,37 @@ class Checkpoint:
 
     @property
     def has_plan(self) -> bool:
-        return self._meta("plan_loaded") == "1"
+        return self.reader.meta().get("plan_loaded") == "1"
 
     def load_plan(self, frame: pd.DataFrame, *, chunk: int = 50_000) -> None:
-        """Store the plan once; a resumed run keeps the stored copy."""
+        """Store the plan (a frame of the operation columns) once, in one transaction; a resumed
+        run keeps the stored copy."""
         if self.has_plan:
             return
-        cols = ", ".join(PLAN_COLUMNS)
-        marks = ", ".join("?" * len(PLAN_COLUMNS))
-        sql = f"INSERT INTO ops ({cols}) VALUES ({marks})"
-        data = frame.loc[:, list(PLAN_COLUMNS)]
+        data = frame.loc[:, list(OPERATION_COLUMN_NAMES)]
         with self._conn:
             for start in range(0, len(data), chunk):
                 part = data.iloc[start : start + chunk]
                 rows = part.astype(object).where(part.notna(), None).itertuples(index=False)
-                self._conn.executemany(sql, (tuple(_plain(v) for v in r) for r in rows))
+                self._conn.executemany(_INSERT_OP, (tuple(_plain(v) for v in r) for r in rows))
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('plan_loaded', '1')")
 
-    def meta(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-
-    def _meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    # -- reading -------------------------------------------------------------------------
+    # -- reading (what the engine asks; the reports open their own reader) -----------------
 
     def open_lanes(self) -> list[str]:
-        """Extensions with unfinished operations, in the order their first operation is planned."""
-        rows = self._reader.execute(
-            "SELECT extension_id, MIN(seq) AS first FROM ops WHERE status IN (?, ?, ?) "
-            "GROUP BY extension_id ORDER BY first",
-            _OPEN_STATES,
-        )
-        return [r[0] for r in rows]
+        return self.reader.open_lanes()
 
     def lane(self, extension_id: str) -> list[LaneOp]:
-        """All operations of one extension in plan order, finished ones included."""
-        rows = self._reader.execute(
-            f"SELECT {', '.join(PLAN_COLUMNS)}, status, attempts, target_id "
-            "FROM ops WHERE extension_id = ? ORDER BY seq",
-            (extension_id,),
-        ).fetchall()
-        n = len(PLAN_COLUMNS)
-        return [
-            LaneOp(
-                op=_operation(r[:n]),
-                status=OpStatus(r[n]),
-                attempts=int(r[n + 1]),
-                target_id=r[n + 2],
-            )
-            for r in rows
-        ]
+        return self.reader.lane(extension_id)
 
     def counts(self) -> dict[OpStatus, int]:
-        rows = self._reader.execute("SELECT status, COUNT(*) FROM ops GROUP BY status")
-        return {OpStatus(s): int(c) for s, c in rows}
+        return self.reader.counts()
 
     def total(self) -> int:
-        return int(self._reader.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
+        return self.reader.total()
 
     def snapshot(self, extension_id: str) -> dict[str, Any] | None:
-        row = self._reader.execute(
-            "SELECT settings FROM snapshots WHERE extension_id = ?", (extension_id,)
-        ).fetchone()
-        return None if row is None else dict(orjson.loads(row[0]))
-
-    def iter_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
-        """Read-only access for reports; ``sql`` is the caller's own constant query."""
-        cur = self._reader.cursor()
-        cur.row_factory = sqlite3.Row
-        yield from cur.execute(sql, params)
+        return self.reader.snapshot(extension_id)
 
     # -- writing (grouped commits) ---------------------------------------------------------
 
@@ -293,41 +238,11 @@ class Checkpoint:
 
     async def record_outcome(self, seq: int, outcome: Outcome, *, wait: bool = False) -> None:
         """Record where ``seq`` ended (or went back to pending). Cheap: joins the next commit."""
-        o = outcome
-        await self._submit(
-            "UPDATE ops SET status = ?, http_status = ?, zoom_code = ?, message = ?,"
-            " created_id = COALESCE(?, created_id), target_id = COALESCE(?, target_id),"
-            " tracking_id = COALESCE(?, tracking_id), reconciled = MAX(reconciled, ?),"
-            " latency_ms = COALESCE(?, latency_ms) WHERE seq = ?",
-            (
-                o.status.value,
-                o.http_status,
-                o.zoom_code,
-                o.message,
-                o.created_id,
-                o.target_id,
-                o.tracking_id,
-                int(o.reconciled),
-                o.latency_ms,
-                seq,
-            ),
-            wait=wait,
-        )
+        await self._submit(_RECORD_OUTCOME, (*cells(outcome, OUTCOME_COLUMNS), seq), wait=wait)
 
     def queue_attempt(self, attempt: Attempt) -> None:
         """Log one request for the timeline; joins the next commit, never waits."""
-        self._queue(
-            "INSERT INTO attempts (at, seq, method, http_status, kind, latency_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                attempt.at,
-                attempt.seq,
-                attempt.method,
-                attempt.http_status,
-                attempt.kind,
-                attempt.latency_ms,
-            ),
-        )
+        self._queue(_INSERT_ATTEMPT, cells(attempt, ATTEMPT_COLUMNS))
 
     async def record_snapshot(self, extension_id: str, settings: dict[str, Any]) -> None:
         """Keep the first read of an extension only: that one is the before-image for undo."""
@@ -338,11 +253,8 @@ class Checkpoint:
         )
 
     async def record_run(self, started_at: float, exit_code: int, stats: dict[str, Any]) -> None:
-        await self._submit(
-            "INSERT INTO runs (started_at, ended_at, exit_code, stats) VALUES (?, ?, ?, ?)",
-            (started_at, time.time(), exit_code, orjson.dumps(stats).decode()),
-            wait=True,
-        )
+        run = RunRecord(started_at, time.time(), exit_code, stats)
+        await self._submit(_INSERT_RUN, cells(run, RUN_COLUMNS), wait=True)
 
     async def mark_not_run(self) -> None:
         """Label pending operations of a stopped run so a report mid-way reads truthfully."""
@@ -420,21 +332,11 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
+        conn.executescript(SCHEMA)
         with contextlib.suppress(OSError):
             os.chmod(path, 0o600)
     except sqlite3.DatabaseError as exc:
         raise CheckpointError(f"{path} is not a usable bulkops checkpoint: {exc}") from None
-    return conn
-
-
-def open_readonly(state_dir: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open a state directory for reading without taking its lock (status, reports mid-run)."""
-    path = Path(state_dir) / DB_NAME
-    if not path.exists():
-        raise CheckpointError(f"no bulkops state in {state_dir}: run `bulkops run` first")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 
@@ -444,24 +346,3 @@ def _plain(value: Any) -> Any:
         return value
     item = getattr(value, "item", None)
     return item() if callable(item) else str(value)
-
-
-def _operation(r: Sequence[Any]) -> Operation:
-    return Operation(
-        seq=int(r[0]),
-        op_id=r[1],
-        row=int(r[2]),
-        action=Action(r[3]),
-        extension_id=r[4],
-        setting_type=SettingType(r[5]),
-        sub_setting_type=SubSettingType(r[6]),
-        settings=dict(orjson.loads(r[7])) if r[7] else {},
-        holiday_id=r[8],
-        call_forwarding_id=r[9],
-        holiday_name=r[10],
-        holiday_from=r[11],
-        holiday_to=r[12],
-        phone_number=r[13],
-        extension_number=r[14],
-        extension_name=r[15],
-    )

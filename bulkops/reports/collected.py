@@ -1,0 +1,85 @@
+"""What one pass over the results gathers for summary.json and report.html.
+
+``write_results`` feeds each shaped chunk of results to ``collect``; ``build_summary`` and the
+page read the counts and the failure groups back. It sits below all three so that none of them
+imports another for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model import OpStatus
+
+EXAMPLES = 3  # operations shown per failure group
+_BAD = (OpStatus.FAILED.value, OpStatus.SKIPPED.value)
+# Ids and phone numbers differ between otherwise equal errors: they must not split a group.
+_ID_LIKE = re.compile(r"[A-Za-z0-9_-]{16,}|\+[1-9][0-9]{1,14}")
+
+
+@dataclass(slots=True)
+class FailureGroup:
+    status: str
+    http_status: int | None
+    zoom_code: int | None
+    message: str
+    count: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Collected:
+    """Counts by status and by operation kind, and the failures grouped by error."""
+
+    total: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    by_operation: dict[str, Counter[str]] = field(default_factory=dict)
+    groups: dict[tuple[Any, ...], FailureGroup] = field(default_factory=dict)
+
+
+def collect(acc: Collected, frame: pd.DataFrame) -> None:
+    """Add one chunk of results (columns as in results.csv) to ``acc``."""
+    acc.total += len(frame)
+    for status, n in frame["status"].value_counts().items():
+        acc.counts[str(status)] += int(n)
+    kind = frame["action"] + " " + frame["setting_type"] + "/" + frame["sub_setting_type"]
+    pairs: list[tuple[Any, Any, Any]] = list(
+        frame.groupby([kind.astype(str), frame["status"]])
+        .size()
+        .reset_index()
+        .itertuples(index=False, name=None)
+    )
+    for k, status, n in pairs:
+        acc.by_operation.setdefault(str(k), Counter())[str(status)] += int(n)
+    bad = frame[frame["status"].isin(_BAD)]
+    if len(bad):
+        _group_failures(acc, bad)
+
+
+def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:
+    shown = ["seq", "source_row", "extension_id", "action", "setting_type", "sub_setting_type"]
+    for rec in bad.to_dict("records"):
+        message = rec["message"] if isinstance(rec["message"], str) else ""
+        http = None if pd.isna(rec["http_status"]) else int(rec["http_status"])
+        code = None if pd.isna(rec["zoom_code"]) else int(rec["zoom_code"])
+        key = (rec["status"], http, code, _ID_LIKE.sub("…", message))
+        group = acc.groups.get(key)
+        if group is None:
+            group = acc.groups[key] = FailureGroup(str(rec["status"]), http, code, key[3])
+        group.count += 1
+        if len(group.examples) < EXAMPLES:
+            example = {k: _plain(rec[k]) for k in shown}
+            example["message"] = message
+            group.examples.append(example)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

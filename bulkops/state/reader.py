@@ -1,0 +1,274 @@
+"""Typed reads of a state directory: every SELECT bulkops runs on a checkpoint is here.
+
+``open_readonly(state_dir)`` gives a ``StateReader`` on a read-only connection that takes no lock,
+so ``bulkops status`` and the reports work mid-run and after a crash; a ``Checkpoint`` reads its
+own database through one too. Operations come back as ``OpRecord``s fetched ``CHUNK`` rows at a
+time, or as pandas frames of chosen columns a chunk at a time (pandas is imported only then), so a
+million-operation state reads in flat memory.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import CheckpointError
+from ..model import Action, OpStatus
+from .schema import DB_NAME, OPS_COLUMN_NAMES, RUN_COLUMN_NAMES, OpRecord, RunRecord
+from .schema import op_record as _op_record
+from .schema import run_record as _run_record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CHUNK = 2_000  # rows per fetch of a streamed read
+
+_SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
+_OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
+
+
+@dataclass(frozen=True, slots=True)
+class Statuses:
+    """Which operations a read selects: those whose status is one of ``values`` (``~`` inverts)."""
+
+    values: frozenset[OpStatus]
+    negate: bool = False
+
+    def __invert__(self) -> Statuses:
+        return Statuses(self.values, not self.negate)
+
+    def where(self) -> tuple[str, tuple[str, ...]]:
+        params = tuple(sorted(s.value for s in self.values))
+        test = "NOT IN" if self.negate else "IN"
+        return f" WHERE status {test} ({', '.join('?' * len(params))})", params
+
+
+def statuses(*values: OpStatus) -> Statuses:
+    return Statuses(frozenset(values))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """What the percentile pass over the attempts' latencies needs to know before it starts."""
+
+    n: int  # latencies recorded
+    top: float  # the largest
+    n_positive: int
+    positive_range: tuple[float, float] | None  # the lowest and highest positive; None if none
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpan:
+    first_at: float | None  # wall-clock seconds of the first request logged
+    last_at: float | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BarCount:
+    """How many attempts of one ``kind`` fall in one bar of the throughput timeline."""
+
+    bar: int
+    kind: str
+    count: int
+
+
+class StateReader:
+    """Read-only queries on one checkpoint database; owns its connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> StateReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def hold_one_moment(self) -> None:
+        """Until ``close``, every read sees the database as the first of them found it."""
+        self._conn.execute("BEGIN")
+
+    # -- meta and runs -----------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def runs(self) -> list[RunRecord]:
+        """Every finished run, oldest first (a few per job: one per ``bulkops run``)."""
+        rows = self._conn.execute(f"SELECT {', '.join(RUN_COLUMN_NAMES)} FROM runs ORDER BY rowid")
+        return [_run_record(r) for r in rows]
+
+    # -- operations --------------------------------------------------------------------------
+
+    def counts(self) -> dict[OpStatus, int]:
+        rows = self._conn.execute("SELECT status, COUNT(*) FROM ops GROUP BY status")
+        return {OpStatus(s): int(n) for s, n in rows}
+
+    def total(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
+
+    def open_lanes(self) -> list[str]:
+        """Extensions with unfinished operations, in the order their first operation is planned."""
+        marks = ", ".join("?" * len(_OPEN_STATES))
+        rows = self._conn.execute(
+            f"SELECT extension_id, MIN(seq) AS first FROM ops WHERE status IN ({marks}) "
+            "GROUP BY extension_id ORDER BY first",
+            _OPEN_STATES,
+        )
+        return [r[0] for r in rows]
+
+    def lane(self, extension_id: str) -> list[OpRecord]:
+        """All operations of one extension in plan order, finished ones included."""
+        rows = self._conn.execute(
+            f"{_SELECT_OPS} WHERE extension_id = ? ORDER BY seq", (extension_id,)
+        ).fetchall()
+        return [_op_record(r) for r in rows]
+
+    def records(
+        self, which: Statuses | None = None, *, newest_first: bool = False
+    ) -> Iterator[OpRecord]:
+        """The operations ``which`` selects (all by default), in plan order or its reverse."""
+        where, params = ("", ()) if which is None else which.where()
+        order = " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+        cur = self._conn.execute(_SELECT_OPS + where + order, params)
+        try:
+            while batch := cur.fetchmany(CHUNK):
+                yield from (_op_record(r) for r in batch)
+        finally:
+            cur.close()  # an abandoned read must not pin the database at its moment
+
+    def op_frame(
+        self, columns: Sequence[str], which: Statuses | None = None, *, limit: int
+    ) -> pd.DataFrame:
+        """Up to ``limit`` operations in plan order, as a frame of ``columns`` (raw cells)."""
+        import pandas as pd
+
+        sql, params = self._frame_sql(columns, which)
+        return pd.read_sql_query(sql + " LIMIT ?", self._conn, params=(*params, limit))
+
+    def op_frames(self, columns: Sequence[str], *, chunk: int) -> Iterator[pd.DataFrame]:
+        """Every operation in plan order, ``chunk`` rows per frame of ``columns`` (raw cells).
+
+        An empty table yields no frame or one empty frame, as the pandas version has it.
+        """
+        import pandas as pd
+
+        sql, params = self._frame_sql(columns, None)
+        yield from pd.read_sql_query(sql, self._conn, params=params, chunksize=chunk)
+
+    def _frame_sql(
+        self, columns: Sequence[str], which: Statuses | None
+    ) -> tuple[str, tuple[str, ...]]:
+        unknown = [c for c in columns if c not in OPS_COLUMN_NAMES]
+        if unknown:
+            raise ValueError(f"the ops table has no column {', '.join(unknown)}")
+        where, params = ("", ()) if which is None else which.where()
+        return f"SELECT {', '.join(columns)} FROM ops{where} ORDER BY seq", params
+
+    def any_deleted(self) -> bool:
+        """Whether any delete succeeded: most jobs have none, and then no lane need be asked."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM ops WHERE status = ? AND action = ?)",
+            (OpStatus.SUCCEEDED.value, Action.DELETE.value),
+        ).fetchone()
+        return bool(row[0])
+
+    def deleted_ids(self, extension_id: str) -> frozenset[str]:
+        """The ids of the holidays and forwarding entries this job deleted on one extension."""
+        rows = self._conn.execute(
+            "SELECT COALESCE(target_id, holiday_id, call_forwarding_id) FROM ops "
+            "WHERE extension_id = ? AND status = ? AND action = ?",
+            (extension_id, OpStatus.SUCCEEDED.value, Action.DELETE.value),
+        )
+        return frozenset(str(item) for (item,) in rows if item is not None)
+
+    # -- before-images -----------------------------------------------------------------------
+
+    def snapshot(self, extension_id: str) -> dict[str, Any] | None:
+        """The first GET of ``extension_id`` the run stored (its before-image), if any."""
+        row = self._conn.execute(
+            "SELECT settings FROM snapshots WHERE extension_id = ?", (extension_id,)
+        ).fetchone()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    # -- attempts ----------------------------------------------------------------------------
+
+    def attempt_kinds(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
+        return {str(k): int(n) for k, n in rows}
+
+    def attempt_span(self) -> AttemptSpan:
+        first, last, count = self._conn.execute(
+            "SELECT MIN(at), MAX(at), COUNT(*) FROM attempts"
+        ).fetchone()
+        return AttemptSpan(first, last, int(count))
+
+    def latency_stats(self) -> LatencyStats | None:
+        """None before any latency is recorded."""
+        n, top, n_pos, lo, hi = self._conn.execute(
+            "SELECT COUNT(*), MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
+            "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END), MAX(latency_ms) "
+            "FROM attempts WHERE latency_ms IS NOT NULL"
+        ).fetchone()
+        if not n:
+            return None
+        return LatencyStats(int(n), float(top), int(n_pos), (lo, hi) if n_pos else None)
+
+    def sorted_latencies(self, *, chunk: int) -> Iterator[list[float]]:
+        """Every recorded latency in ascending order, ``chunk`` at a time: SQLite's sorter spills
+        to disk, so the whole column is never in memory."""
+        cur = self._conn.execute(
+            "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL ORDER BY latency_ms"
+        )
+        try:
+            while batch := cur.fetchmany(chunk):
+                yield [float(r[0]) for r in batch]
+        finally:
+            cur.close()
+
+    def attempt_seconds(self) -> tuple[int, int] | None:
+        """The whole seconds of the first and the last attempt; None before any."""
+        first, last = self._conn.execute(
+            "SELECT MIN(CAST(at AS INTEGER)), MAX(CAST(at AS INTEGER)) FROM attempts"
+        ).fetchone()
+        return None if first is None else (int(first), int(last))
+
+    def attempt_bars(self, start: int, width: int) -> list[BarCount]:
+        """Attempts per kind in bars of ``width`` seconds from ``start``: SQLite groups them, so
+        this is at most bars × kinds rows however many requests were made."""
+        rows = self._conn.execute(
+            "SELECT (CAST(at AS INTEGER) - ?) / ? AS bar, kind, COUNT(*) FROM attempts "
+            "GROUP BY bar, kind",
+            (start, width),
+        )
+        return [BarCount(int(bar), str(kind), int(n)) for bar, kind, n in rows]
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def open_readonly(state_dir: str | os.PathLike[str]) -> StateReader:
+    """Open a state directory for reading without taking its lock (status, reports mid-run)."""
+    path = Path(state_dir) / DB_NAME
+    if not path.exists():
+        raise CheckpointError(f"no bulkops state in {state_dir}: run `bulkops run` first")
+    return StateReader(connect_readonly(path))
