@@ -149,10 +149,17 @@ def _segment(kind: str, value: str) -> str:
 
 
 class ZoomClient:
-    """``async with ZoomClient(endpoints, credentials, limiter) as zoom: await zoom.add(...)``.
+    """One Zoom account's HTTP client. Inside a running loop (the limiter binds to it)::
 
-    Owns one ``aiohttp.ClientSession`` with a bounded connector (unless ``session`` is given,
-    which it then shares and does not close), created inside the running loop on entry.
+        limiter = AdaptiveLimiter(resolve_rate(AccountPlan.PRO, None))
+        async with ZoomClient(Endpoints.from_env(env), Credentials.from_env(env), limiter) as zoom:
+            before = (await zoom.get_settings(extension_id)).json
+            holiday_id = (await zoom.add(extension_id, "holiday_hours", body)).created_id
+            await zoom.send("DELETE", extension_id, "holiday_hours", params={"holiday_id": ...})
+
+    A non-2xx answer raises the error :func:`classify` picks. Owns one ``aiohttp.ClientSession``
+    with a bounded connector (unless ``session`` is given, which it then shares and does not
+    close), created inside the running loop on entry.
     """
 
     def __init__(
