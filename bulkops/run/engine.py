@@ -10,6 +10,11 @@ Exactly-once effects rest on three rules:
 - a write whose outcome is unknown (timeout, dropped connection, 5xx, a crash) is never re-sent
   blindly when it is a POST: the extension is read and the item matched by its natural key;
 - an extension is read before its first write, so a rerun finds what is already in place.
+
+What to do after a failed attempt (retry, reconcile, fail, stop) is decided by
+:func:`~bulkops.run.decide.decide`, a pure function with a table test; the engine carries the
+decision out. It reports facts (a :class:`RunResult`); which exit code they mean is the CLI's
+business, and recording the run is the runner's.
 """
 
 from __future__ import annotations
@@ -24,28 +29,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..errors import (
-    ApiError,
-    AuthError,
-    FatalApiError,
-    RateLimitedError,
-    RetriableApiError,
-)
+from ..errors import ApiError, RateLimitedError, RetriableApiError
 from ..model import Action, OpStatus, Outcome
 from ..state.checkpoint import Attempt, Checkpoint, LaneOp
 from ..zoom import routes as rq
 from ..zoom.view import ExtensionView
 from .breaker import Breaker
-from .retry import RetryPolicy
-from .stats import (
-    EXIT_AUTH,
-    EXIT_FAILURES,
-    EXIT_OK,
-    EXIT_RESUMABLE,
-    RunResult,
-    RunStats,
-    StopReason,
+from .decide import (
+    Decision,
+    ExtensionGone,
+    Fail,
+    History,
+    Reconcile,
+    Retry,
+    Stop,
+    TookEffect,
+    decide,
 )
+from .retry import RetryPolicy
+from .stats import RunResult, RunStats, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,7 @@ class EngineOptions:
     concurrency: int | None = None  # None: sized from the rate and the observed latency
     max_concurrency: int = 256
     precheck: bool = True  # read each extension before its first write (idempotent reruns)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_rate_limited: int = 50  # 429s one operation may absorb before it fails
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # budgets and waits of every retry
     grace_period: float = 10.0  # seconds in-flight requests get after a stop
     max_runtime: float | None = None
     dry_run: bool = False
@@ -111,6 +112,13 @@ def _error_outcome(status: OpStatus, error: ApiError, message: str | None = None
         message=message or error.message,
         tracking_id=error.tracking_id,
     )
+
+
+def _pending_after(exc: ApiError) -> Outcome:
+    """Pending again after ``exc``; a 429 is a refusal that changed nothing and says nothing."""
+    if isinstance(exc, RateLimitedError):
+        return Outcome(OpStatus.PENDING)
+    return Outcome(OpStatus.PENDING, exc.status, exc.code, exc.message)
 
 
 def _collect(
@@ -189,6 +197,8 @@ class Engine:
     # -- the run -------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
+        """Run every open lane to its end or to a stop. The checkpoint's writer must be running
+        (``await checkpoint.start()``); the caller stops it after recording the run."""
         self._stop = asyncio.Event()
         self._slot_freed = asyncio.Event()
         if self.stop_reason is not None:  # asked to stop before the loop started
@@ -200,7 +210,6 @@ class Engine:
             timer = loop.call_later(
                 self.opts.max_runtime, self.request_stop, StopReason.MAX_RUNTIME, None
             )
-        await self.cp.start()
         tasks: set[asyncio.Task[None]] = set()
         errors: list[BaseException] = []
         try:
@@ -224,14 +233,9 @@ class Engine:
             if self.stop_reason is not None:
                 await self.cp.mark_not_run()
             await self.cp.flush()
-            result = self._result()
-            await self.cp.record_run(
-                self.wall() - result.duration, result.exit_code, self.stats.as_dict()
-            )
-            await self.cp.stop_writer()
         if errors:
             raise errors[0]
-        return result
+        return self.result()
 
     async def _acquire_slot(self) -> None:
         assert self._slot_freed is not None
@@ -305,31 +309,25 @@ class Engine:
 
     async def _read(self, lane: _Lane, *, first: bool, seq: int | None = None) -> bool:
         """GET the extension into ``lane.view``; False when the lane cannot go on now."""
-        tries = 0
-        limited = 0
+        history = History()
         while not self.stopping:
             started = self.clock()
             try:
                 resp = await self.api.get_settings(lane.extension_id)
-            except RateLimitedError as exc:
-                limited += 1
-                if not await self._on_rate_limited(exc, limited):
-                    return False
-                continue
-            except AuthError as exc:
-                self.request_stop(StopReason.AUTH, str(exc))
-                return False
-            except RetriableApiError as exc:
-                tries += 1
-                self._note_request("lookup", None, "GET", exc.status, started)
-                if tries >= self.opts.retry.max_attempts:
-                    await self._fail_lane(lane, exc, "could not read the extension's settings", seq)
-                    return False
-                await self._pause(self.opts.retry.backoff(tries, self.rng))
-                continue
-            except FatalApiError as exc:
-                self._note_request("lookup", None, "GET", exc.status, started)
-                await self._fail_lane(lane, exc, None, seq)
+            except ApiError as exc:
+                self._note_failure(exc, None, "GET", started)
+                history = history.after(exc, "GET")
+                decision = decide(exc, "GET", history, self.opts.retry, self.rng)
+                match decision:
+                    case Retry():
+                        if await self._wait(decision):
+                            continue
+                    case Stop():
+                        self._stop_for(decision)
+                    case Fail(message=message) | ExtensionGone(message=message):
+                        await self._fail_lane(lane, exc, message, seq)
+                    case Reconcile() | TookEffect():  # decide() answers these to writes only
+                        raise AssertionError(f"{decision} after a read") from exc
                 return False
             self._note_request(
                 "lookup" if first else "reconcile", seq, "GET", resp.status, started, resp.latency
@@ -343,11 +341,8 @@ class Engine:
             return True
         return False
 
-    async def _fail_lane(
-        self, lane: _Lane, exc: ApiError, prefix: str | None, seq: int | None
-    ) -> None:
+    async def _fail_lane(self, lane: _Lane, exc: ApiError, message: str, seq: int | None) -> None:
         """Fail the lane from operation ``seq`` on (all of it when None): it cannot go on."""
-        message = f"{prefix}: {exc.message}" if prefix else exc.message
         first = True
         for lo in lane.ops:
             if seq is not None and lo.op.seq < seq:
@@ -390,10 +385,10 @@ class Engine:
 
     async def _send(self, lane: _Lane, lo: LaneOp, res: rq.Resolution, request: rq.Request) -> None:
         op = lo.op
-        tries = 0
-        limited = 0
-        ambiguous = False
         target = res.forwarding_id or res.holiday_id
+        history = History(
+            in_flight_before=lo.status is OpStatus.IN_FLIGHT, target_was_read=lane.view is not None
+        )
         while True:
             if self.stopping:
                 await self.cp.record_outcome(op.seq, Outcome(OpStatus.PENDING))
@@ -408,76 +403,12 @@ class Engine:
                     body=request.body,
                     params=request.params,
                 )
-            except RateLimitedError as exc:
-                # A 429 is a refusal: nothing was applied, the operation is pending again.
-                self._note_request("rate_limited", op.seq, request.method, 429, started)
-                await self.cp.record_outcome(op.seq, Outcome(OpStatus.PENDING))
-                limited += 1
-                if limited > self.opts.max_rate_limited:
-                    message = "rate limited too often: " + exc.message
-                    outcome = _error_outcome(OpStatus.FAILED, exc, message)
-                    await self._finish(lo, outcome, error=exc)
-                    return
-                if not await self._on_rate_limited(exc, limited):
-                    return
-                continue
-            except AuthError as exc:
-                self._note_request("error", op.seq, request.method, exc.status, started)
-                await self.cp.record_outcome(
-                    op.seq, Outcome(OpStatus.PENDING, exc.status, exc.code, exc.message)
-                )
-                self.request_stop(StopReason.AUTH, exc.message)
-                return
-            except RetriableApiError as exc:
-                tries += 1
-                self.stats.retries += 1
-                self._note_request("retry", op.seq, request.method, exc.status, started)
-                applied_maybe = exc.sent and exc.status != 409
-                if applied_maybe and op.action is Action.ADD:
-                    found = await self._reconcile(lane, lo)
-                    if found is None:  # could not read: the outcome stays unknown (in_flight)
-                        return
-                    if found.present:
-                        # The fresh read already shows the item: the lane's view is current.
-                        created = found.forwarding_id or found.holiday_id
-                        outcome = Outcome(
-                            OpStatus.SUCCEEDED,
-                            created_id=created,
-                            target_id=created,
-                            reconciled=True,
-                        )
-                        await self._finish(lo, outcome)
-                        return
-                    ambiguous = True  # read and found absent: sending again is safe
-                elif applied_maybe and op.action is Action.DELETE:
-                    ambiguous = True
-                if tries >= self.opts.retry.max_attempts:
-                    message = f"gave up after {tries} attempts: {exc.message}"
-                    await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
-                    return
-                await self.cp.record_outcome(
-                    op.seq, Outcome(OpStatus.PENDING, exc.status, exc.code, exc.message)
-                )
-                await self._pause(self.opts.retry.backoff(tries, self.rng))
-                continue
-            except FatalApiError as exc:
-                self._note_request("error", op.seq, request.method, exc.status, started)
-                if (
-                    op.action is Action.DELETE
-                    and exc.status == 404
-                    and not exc.message.startswith("Extension does not exist")
-                    and (ambiguous or lo.status is OpStatus.IN_FLIGHT or lane.view is not None)
-                ):
-                    # The first attempt's answer was lost but it did the job. With a view the
-                    # item was there when read: the HTTP library itself resends an idempotent
-                    # DELETE whose kept-alive connection dropped (aiohttp does), so a 404 here
-                    # is that same story, even on what looks like the first attempt.
-                    outcome = Outcome(OpStatus.SUCCEEDED, reconciled=True, target_id=target)
-                    await self._finish(lo, outcome)
-                    return
-                if exc.status == 404 and exc.message.startswith("Extension does not exist"):
-                    lane.missing = exc.message
-                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc), error=exc)
+            except ApiError as exc:
+                self._note_failure(exc, op.seq, request.method, started)
+                history = history.after(exc, request.method)
+                decision = decide(exc, request.method, history, self.opts.retry, self.rng)
+                if await self._carry_out(decision, exc, lane, lo, target):
+                    continue
                 return
             self._note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
             self.stats.writes += 1
@@ -492,10 +423,44 @@ class Engine:
                 target_id=created or target,
                 tracking_id=resp.tracking_id,
                 latency_ms=resp.latency * 1000,
-                reconciled=ambiguous,
+                reconciled=history.maybe_applied,
             )
             await self._finish(lo, outcome)
             return
+
+    async def _carry_out(
+        self, decision: Decision, exc: ApiError, lane: _Lane, lo: LaneOp, target: str | None
+    ) -> bool:
+        """Do what ``decision`` says after ``exc`` answered ``lo``'s write; True: send again."""
+        seq = lo.op.seq
+        match decision:
+            case Retry():
+                await self.cp.record_outcome(seq, _pending_after(exc))
+                return await self._wait(decision)
+            case Reconcile(then=then):
+                found = await self._reconcile(lane, lo)
+                if found is None:  # could not read: the outcome stays unknown (in_flight)
+                    return False
+                if not found.present:  # absent: sending again is safe
+                    return await self._carry_out(then, exc, lane, lo, target)
+                # The fresh read already shows the item: the lane's view is current.
+                created = found.forwarding_id or found.holiday_id
+                outcome = Outcome(
+                    OpStatus.SUCCEEDED, created_id=created, target_id=created, reconciled=True
+                )
+                await self._finish(lo, outcome)
+            case TookEffect():
+                outcome = Outcome(OpStatus.SUCCEEDED, reconciled=True, target_id=target)
+                await self._finish(lo, outcome)
+            case ExtensionGone(message=message):
+                lane.missing = message
+                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
+            case Fail(message=message):
+                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
+            case Stop():
+                await self.cp.record_outcome(seq, _pending_after(exc))
+                self._stop_for(decision)
+        return False
 
     async def _reconcile(self, lane: _Lane, lo: LaneOp) -> rq.Resolution | None:
         """After an ambiguous POST: read the extension and look for the item by natural key."""
@@ -504,22 +469,19 @@ class Engine:
             return None
         return rq.resolve(lo.op, lane.view)
 
-    async def _on_rate_limited(self, exc: RateLimitedError, limited: int) -> bool:
-        """Slow everyone down, wait as told; False when the job must stop (daily limit)."""
-        self.stats.rate_limited += 1
-        if exc.daily:
-            self.resume_at = exc.retry_at
-            when = f"; it resets at {exc.retry_at.isoformat()}" if exc.retry_at else ""
-            self.request_stop(StopReason.DAILY_LIMIT, f"Zoom's daily limit was reached{when}")
-            return False
-        self.pacer.on_rate_limited()
-        if exc.retry_after is not None:
-            delay = min(exc.retry_after, self.opts.retry.max_retry_after)
-            self.pacer.pause_for(delay)
-        else:
-            delay = self.opts.retry.backoff(limited, self.rng)
-        await self._pause(delay)
+    async def _wait(self, retry: Retry) -> bool:
+        """Steer the limiter as told and sleep; False when the run was stopped meanwhile."""
+        if retry.slow_down:
+            self.pacer.on_rate_limited()
+        if retry.hold_everyone:
+            self.pacer.pause_for(retry.after)
+        await self._pause(retry.after)
         return not self.stopping
+
+    def _stop_for(self, stop: Stop) -> None:
+        if stop.resume_at is not None:
+            self.resume_at = stop.resume_at
+        self.request_stop(stop.reason, stop.detail)
 
     async def _pause(self, delay: float) -> None:
         """Sleep, but wake at once when the run is told to stop."""
@@ -531,6 +493,20 @@ class Engine:
                 await self._stop.wait()
         except TimeoutError:
             pass
+
+    def _note_failure(self, exc: ApiError, seq: int | None, method: str, started: float) -> None:
+        """Count one failed attempt; a read's failures are lookups, like its successes."""
+        if isinstance(exc, RateLimitedError):
+            self.stats.rate_limited += 1
+            kind = "rate_limited"
+        elif method == "GET":
+            kind = "lookup"
+        elif isinstance(exc, RetriableApiError):
+            self.stats.retries += 1  # also when the budget is spent: it was retriable
+            kind = "retry"
+        else:
+            kind = "error"
+        self._note_request(kind, seq, method, exc.status, started)
 
     def _note_request(
         self,
@@ -581,19 +557,17 @@ class Engine:
         if count_breaker and self.breaker.record(failed, key):
             self.request_stop(StopReason.BREAKER, self.breaker.reason)
 
-    def _result(self) -> RunResult:
-        counts = self.cp.counts()
+    def result(self) -> RunResult:
+        """Where the job stands now and why the run stopped, if it did: facts, no exit code.
+
+        Also meaningful after :meth:`run` raised, so the caller can still record the run."""
         duration = (self.stats.ended or self.clock()) - self.stats.started
-        if self.stop_reason is StopReason.AUTH:
-            code = EXIT_AUTH
-        elif self.stop_reason is not None:
-            code = EXIT_RESUMABLE
-        elif counts.get(OpStatus.FAILED, 0) or counts.get(OpStatus.SKIPPED, 0):
-            code = EXIT_FAILURES
-        else:
-            code = EXIT_OK
-        if self.opts.dry_run and code == EXIT_FAILURES and not counts.get(OpStatus.FAILED, 0):
-            code = EXIT_OK  # a dry run's "skipped" only means "not sent"
         return RunResult(
-            code, self.stop_reason, self.stop_detail, self.resume_at, counts, self.stats, duration
+            self.stop_reason,
+            self.stop_detail,
+            self.resume_at,
+            self.cp.counts(),
+            self.stats,
+            duration,
+            dry_run=self.opts.dry_run,
         )
