@@ -80,8 +80,8 @@ class HolidayOp:
 
 def planned_ops(job: Path, directory: Path) -> list[HolidayOp]:
     """The job's operations in plan order, as (extension, POST body) for the naive scripts."""
-    from bulkops.zoom import routes as rq
     from bulkops.jobs.plan import build_plan
+    from bulkops.zoom import routes as rq
 
     out = []
     for op in build_plan(job, directory=directory).iter_operations():
