@@ -76,10 +76,12 @@ class Call:
 
 @dataclass
 class FakeZoom:
-    """Holidays per extension; ``script[(method, extension)]`` lists faults to answer first."""
+    """Holidays per extension. ``script[(method, extension)]`` lists the answers to the next
+    requests: a fault, or None for a normal answer; past its end, every answer is normal."""
 
     holidays: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
-    script: dict[tuple[str, str], list[Fault]] = field(default_factory=dict)
+    script: dict[tuple[str, str], list[Fault | None]] = field(default_factory=dict)
+    crash: dict[str, Exception] = field(default_factory=dict)  # extension -> raised as is
     calls: list[Call] = field(default_factory=list)
     writing: dict[str, int] = field(default_factory=dict)  # writes in flight per extension
     overlaps: list[str] = field(default_factory=list)  # extensions that saw two at once
@@ -134,6 +136,8 @@ class FakeZoom:
     ) -> Answer:
         settings = (body or {}).get("settings", {})
         self.calls.append(Call(method, extension_id, settings.get("name")))
+        if extension_id in self.crash:
+            raise self.crash[extension_id]
         write = method != "GET"
         self._in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self._in_flight)
@@ -400,7 +404,72 @@ async def test_per_second_429s_slow_everyone_down_within_the_policys_budget(run:
     assert result.stats.rate_limited == 3
 
 
+async def test_a_read_is_retried_and_its_429s_slow_everyone_down(run: Run) -> None:
+    qps = RateLimitedError("per-second rate limit", retry_after=1.0)
+    run.zoom.script[("GET", "e1")] = [Fault(server_error(503)), Fault(qps)]
+    result = await run([add("e1", "A")])
+    assert result.counts == {OpStatus.SUCCEEDED: 1}
+    assert [c.method for c in run.zoom.calls] == ["GET", "GET", "GET", "POST"]
+    assert run.pacer.slowed == 1 and run.pacer.paused == [0.0]
+    assert result.stats.requests == 4 and result.stats.lookups == 1
+    assert result.stats.retries == 0  # counts writes' retries only
+
+
+async def test_a_reconciling_read_that_fails_fails_the_rest_of_the_lane(run: Run) -> None:
+    run.zoom.script[("POST", "e1")] = [None, Fault(dropped())]
+    run.zoom.script[("GET", "e1")] = [None, Fault(server_error(503)), Fault(server_error(503))]
+    policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0)
+    await run([add("e1", "A"), add("e1", "B"), add("e1", "C")], retry=policy)
+    unreadable = "could not read the extension's settings: HTTP 503"
+    assert run.statuses() == ["succeeded", "failed", "skipped"]  # A was done before the read
+    outcomes = run.outcomes()
+    assert outcomes[1]["message"] == unreadable
+    assert outcomes[2]["message"] == f"skipped: {unreadable}"
+    assert [c.method for c in run.zoom.calls] == ["GET", "POST", "POST", "GET", "GET"]
+
+
+async def test_a_stop_while_reconciling_leaves_the_post_in_flight_for_the_next_run(
+    run: Run,
+) -> None:
+    daily = RateLimitedError("daily rate limit", daily=True, retry_at=RESET)
+    run.zoom.script[("POST", "e1")] = [Fault(dropped(), applied=True)]
+    run.zoom.script[("GET", "e1")] = [None, Fault(daily)]
+    result = await run([add("e1", "A"), add("e1", "B")])
+    assert result.stop_reason is StopReason.DAILY_LIMIT and result.resume_at == RESET
+    assert run.statuses() == ["in_flight", "not_run"]  # unknown, not "pending": read first
+
+
 # -- stops -----------------------------------------------------------------------------------
+
+
+async def test_refused_credentials_on_a_read_stop_the_run(run: Run) -> None:
+    run.zoom.script[("GET", "e1")] = [Fault(AuthError("Invalid access token.", status=401))]
+    result = await run([add("e1", "A"), add("e2", "B")], concurrency=1)
+    assert result.stop_reason is StopReason.AUTH
+    assert result.counts == {OpStatus.NOT_RUN: 2}
+    assert [c.method for c in run.zoom.calls] == ["GET"]
+    assert result.stats.requests == 1
+
+
+async def test_a_stop_asked_before_the_run_sends_nothing(run: Run) -> None:
+    engine = run.start([add("e1", "A"), add("e2", "B")])
+    engine.request_stop(StopReason.SIGNAL, "SIGINT")
+    result = await asyncio.wait_for(engine.run(), timeout=10)
+    assert result.stop_reason is StopReason.SIGNAL and run.zoom.calls == []
+    assert result.counts == {OpStatus.NOT_RUN: 2}
+
+
+async def test_a_lane_that_crashes_stops_the_run_and_the_error_reaches_the_caller(
+    run: Run,
+) -> None:
+    run.zoom.crash["e1"] = ValueError("a bug")
+    engine = run.start([add("e1", "A"), add("e2", "B"), add("e3", "C")], concurrency=1)
+    with pytest.raises(ValueError, match="a bug"):
+        await asyncio.wait_for(engine.run(), timeout=10)
+    after = engine.result()  # what the runner records for the crashed run
+    assert after.stop_reason is StopReason.BREAKER
+    assert after.stop_detail == "internal error: ValueError('a bug')"
+    assert after.counts == {OpStatus.NOT_RUN: 3}
 
 
 async def test_a_daily_limit_stops_the_run_with_the_reset_time(run: Run) -> None:

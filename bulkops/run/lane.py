@@ -72,13 +72,14 @@ def _pending_after(exc: ApiError) -> Outcome:
 class _Lane:
     """One extension's operations and what the engine knows of it while it runs them."""
 
-    __slots__ = ("extension_id", "missing", "ops", "view")
+    __slots__ = ("closed", "extension_id", "missing", "ops", "view")
 
     def __init__(self, extension_id: str, ops: list[LaneOp]) -> None:
         self.extension_id = extension_id
         self.ops = ops
         self.view: ExtensionView | None = None
         self.missing: str | None = None  # Zoom said the extension does not exist
+        self.closed = False  # every remaining operation already has its outcome
 
 
 class LaneRunner:
@@ -128,7 +129,7 @@ class LaneRunner:
         if self._needs_view(lane) and not await self._read(lane, first=True):
             return
         for lo in lane.ops:
-            if self.stopping:
+            if self.stopping or lane.closed:
                 return
             if lane.missing is not None:
                 await self._finish(
@@ -192,6 +193,7 @@ class LaneRunner:
             outcome = _error_outcome(status, exc, message if first else f"skipped: {message}")
             await self._finish(lo, outcome, count_breaker=first, error=exc)
             first = False
+        lane.closed = True
 
     async def _run_op(self, lane: _Lane, lo: LaneOp) -> None:
         op = lo.op
