@@ -96,7 +96,7 @@ async def scenario(
             )
             out["seconds"] = time.perf_counter() - started
             out["engine_seconds"] = outcome.result.duration
-            out["exit_code"] = outcome.result.exit_code
+            out["exit_code"] = outcome.exit_code
             out["counts"] = {str(k.value): v for k, v in outcome.result.counts.items()}
             out["reported_failed"] = sum(
                 v for k, v in outcome.result.counts.items() if k.value in ("failed", "skipped")

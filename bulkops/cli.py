@@ -3,6 +3,7 @@
 Exit codes: 0 everything succeeded or was already in place; 1 finished with failed operations;
 2 invalid invocation, job file or configuration (nothing sent); 73 state locked by another run or
 made for another job file; 75 stopped early and resumable; 77 authentication or permission refused.
+Which error or run result means which code is one table, :data:`bulkops.exit_codes.EXIT_TABLE`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,8 @@ import orjson
 
 from . import __version__
 from .config import AccountPlan, resolve_rate
-from .errors import (
-    AuthError,
-    BulkopsError,
-    CheckpointWriteError,
-    ConfigError,
-    JobFileError,
-    StateLockedError,
-    StateMismatchError,
-)
-from .run.stats import EXIT_AUTH, EXIT_LOCKED, EXIT_OK, EXIT_RESUMABLE, EXIT_USAGE
+from .errors import BulkopsError, ConfigError
+from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
 
 
 def _duration(text: str) -> float:
@@ -238,7 +231,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         log_format=ns.log_format,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
-    return outcome.result.exit_code
+    return outcome.exit_code
 
 
 def _cmd_status(ns: argparse.Namespace) -> int:
@@ -277,16 +270,6 @@ _COMMANDS = {
 }
 
 
-#: Which exit code an error that reaches the top means; the first matching row wins.
-_EXIT_FOR: tuple[tuple[type[BulkopsError] | tuple[type[BulkopsError], ...], int, str], ...] = (
-    (JobFileError, EXIT_USAGE, ""),
-    ((StateLockedError, StateMismatchError), EXIT_LOCKED, ""),
-    (AuthError, EXIT_AUTH, "authentication refused: "),
-    (CheckpointWriteError, EXIT_RESUMABLE, ""),
-    (BulkopsError, EXIT_USAGE, ""),  # configuration, an unusable state directory, …
-)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(simulator_flags="simulate" in argv)
@@ -295,12 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         return _COMMANDS[ns.command](ns)
-    except BulkopsError as exc:
-        for kinds, code, prefix in _EXIT_FOR:
-            if isinstance(exc, kinds):
-                print(f"bulkops: {prefix}{exc}", file=sys.stderr)
-                return code
-        raise  # unreachable: the last row matches every BulkopsError
+    except BulkopsError as exc:  # the exit-code table has a row for every one
+        row = exit_row(exc)
+        print(f"bulkops: {row.prefix}{exc}", file=sys.stderr)
+        return row.code
     except KeyboardInterrupt:
         print(f"bulkops: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
         return 130

@@ -7,7 +7,8 @@
     │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections: try again later
     │   │   └── RateLimitedError      429; ``daily`` says whether to stop until ``retry_at``
     │   └── FatalApiError             other 4xx: retrying the same request cannot help
-    │       └── AuthError             401 after a refresh, 403: stop the job (exit 77)
+    │       ├── AuthError             401 after a refresh, 403: stop the job (exit 77)
+    │       └── ExtensionNotFoundError 404 "Extension does not exist": skip its other operations
     └── CheckpointError               the state directory cannot be used (exit 2)
         ├── StateLockedError          another run holds the lock (exit 73)
         ├── StateMismatchError        the state belongs to a different job file (exit 73)
@@ -141,6 +142,11 @@ class FatalApiError(ApiError):
 
 class AuthError(FatalApiError):
     """Credentials or permissions were refused; every further request would fail too."""
+
+
+class ExtensionNotFoundError(FatalApiError):
+    """Zoom does not know the extension (deleted, or a wrong id): every later request to it
+    fails the same way, so its remaining operations are skipped rather than sent."""
 
 
 class CheckpointError(BulkopsError):

@@ -195,7 +195,7 @@ async def showing(display: Display, stats: RunStats, *, tick: float = 0.5) -> An
         display.finish(stats)
 
 
-def summary_rows(result: RunResult) -> list[tuple[str, str]]:
+def summary_rows(result: RunResult, exit_code: int) -> list[tuple[str, str]]:
     """The end-of-run summary as label/value pairs, shared by the text and JSON outputs."""
     stats = result.stats
     rows: list[tuple[str, str]] = []
@@ -216,11 +216,11 @@ def summary_rows(result: RunResult) -> list[tuple[str, str]]:
         rows.append(("stopped", f"{result.stop_reason.value}: {result.stop_detail or ''}".strip()))
     if result.resume_at is not None:
         rows.append(("resume after", result.resume_at.isoformat()))
-    rows.append(("exit code", str(result.exit_code)))
+    rows.append(("exit code", str(exit_code)))
     return rows
 
 
-def format_summary(result: RunResult) -> str:
-    rows = summary_rows(result)
+def format_summary(result: RunResult, exit_code: int) -> str:
+    rows = summary_rows(result, exit_code)
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)

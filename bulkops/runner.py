@@ -14,12 +14,14 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
+from .exit_codes import exit_code
 from .jobs.plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing
 from .reports.results import write_all
@@ -55,7 +57,8 @@ class RunSettings:
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    result: RunResult
+    result: RunResult  # the engine's facts: counts, stats, why it stopped
+    exit_code: int  # what the result means to a shell (bulkops.exit_codes)
     state_dir: Path
     reports: dict[str, Path]
 
@@ -203,7 +206,7 @@ async def _run(
                 try:
                     shown = display or choose_display(settings.log_format)
                     async with showing(shown, engine.stats):
-                        result = await engine.run()
+                        result, code = await _run_and_record(engine, checkpoint)
                 finally:
                     gc.unfreeze()  # what the run left behind is collectable again
                     if remove is not None:
@@ -212,9 +215,29 @@ async def _run(
         if settings.write_reports and not options.dry_run:
             reports = write_all(state_dir)
         if settings.log_format != "json":
-            print(format_summary(result), file=out)
+            print(format_summary(result, code), file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
-        return RunOutcome(result, state_dir, reports)
+        return RunOutcome(result, code, state_dir, reports)
     finally:
         checkpoint.close()
+
+
+async def _run_and_record(engine: Engine, checkpoint: Checkpoint) -> tuple[RunResult, int]:
+    """Run the engine, then record the run with its exit code, where status and reports read it.
+
+    The run is recorded even when the engine raised (a lane's bug): the row then says how far
+    it got. Only a dead checkpoint writer can prevent that, and it raises its own error.
+    """
+    started_at = time.time()
+    await checkpoint.start()
+    try:
+        try:
+            await engine.run()
+        finally:
+            result = engine.result()
+            code = exit_code(result)
+            await checkpoint.record_run(started_at, code, result.stats.as_dict())
+    finally:
+        await checkpoint.stop_writer()
+    return result, code

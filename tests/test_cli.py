@@ -18,6 +18,7 @@ from bulkops.cli import main
 from bulkops.config import Credentials
 from bulkops.errors import (
     AuthError,
+    BulkopsError,
     CheckpointError,
     CheckpointWriteError,
     ConfigError,
@@ -25,6 +26,9 @@ from bulkops.errors import (
     StateLockedError,
     StateMismatchError,
 )
+from bulkops.exit_codes import EXIT_TABLE, exit_code, exit_row
+from bulkops.model import OpStatus
+from bulkops.run.stats import RunResult, RunStats, StopReason
 from bulkops.simulator import SimConfig, generate_directory, run_simulator, write_directory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,18 +197,18 @@ def test_failures_csv_of_a_clean_run_reruns_as_a_no_op(
     assert "total operations  0" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        pytest.param(JobFileError([]), 2, id="job-file"),
-        pytest.param(ConfigError("bad flag"), 2, id="config"),
-        pytest.param(CheckpointError("not a checkpoint"), 2, id="checkpoint"),
-        pytest.param(StateLockedError("busy"), 73, id="locked"),
-        pytest.param(StateMismatchError("other job"), 73, id="other-job"),
-        pytest.param(CheckpointWriteError("disk full"), 75, id="disk-full"),
-        pytest.param(AuthError("no scope", status=401), 77, id="auth"),
-    ],
-)
+ERROR_CASES = [
+    pytest.param(JobFileError([]), 2, id="job-file"),
+    pytest.param(ConfigError("bad flag"), 2, id="config"),
+    pytest.param(CheckpointError("not a checkpoint"), 2, id="checkpoint"),
+    pytest.param(StateLockedError("busy"), 73, id="locked"),
+    pytest.param(StateMismatchError("other job"), 73, id="other-job"),
+    pytest.param(CheckpointWriteError("disk full"), 75, id="disk-full"),
+    pytest.param(AuthError("no scope", status=401), 77, id="auth"),
+]
+
+
+@pytest.mark.parametrize(("error", "code"), ERROR_CASES)
 def test_errors_map_to_exit_codes(
     error: Exception, code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,3 +218,54 @@ def test_errors_map_to_exit_codes(
     monkeypatch.setitem(cli._COMMANDS, "status", fail)
     assert main(["status", "--state", "x"]) == code
     assert capsys.readouterr().err.startswith("bulkops: ")
+
+
+def test_a_refused_authentication_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(ns: object) -> int:
+        raise AuthError("no scope", status=401)
+
+    monkeypatch.setitem(cli._COMMANDS, "status", fail)
+    assert main(["status", "--state", "x"]) == 77
+    assert capsys.readouterr().err == "bulkops: authentication refused: no scope\n"
+
+
+def _result(stop: StopReason | None = None, *, dry_run: bool = False, **counts: int) -> RunResult:
+    return RunResult(
+        stop_reason=stop,
+        stop_detail=None if stop is None else "why",
+        resume_at=None,
+        counts={OpStatus(status): n for status, n in counts.items()},
+        stats=RunStats(),
+        duration=1.0,
+        dry_run=dry_run,
+    )
+
+
+RESULT_CASES = [
+    pytest.param(_result(succeeded=3, already_present=1, already_absent=1), 0, id="clean"),
+    pytest.param(_result(), 0, id="nothing-to-do"),
+    pytest.param(_result(succeeded=2, failed=1), 1, id="failed"),
+    pytest.param(_result(succeeded=2, skipped=1), 1, id="skipped"),
+    pytest.param(_result(skipped=3, dry_run=True), 0, id="dry-run-skips-mean-not-sent"),
+    pytest.param(_result(failed=1, skipped=2, dry_run=True), 1, id="dry-run-failure"),
+    pytest.param(_result(StopReason.AUTH, not_run=2), 77, id="stopped-auth"),
+    pytest.param(_result(StopReason.SIGNAL, succeeded=1, not_run=2), 75, id="stopped-signal"),
+    pytest.param(_result(StopReason.MAX_RUNTIME, not_run=2), 75, id="stopped-max-runtime"),
+    pytest.param(_result(StopReason.DAILY_LIMIT, not_run=2), 75, id="stopped-daily-limit"),
+    pytest.param(_result(StopReason.BREAKER, failed=20), 75, id="stopped-breaker"),
+]
+
+
+@pytest.mark.parametrize(("result", "code"), RESULT_CASES)
+def test_run_results_map_to_exit_codes(result: RunResult, code: int) -> None:
+    assert exit_code(result) == code
+
+
+def test_every_row_of_the_exit_table_is_pinned_and_every_stop_has_one() -> None:
+    endings = [case.values[0] for case in ERROR_CASES + RESULT_CASES]
+    assert {exit_row(ending) for ending in endings} == set(EXIT_TABLE)
+    for reason in StopReason:
+        assert exit_code(_result(reason)) in (75, 77), reason
+    assert exit_row(BulkopsError("anything else")).code == 2

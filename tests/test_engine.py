@@ -170,7 +170,7 @@ async def test_every_dropped_answer_is_reconciled_not_resent(tmp_path: Path) -> 
         rows += [f"delete,holiday_hours,holiday,{u},Gone,,,,," for u in setup.users]
         job = write_job(tmp_path, rows)
         outcome, text = await run(running, job, tmp_path / "state")
-        assert outcome.result.exit_code == 0, text
+        assert outcome.exit_code == 0, text
         assert outcome.result.counts == {OpStatus.SUCCEEDED: 12}
         assert_holidays_once(sim, setup.users, 2)
         assert not any(h["name"] == "Gone" for u in setup.users for h in sim.holidays(u))
@@ -198,7 +198,7 @@ async def test_an_expiring_token_is_renewed_and_the_request_replayed(tmp_path: P
         sim = running.simulator
         job = write_job(tmp_path, holiday_rows(setup.users, 6))
         outcome, text = await run(running, job, tmp_path / "state", concurrency=2)
-        assert outcome.result.exit_code == 0, text
+        assert outcome.exit_code == 0, text
         assert_holidays_once(sim, setup.users, 6)
         entries = api_entries(sim)
         refused = [j for j in entries if j.status == 401]
@@ -230,7 +230,7 @@ async def test_retry_after_is_honoured_and_the_limiter_backs_off(
         sim = running.simulator
         job = write_job(tmp_path, holiday_rows(setup.users, 4))
         outcome, text = await run(running, job, tmp_path / "state", rate=45)
-        assert outcome.result.exit_code == 0, text
+        assert outcome.exit_code == 0, text
         assert_holidays_once(sim, setup.users, 4)
         limited = sim.journal.by_status["429"]
         assert limited >= 1, "three times the simulator's rate must hit its window"
@@ -246,7 +246,7 @@ async def test_no_429_at_the_nominal_business_rate(tmp_path: Path) -> None:
         assert sim.config.effective_rate == 40
         job = write_job(tmp_path, holiday_rows(setup.users, 9))
         outcome, text = await run(running, job, tmp_path / "state", rate=None)
-        assert outcome.result.exit_code == 0, text
+        assert outcome.exit_code == 0, text
         assert len(api_entries(sim)) == 200
         assert sim.journal.by_status.get("429", 0) == 0
         assert sim.stats()["max_in_window"] <= 40
@@ -260,7 +260,7 @@ async def test_daily_limit_stops_with_the_reset_time_and_a_rerun_completes(tmp_p
         state = tmp_path / "state"
         outcome, text = await run(running, job, state)
         result = outcome.result
-        assert result.exit_code == 75, text
+        assert outcome.exit_code == 75, text
         assert result.resume_at is not None
         assert result.stop_detail is not None and result.resume_at.isoformat() in result.stop_detail
         assert "resume after" in text and result.resume_at.isoformat() in text
@@ -270,7 +270,7 @@ async def test_daily_limit_stops_with_the_reset_time_and_a_rerun_completes(tmp_p
 
         sim.configure({"daily_limit": None})
         rerun, text = await run(running, job, state)
-        assert rerun.result.exit_code == 0, text
+        assert rerun.exit_code == 0, text
         assert_holidays_once(sim, setup.users, 5)
 
 
@@ -290,7 +290,7 @@ async def test_the_breaker_stops_a_job_that_fails_the_same_way_everywhere(tmp_pa
         job = write_job(tmp_path, rows)
         outcome, text = await run(running, job, tmp_path / "state")
         result = outcome.result
-        assert result.exit_code == 75, text
+        assert outcome.exit_code == 75, text
         assert result.stop_reason is not None and result.stop_reason.value == "breaker"
         assert "HTTP 400" in (result.stop_detail or "")
         failed = result.counts.get(OpStatus.FAILED, 0)
@@ -307,13 +307,13 @@ async def test_dry_run_sends_no_write_and_leaves_the_state_alone(tmp_path: Path)
         job = write_job(tmp_path, holiday_rows(setup.users, 3))
         state = tmp_path / "state"
         outcome, text = await run(running, job, state, dry_run=True)
-        assert outcome.result.exit_code == 0, text
+        assert outcome.exit_code == 0, text
         assert {j.method for j in api_entries(sim)} == {"GET"}
         assert not state.exists()
         assert sim.journal.applied == 0
         # The real run afterwards starts from scratch and does everything.
         real, text = await run(running, job, state)
-        assert real.result.exit_code == 0, text
+        assert real.exit_code == 0, text
         assert real.result.counts == {OpStatus.SUCCEEDED: 9}
         assert_holidays_once(sim, setup.users, 3)
 
@@ -331,13 +331,13 @@ async def test_exit_codes_and_retry_failed(tmp_path: Path) -> None:
         job = write_job(tmp_path, rows)
         state = tmp_path / "state"
         first, text = await run(running, job, state)
-        assert first.result.exit_code == 1, text
+        assert first.exit_code == 1, text
         assert first.result.counts == {OpStatus.SUCCEEDED: 6, OpStatus.FAILED: 1}
 
         # A rerun does not try failed operations again on its own.
         writes = sim.journal.applied
         again, text = await run(running, job, state)
-        assert again.result.exit_code == 1, text
+        assert again.exit_code == 1, text
         assert sim.journal.applied == writes
 
         # The cause is fixed; --retry-failed runs the failed operation again.
@@ -347,7 +347,7 @@ async def test_exit_codes_and_retry_failed(tmp_path: Path) -> None:
             ext, {"name": "Later Day", "from": "2027-09-09T00:00:00Z", "to": "2027-09-09T23:59:59Z"}
         )
         fixed, text = await run(running, job, state, retry_failed=True)
-        assert fixed.result.exit_code == 0, text
+        assert fixed.exit_code == 0, text
         assert fixed.result.counts == {OpStatus.SUCCEEDED: 7}
         later = next(h for h in sim.holidays(u3) if h["name"] == "Later Day")
         numbers = sim.forwarding(u3, "holiday_hours", later["holiday_id"])
@@ -357,7 +357,7 @@ async def test_exit_codes_and_retry_failed(tmp_path: Path) -> None:
         # A finished job with nothing failed: exit 0 and not a single write.
         writes = sim.journal.applied
         done, text = await run(running, job, state)
-        assert done.result.exit_code == 0, text
+        assert done.exit_code == 0, text
         assert sim.journal.applied == writes
         assert json.loads(json.dumps(done.result.stats.as_dict()))["writes"] == 0
 
@@ -387,10 +387,10 @@ async def test_a_delete_stopped_after_an_ambiguous_answer_is_ours_on_resume(tmp_
         stopped, text = await run(
             running, job, state, retry=slow_retry, max_runtime=0.5, engine_hook=longest_backoff
         )
-        assert stopped.result.exit_code == 75, text
+        assert stopped.exit_code == 75, text
         assert not any(h["name"] == "Gone" for h in sim.holidays(user))  # it did take effect
 
         sim.configure({"applied_5xx": 0.0})
         resumed, text = await run(running, job, state)
-        assert resumed.result.exit_code == 0, text
+        assert resumed.exit_code == 0, text
         assert resumed.result.counts == {OpStatus.SUCCEEDED: 1}

@@ -7,9 +7,10 @@ import io
 import orjson
 import pytest
 
+from bulkops.exit_codes import EXIT_RESUMABLE
 from bulkops.model import OpStatus
 from bulkops.progress import JsonDisplay, PlainDisplay, format_duration, format_summary
-from bulkops.run.stats import EXIT_RESUMABLE, RunResult, RunStats, StopReason
+from bulkops.run.stats import RunResult, RunStats, StopReason
 
 
 class Clock:
@@ -68,7 +69,6 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 def test_summary_names_the_stop_and_the_exit_code() -> None:
     stats = RunStats(requests=50, writes=40, lookups=10, rate_limited=1, retries=2)
     result = RunResult(
-        exit_code=EXIT_RESUMABLE,
         stop_reason=StopReason.MAX_RUNTIME,
         stop_detail=None,
         resume_at=None,
@@ -76,7 +76,7 @@ def test_summary_names_the_stop_and_the_exit_code() -> None:
         stats=stats,
         duration=2.0,
     )
-    text = format_summary(result)
+    text = format_summary(result, EXIT_RESUMABLE)
     assert "succeeded         40" in text and "not_run           5" in text
     assert "25.0 requests/s" in text and "stopped           max_runtime" in text
     assert text.rstrip().endswith("exit code         75")

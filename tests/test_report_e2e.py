@@ -167,7 +167,7 @@ async def test_mixed_run_reports_agree_and_undo_restores(
     job.write_text(_job(w, unfixable=True))
     out = io.StringIO()
     outcome = await _run(job, w.tmp / "state", running, out)
-    assert outcome.result.exit_code == 1
+    assert outcome.exit_code == 1
     reports = outcome.reports
     assert next(iter(reports)) == "results.csv" and reports["report.html"].exists()
 
@@ -215,7 +215,7 @@ async def test_mixed_run_reports_agree_and_undo_restores(
     undo_out = io.StringIO()
     undone = await _run(reports["undo.csv"], w.tmp / "undo-state", running, undo_out)
     undo_summary = json.loads(undone.reports["summary.json"].read_text())
-    assert undone.result.exit_code == 0, undo_summary["counts"]
+    assert undone.exit_code == 0, undo_summary["counts"]
     assert undo_summary["counts"]["succeeded"] == len(undo_rows) == 10
     for x in touched:
         assert _normal(simulator.settings(x)) == _normal(before[x]), x
@@ -241,7 +241,7 @@ async def test_failures_csv_reruns_after_the_cause_is_fixed(
     job = w.tmp / "job.csv"
     job.write_text(_job(w, unfixable=False))
     first = await _run(job, w.tmp / "state", running, io.StringIO())
-    assert first.result.exit_code == 1
+    assert first.exit_code == 1
     failures = first.reports["failures.csv"]
     assert len(_rows(failures)) == 2
     # The admin fixes the cause: the holiday and the forwarding number the rows update now exist.
@@ -252,10 +252,10 @@ async def test_failures_csv_reruns_after_the_cause_is_fixed(
         f"add,holiday_hours,holiday,{u3},Missing Day,2026-05-01,2026-05-01,,,,\n"
         f"add,closed_hours,call_forwarding,{u3},,,,,+14155550199,old,\n"
     )
-    assert (await _run(fix, w.tmp / "fix-state", running, io.StringIO())).result.exit_code == 0
+    assert (await _run(fix, w.tmp / "fix-state", running, io.StringIO())).exit_code == 0
     rerun = await _run(failures, w.tmp / "rerun-state", running, io.StringIO())
     summary = json.loads(rerun.reports["summary.json"].read_text())
-    assert rerun.result.exit_code == 0, summary["counts"]
+    assert rerun.exit_code == 0, summary["counts"]
     assert summary["counts"]["succeeded"] == 2
     holidays = running.simulator.holidays(u3)
     assert [(h["name"], h["from"]) for h in holidays] == [("Missing Day", "2027-05-01T00:00:00Z")]

@@ -92,6 +92,12 @@ def test_can_retry_counts_attempts() -> None:
     assert [policy.can_retry(a) for a in (1, 2, 3)] == [True, True, False]
 
 
+def test_rate_limited_budget_allows_exactly_max_rate_limited_429s() -> None:
+    policy = RetryPolicy(max_rate_limited=2)
+    assert [policy.can_retry_rate_limited(n) for n in (1, 2, 3)] == [True, True, False]
+    assert not RetryPolicy(max_rate_limited=0).can_retry_rate_limited(1)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -99,6 +105,7 @@ def test_can_retry_counts_attempts() -> None:
         pytest.param({"base_delay": 5.0, "max_delay": 1.0}, id="base-over-max"),
         pytest.param({"base_delay": -1.0}, id="negative-base"),
         pytest.param({"max_retry_after": -1.0}, id="negative-cap"),
+        pytest.param({"max_rate_limited": -1}, id="negative-429-budget"),
     ],
 )
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:

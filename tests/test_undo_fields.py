@@ -282,11 +282,11 @@ async def test_undo_puts_the_simulator_back_field_for_field(tmp_path: Path) -> N
 
     async with run_simulator(config) as running:
         done = await _run(tmp_path / "job.csv", tmp_path / "state", running)
-        assert done.result.exit_code == 0
+        assert done.exit_code == 0
         assert all(running.simulator.settings(x) != before[x] for x in touched)
         notes = done.reports["undo-notes.txt"].read_text()
         assert "keeps the new value" not in notes and "no previous value" not in notes, notes
         undone = await _run(done.reports["undo.csv"], tmp_path / "undo-state", running)
-        assert undone.result.exit_code == 0
+        assert undone.exit_code == 0
         for x in touched:
             assert running.simulator.settings(x) == before[x], x

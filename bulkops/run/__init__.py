@@ -1,2 +1,3 @@
-"""Stage 3: the engine that applies a checkpointed plan, and what steers it (attempt decisions,
-the rate limiter, retry policy, the breaker) and what it counts (stats)."""
+"""Stage 3: the engine that applies a checkpointed plan, lane by lane (one per extension), and
+what steers it (attempt decisions, the rate limiter, the retry policy, the breaker) and what it
+counts (stats)."""

@@ -182,7 +182,8 @@ class AdaptiveLimiter:
         return None
 
     def on_rate_limited(self) -> None:
-        """A per-second 429 arrived: halve the rate unless that already happened this cooldown.
+        """A per-second 429 arrived: cut the rate to ``decrease_factor`` of itself (80% by
+        default, never below ``min_rate``) unless a cut already happened this cooldown.
 
         Daily-limit 429s are not a pacing signal: don't call it for those.
         """

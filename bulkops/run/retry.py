@@ -1,7 +1,7 @@
-"""When to try again: ``Retry-After`` parsing and the backoff policy the engine applies.
+"""When to try again: ``Retry-After`` parsing and the retry budgets and backoff.
 
-The client never retries (except one token refresh); the engine asks :class:`RetryPolicy` how
-long to wait and whether another attempt is allowed.
+The client never retries (except one token refresh); :func:`bulkops.run.decide.decide` asks
+:class:`RetryPolicy` whether another attempt is allowed and how long to wait before it.
 """
 
 from __future__ import annotations
@@ -58,18 +58,24 @@ def _parse_moment(text: str) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How often and how patiently the engine retries a retriable failure.
+    """How often and how patiently a request is retried: the budgets :func:`~.decide.decide`
+    spends.
 
     ``attempt`` counts from 1 (the first request). ``backoff`` is AWS-style "full jitter":
     a uniform draw from ``[0, min(max_delay, base_delay * 2 ** (attempt - 1))]``. A server's
     ``Retry-After`` wins over the backoff but is honoured only up to ``max_retry_after``; a
-    longer wait (a daily quota) is the engine's cue to stop and resume later.
+    daily quota is not waited for at all: the run stops and resumes later.
+
+    Two budgets, because they mean different things: ``max_attempts`` counts failures (5xx,
+    timeouts, dropped connections), ``max_rate_limited`` counts 429s, which are refusals that
+    changed nothing and only say "slower", so a request may absorb many more of them.
     """
 
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 60.0
+    max_rate_limited: int = 50
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -78,10 +84,16 @@ class RetryPolicy:
             raise ValueError("need 0 <= base_delay <= max_delay")
         if self.max_retry_after < 0:
             raise ValueError("max_retry_after must not be negative")
+        if self.max_rate_limited < 0:
+            raise ValueError(f"max_rate_limited must not be negative, not {self.max_rate_limited}")
 
     def can_retry(self, attempt: int) -> bool:
         """Whether another attempt may follow attempt number ``attempt``."""
         return attempt < self.max_attempts
+
+    def can_retry_rate_limited(self, rate_limited: int) -> bool:
+        """Whether a request refused ``rate_limited`` times with a 429 may be sent again."""
+        return rate_limited <= self.max_rate_limited
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter delay after failed attempt number ``attempt`` (1-based)."""

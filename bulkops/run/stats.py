@@ -1,4 +1,7 @@
-"""What a run reports about itself: live counters, the final result, stop reasons, exit codes."""
+"""What a run reports about itself: live counters, stop reasons and the final result, as facts.
+
+Which exit code a result means is the CLI's business (:mod:`bulkops.exit_codes`).
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,6 @@ class StopReason(StrEnum):
     DAILY_LIMIT = "daily_limit"
     BREAKER = "breaker"
     AUTH = "auth"
-
-
-EXIT_OK = 0
-EXIT_FAILURES = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 73
-EXIT_RESUMABLE = 75
-EXIT_AUTH = 77
 
 
 @dataclass(slots=True)
@@ -65,10 +60,13 @@ class RunStats:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    exit_code: int
+    """How a run ended: why it stopped (None when it ran to the end), and where every operation
+    of the job stands, including those finished by earlier runs."""
+
     stop_reason: StopReason | None
     stop_detail: str | None
-    resume_at: datetime | None
+    resume_at: datetime | None  # when a daily limit resets, if Zoom said
     counts: dict[OpStatus, int]
     stats: RunStats
-    duration: float
+    duration: float  # seconds
+    dry_run: bool = False  # then "skipped" means "not sent", not "could not be done"

@@ -25,7 +25,14 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ..config import Credentials, Endpoints
-from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, RetriableApiError
+from ..errors import (
+    ApiError,
+    AuthError,
+    ExtensionNotFoundError,
+    FatalApiError,
+    RateLimitedError,
+    RetriableApiError,
+)
 from ..model import SettingType
 from ..run.ratelimit import AdaptiveLimiter
 from ..run.retry import parse_retry_after
@@ -41,6 +48,7 @@ TRACKING_HEADER = "x-zm-trackingid"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
 _MESSAGE_LIMIT = 300
+_EXTENSION_GONE = "Extension does not exist"  # Zoom's 404 message, followed by ": {id}"
 _AUTH_HINTS = {
     401: "check the app's scopes (phone:read:admin, phone:write:admin)",
     403: "check that Zoom Phone is enabled for the account and the app's admin has access",
@@ -72,7 +80,9 @@ def classify(
     """Map one answer to the error tree: None for 2xx, else the exception to raise.
 
     401 with Zoom code 124 (expired or invalid token) is an :class:`AuthError` with ``code=124``;
-    the client refreshes the token and replays once before letting it escape.
+    the client refreshes the token and replays once before letting it escape. A 404 saying
+    "Extension does not exist" is an :class:`ExtensionNotFoundError`: the engine skips the
+    extension's other operations instead of sending each one to hear the same answer.
     """
     if 200 <= status < 300:
         return None
@@ -97,6 +107,8 @@ def classify(
         return AuthError(_clip(message + hint), **kw)
     if 300 <= status < 400:
         return FatalApiError(f"unexpected redirect (HTTP {status}): check ZOOM_API_URL", **kw)
+    if status == 404 and message.startswith(_EXTENSION_GONE):
+        return ExtensionNotFoundError(message, **kw)
     return FatalApiError(message, **kw)
 
 
@@ -137,10 +149,17 @@ def _segment(kind: str, value: str) -> str:
 
 
 class ZoomClient:
-    """``async with ZoomClient(endpoints, credentials, limiter) as zoom: await zoom.add(...)``.
+    """One Zoom account's HTTP client. Inside a running loop (the limiter binds to it)::
 
-    Owns one ``aiohttp.ClientSession`` with a bounded connector (unless ``session`` is given,
-    which it then shares and does not close), created inside the running loop on entry.
+        limiter = AdaptiveLimiter(resolve_rate(AccountPlan.PRO, None))
+        async with ZoomClient(Endpoints.from_env(env), Credentials.from_env(env), limiter) as zoom:
+            before = (await zoom.get_settings(extension_id)).json
+            holiday_id = (await zoom.add(extension_id, "holiday_hours", body)).created_id
+            await zoom.send("DELETE", extension_id, "holiday_hours", params={"holiday_id": ...})
+
+    A non-2xx answer raises the error :func:`classify` picks. Owns one ``aiohttp.ClientSession``
+    with a bounded connector (unless ``session`` is given, which it then shares and does not
+    close), created inside the running loop on entry.
     """
 
     def __init__(

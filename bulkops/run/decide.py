@@ -1,0 +1,203 @@
+"""What to do after an attempt failed: a pure function of the error and the request's history.
+
+The engine sends a request; when the answer is an error it adds it to the request's
+:class:`History`, asks :func:`decide`, and carries out the :data:`Decision`, nothing more. A
+*read* is the GET of an extension's settings, a *write* a POST, PATCH or DELETE. The first
+matching row wins:
+
+    answer                                    read                    write
+    401 after a token refresh, 403            stop (auth)             stop (auth)
+    429 daily limit                           stop until the reset    stop until the reset
+    429 per second, within the 429 budget     retry: slow everyone down; wait Retry-After
+                                              (holding every request) or a backoff
+    429 over the budget                       fail                    fail
+    5xx, 409, timeout, dropped connection     retry after a backoff (or the 5xx's Retry-After)
+      … the budget of attempts spent          fail                    fail
+      … a POST that may have taken effect                             reconcile, then as above
+    404 "Extension does not exist"            fail                    extension gone
+    404 to a DELETE that may have worked                              took effect
+    any other 4xx                             fail                    fail
+
+A failed read fails the operations of the extension that remain (the engine cannot resolve
+them without it); a failed write fails its own operation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ..errors import (
+    ApiError,
+    AuthError,
+    ExtensionNotFoundError,
+    RateLimitedError,
+    RetriableApiError,
+)
+from .retry import RetryPolicy
+from .stats import StopReason
+
+__all__ = [
+    "Decision",
+    "ExtensionGone",
+    "Fail",
+    "History",
+    "Reconcile",
+    "Retry",
+    "Stop",
+    "TookEffect",
+    "decide",
+]
+
+READ = "GET"
+UNREADABLE = "could not read the extension's settings"
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Send the same request again after ``after`` seconds."""
+
+    after: float
+    slow_down: bool = False  # a per-second 429: cut the shared rate (AIMD)
+    hold_everyone: bool = False  # Zoom named the wait: no lane sends before it ends
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """The request failed for good; ``message`` says why, for the report."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """The POST may have created its item though its answer was lost. Read the extension: an
+    item found by its natural key means the operation succeeded; otherwise carry out ``then``
+    (sending again is safe once the read shows the item absent)."""
+
+    then: Retry | Fail
+
+
+@dataclass(frozen=True, slots=True)
+class TookEffect:
+    """An earlier attempt did the job though its answer was lost: the operation succeeded."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionGone:
+    """The extension does not exist: this operation fails, its later ones are skipped unsent."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Nothing more can be sent now: stop the run (resumably) for ``reason``."""
+
+    reason: StopReason
+    detail: str
+    resume_at: datetime | None = None  # a daily limit's reset, when Zoom said
+
+
+Decision = Retry | Reconcile | TookEffect | Fail | ExtensionGone | Stop
+
+
+def _may_have_applied(error: RetriableApiError) -> bool:
+    # Reached Zoom, and not a 409 (a concurrent write refused: nothing was applied).
+    return error.sent and error.status != 409
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What one request went through so far, and what was known before it was first sent."""
+
+    failures: int = 0  # retriable failures other than 429s
+    rate_limited: int = 0  # 429s
+    # A POST or DELETE of this run reached Zoom but its answer was lost. (A PATCH is idempotent:
+    # sending it again settles it, whatever the lost attempt did.)
+    maybe_applied: bool = False
+    in_flight_before: bool = False  # an earlier run sent it and never learnt the outcome
+    target_was_read: bool = False  # the extension was read before sending: the target was there
+
+    def after(self, error: ApiError, method: str) -> History:
+        """This history with ``error``, the latest answer to a ``method`` request, added."""
+        if isinstance(error, RateLimitedError):
+            return replace(self, rate_limited=self.rate_limited + 1)
+        if isinstance(error, RetriableApiError):
+            lost = method in ("POST", "DELETE") and _may_have_applied(error)
+            return replace(
+                self, failures=self.failures + 1, maybe_applied=self.maybe_applied or lost
+            )
+        return self
+
+
+def decide(
+    error: ApiError,
+    method: str,
+    history: History,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Decision:
+    """What to do after ``error`` answered a ``method`` request; ``history`` already has it.
+
+    ``rng`` draws the backoff's jitter: pass a seeded one for a repeatable decision.
+    """
+    read = method == READ
+    if isinstance(error, AuthError):
+        return Stop(StopReason.AUTH, error.message)
+    if isinstance(error, RateLimitedError):
+        return _after_rate_limit(error, read, history, policy, rng)
+    if isinstance(error, RetriableApiError):
+        then = _after_failure(error, read, history, policy, rng)
+        if method == "POST" and _may_have_applied(error):
+            return Reconcile(then)
+        return then
+    if isinstance(error, ExtensionNotFoundError):
+        return Fail(error.message) if read else ExtensionGone(error.message)
+    if method == "DELETE" and error.status == 404 and _delete_may_have_worked(history):
+        return TookEffect()
+    return Fail(error.message)
+
+
+def _after_rate_limit(
+    error: RateLimitedError,
+    read: bool,
+    history: History,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Stop | Fail | Retry:
+    if error.daily:
+        when = f"; it resets at {error.retry_at.isoformat()}" if error.retry_at else ""
+        detail = f"Zoom's daily limit was reached{when}"
+        return Stop(StopReason.DAILY_LIMIT, detail, resume_at=error.retry_at)
+    if not policy.can_retry_rate_limited(history.rate_limited):
+        message = f"rate limited too often: {error.message}"
+        return Fail(f"{UNREADABLE}: {message}" if read else message)
+    return Retry(
+        policy.delay(history.rate_limited, rng, error.retry_after),
+        slow_down=True,
+        hold_everyone=error.retry_after is not None,
+    )
+
+
+def _after_failure(
+    error: RetriableApiError,
+    read: bool,
+    history: History,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Retry | Fail:
+    if policy.can_retry(history.failures):
+        return Retry(policy.delay(history.failures, rng, error.retry_after))
+    if read:
+        return Fail(f"{UNREADABLE}: {error.message}")
+    return Fail(f"gave up after {history.failures} attempts: {error.message}")
+
+
+def _delete_may_have_worked(history: History) -> bool:
+    # A 404 after a lost answer, or after a crash mid-request, is that request's doing. With a
+    # read first, the item was there when read: the HTTP library itself resends an idempotent
+    # DELETE whose kept-alive connection dropped (aiohttp does), so a 404 is the same story even
+    # on what looks like the first attempt.
+    return history.maybe_applied or history.in_flight_before or history.target_was_read

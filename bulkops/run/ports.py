@@ -1,0 +1,48 @@
+"""The engine's seams: what it needs from a Zoom client and from the limiter, as Protocols.
+
+:class:`bulkops.zoom.client.ZoomClient` and :class:`bulkops.run.ratelimit.AdaptiveLimiter` fill
+them in a run; unit tests fill them with an in-memory Zoom and a fake pacer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Api", "ApiResponse", "Pacer"]
+
+
+class ApiResponse(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def json(self) -> Any: ...
+    @property
+    def tracking_id(self) -> str | None: ...
+    @property
+    def latency(self) -> float: ...  # seconds, the HTTP exchange alone
+
+
+class Api(Protocol):
+    """What the engine needs from a Zoom client; each call is one attempt that paid the limiter."""
+
+    async def get_settings(self, extension_id: str) -> ApiResponse: ...
+
+    async def send(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> ApiResponse: ...
+
+
+class Pacer(Protocol):
+    """The adaptive limiter as the engine steers it (AIMD and pauses)."""
+
+    @property
+    def current_rate(self) -> float: ...
+    def on_rate_limited(self) -> None: ...
+    def on_success(self) -> None: ...
+    def pause_for(self, seconds: float) -> None: ...
