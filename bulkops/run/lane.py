@@ -18,7 +18,8 @@ from typing import Protocol
 
 from ..errors import ApiError, RateLimitedError, RetriableApiError
 from ..model import Action, OpStatus, Outcome
-from ..state.checkpoint import Attempt, Checkpoint, LaneOp
+from ..state.checkpoint import Attempt, Checkpoint
+from ..state.schema import OpRecord
 from ..zoom import routes as rq
 from ..zoom.view import ExtensionView
 from .breaker import Breaker
@@ -74,7 +75,7 @@ class _Lane:
 
     __slots__ = ("closed", "extension_id", "missing", "ops", "view")
 
-    def __init__(self, extension_id: str, ops: list[LaneOp]) -> None:
+    def __init__(self, extension_id: str, ops: list[OpRecord]) -> None:
         self.extension_id = extension_id
         self.ops = ops
         self.view: ExtensionView | None = None
@@ -195,7 +196,7 @@ class LaneRunner:
             first = False
         lane.closed = True
 
-    async def _run_op(self, lane: _Lane, lo: LaneOp) -> None:
+    async def _run_op(self, lane: _Lane, lo: OpRecord) -> None:
         op = lo.op
         res = rq.resolve(op, lane.view)
         # Sent before (by a run that died, or stopped after an ambiguous answer): an item found
@@ -226,7 +227,9 @@ class LaneRunner:
             return
         await self._send(lane, lo, res, request)
 
-    async def _send(self, lane: _Lane, lo: LaneOp, res: rq.Resolution, request: rq.Request) -> None:
+    async def _send(
+        self, lane: _Lane, lo: OpRecord, res: rq.Resolution, request: rq.Request
+    ) -> None:
         op = lo.op
         target = res.forwarding_id or res.holiday_id
         history = History(
@@ -272,7 +275,7 @@ class LaneRunner:
             return
 
     async def _carry_out(
-        self, decision: Decision, exc: ApiError, lane: _Lane, lo: LaneOp, target: str | None
+        self, decision: Decision, exc: ApiError, lane: _Lane, lo: OpRecord, target: str | None
     ) -> bool:
         """Do what ``decision`` says after ``exc`` answered ``lo``'s write; True: send again."""
         seq = lo.op.seq
@@ -305,7 +308,7 @@ class LaneRunner:
                 self._stop_for(decision)
         return False
 
-    async def _reconcile(self, lane: _Lane, lo: LaneOp) -> rq.Resolution | None:
+    async def _reconcile(self, lane: _Lane, lo: OpRecord) -> rq.Resolution | None:
         """After an ambiguous POST: read the extension and look for the item by natural key."""
         self.stats.reconciliations += 1
         if not await self._read(lane, first=False, seq=lo.op.seq):
@@ -360,7 +363,7 @@ class LaneRunner:
 
     async def _finish(
         self,
-        lo: LaneOp,
+        lo: OpRecord,
         outcome: Outcome,
         *,
         error: ApiError | None = None,

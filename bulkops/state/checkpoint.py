@@ -43,10 +43,7 @@ from .schema import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DB_NAME", "LOCK_NAME", "Attempt", "Checkpoint", "LaneOp", "default_state_dir"]
-
-#: An operation as the engine resumes it: the plan's values plus what is already known.
-LaneOp = OpRecord
+__all__ = ["DB_NAME", "LOCK_NAME", "Attempt", "Checkpoint", "OpRecord", "default_state_dir"]
 
 # How an outcome merges into its row: an outcome that does not know an id (a retry sent back to
 # pending) must not erase the one an earlier answer gave, nor undo an earlier reconciliation.
@@ -188,7 +185,7 @@ class Checkpoint:
     def open_lanes(self) -> list[str]:
         return self.reader.open_lanes()
 
-    def lane(self, extension_id: str) -> list[LaneOp]:
+    def lane(self, extension_id: str) -> list[OpRecord]:
         return self.reader.lane(extension_id)
 
     def counts(self) -> dict[OpStatus, int]:
