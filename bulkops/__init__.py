@@ -33,6 +33,7 @@ from .errors import (
     RetriableApiError,
     StateLockedError,
     StateMismatchError,
+    UnreadableAnswerError,
 )
 from .model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 
@@ -106,6 +107,7 @@ __all__ = [
     "StateLockedError",
     "StateMismatchError",
     "SubSettingType",
+    "UnreadableAnswerError",
     "__version__",
     "build_plan",
     "run_job",

@@ -5,7 +5,9 @@
     ├── ConfigError                   a flag, variable or credential is wrong: fix the invocation (exit 2)
     ├── ApiError                      Zoom answered something other than success
     │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections: try again later
-    │   │   └── RateLimitedError      429; ``daily`` says whether to stop until ``retry_at``
+    │   │   ├── RateLimitedError      429; ``daily`` says whether to stop until ``retry_at``
+    │   │   └── UnreadableAnswerError a 2xx read whose body is not the documented shape: never
+    │   │                             "empty"; its extension's writes wait for a read understood
     │   └── FatalApiError             other 4xx: retrying the same request cannot help
     │       ├── AuthError             401 after a refresh, 403: stop the job (exit 77)
     │       └── ExtensionNotFoundError 404 "Extension does not exist": skip its other operations
@@ -134,6 +136,30 @@ class RateLimitedError(RetriableApiError):
         )
         self.daily = daily
         self.retry_at = retry_at
+
+
+class UnreadableAnswerError(RetriableApiError):
+    """A read answered 2xx with a body that is not the documented shape: HTML from a proxy, an
+    empty or truncated body, JSON nested past the parser's limit, a list, wrong field types.
+
+    Taking such an answer as "the extension is empty" would re-add what is already there, so it
+    is retried like a 5xx, and the extension's writes wait until a read is understood (or fail
+    with this message once the budget is spent). ``reason`` names the first defect found.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        tracking_id: str | None = None,
+    ) -> None:
+        message = (
+            f"Zoom's answer was not understood ({reason}); no write was sent on a guess: run the "
+            "same command again later, and if this persists look for a proxy altering the answers"
+        )
+        super().__init__(message, status=status, tracking_id=tracking_id, sent=True)
+        self.reason = reason
 
 
 class FatalApiError(ApiError):

@@ -85,6 +85,7 @@ EXIT_TABLE: tuple[ExitRow, ...] = (
             StopReason.SIGNAL,
             StopReason.MAX_RUNTIME,
             StopReason.DAILY_LIMIT,
+            StopReason.RATE_LIMITED,
             StopReason.BREAKER,
         ),
     ),

@@ -14,6 +14,7 @@ from bulkops.errors import (
     FatalApiError,
     RateLimitedError,
     RetriableApiError,
+    UnreadableAnswerError,
 )
 from bulkops.run.decide import (
     Decision,
@@ -58,6 +59,10 @@ def server(
     return RetriableApiError(message, status=status, sent=sent, retry_after=retry_after)
 
 
+def unreadable(reason: str = "the body is empty (text/html, 0 bytes)") -> UnreadableAnswerError:
+    return UnreadableAnswerError(reason, status=200)
+
+
 def not_found(message: str = "Holiday does not exist.") -> FatalApiError:
     return FatalApiError(message, status=404, code=404)
 
@@ -81,8 +86,10 @@ def _table() -> list[object]:
         # -- per-second 429s: slow everyone down, wait as told
         ("429-retry-after", qps(2.0), "POST", h(rate_limited=1),
          Retry(2.0, slow_down=True, hold_everyone=True)),
-        ("429-retry-after-capped", qps(3600.0), "GET", h(rate_limited=1),
+        ("429-retry-after-capped", qps(200.0), "GET", h(rate_limited=1),
          Retry(60.0, slow_down=True, hold_everyone=True)),
+        ("429-retry-after-past-backs-off", qps(0.0), "PATCH", h(rate_limited=2),
+         Retry(2.0, slow_down=True)),
         ("429-no-retry-after-backs-off", qps(), "DELETE", h(rate_limited=2),
          Retry(2.0, slow_down=True)),
         ("429-over-budget-write", qps(1.0), "PATCH", h(rate_limited=3),
@@ -100,6 +107,10 @@ def _table() -> list[object]:
         ("5xx-delete-retries-blind", server(502), "DELETE", h(failures=1, maybe_applied=True),
          Retry(1.0)),
         ("409-patch-retries", server(409), "PATCH", h(failures=1), Retry(1.0)),
+        # -- a read answered 2xx with a body not understood: never "empty", retried, then failed
+        ("unreadable-read-retries", unreadable(), "GET", h(failures=1), Retry(1.0)),
+        ("unreadable-read-budget-spent", unreadable(), "GET", h(failures=3),
+         Fail(f"{UNREADABLE}: {unreadable().message}")),
         # -- a POST whose answer was lost: read before sending again
         ("post-dropped-reconciles", server(None), "POST", h(failures=1, maybe_applied=True),
          Reconcile(Retry(1.0))),
@@ -146,9 +157,58 @@ def test_decide(error: ApiError, method: str, history: History, expected: Decisi
     assert decide(error, method, history, POLICY, MaxJitter()) == expected
 
 
+LONG_WAIT = (
+    "Zoom asked to wait 60 min before the next request (Retry-After), longer than the 5 min "
+    "bulkops waits; run the same command again after the resume time"
+)
+
+
+def only_429s(span: str) -> str:
+    return (
+        f"Zoom has answered nothing but 429s for {span} (another app may be using the "
+        "account's quota); run the same command again after the resume time"
+    )
+
+
+def _stall_table() -> list[object]:
+    h = History
+    rows: list[tuple[str, ApiError, History, float, Decision]] = [
+        ("retry-after-beyond-max-stall-stops-at-once", qps(3600.0), h(rate_limited=1), 0.0,
+         Stop(StopReason.RATE_LIMITED, LONG_WAIT, resume_in=3600.0)),
+        ("retry-after-up-to-max-stall-is-waited", qps(300.0), h(rate_limited=1), 0.0,
+         Retry(60.0, slow_down=True, hold_everyone=True)),
+        ("a-wait-past-max-stall-stops", qps(60.0), h(rate_limited=1), 250.0,
+         Stop(StopReason.RATE_LIMITED, only_429s("4 min"), resume_in=250.0)),
+        ("a-wait-up-to-max-stall-is-waited", qps(60.0), h(rate_limited=1), 240.0,
+         Retry(60.0, slow_down=True, hold_everyone=True)),
+        ("backoff-past-max-stall-stops", qps(), h(rate_limited=4), 295.0,
+         Stop(StopReason.RATE_LIMITED, only_429s("5 min"), resume_in=295.0)),
+        ("retry-after-past-backs-off-then-stops", qps(0.0), h(rate_limited=1), 300.0,
+         Stop(StopReason.RATE_LIMITED, only_429s("5 min"), resume_in=300.0)),
+        ("a-stall-stops-rather-than-fail-over-budget", qps(), h(rate_limited=9), 299.0,
+         Stop(StopReason.RATE_LIMITED, only_429s("5 min"), resume_in=299.0)),
+        ("a-short-stall-in-seconds", qps(250.0), h(rate_limited=1), 100.0,
+         Stop(StopReason.RATE_LIMITED, only_429s("100 s"), resume_in=250.0)),
+        ("a-day-long-retry-after-in-hours", qps(86400.0), h(rate_limited=1), 0.0,
+         Stop(StopReason.RATE_LIMITED, LONG_WAIT.replace("60 min", "24.0 h"), resume_in=86400.0)),
+        ("the-daily-limit-wins", RateLimitedError(DAILY, daily=True), h(rate_limited=1), 900.0,
+         Stop(StopReason.DAILY_LIMIT, "Zoom's daily limit was reached")),
+    ]  # fmt: skip
+    return [pytest.param(*row[1:], id=row[0]) for row in rows]
+
+
+@pytest.mark.parametrize(("error", "history", "stalled", "expected"), _stall_table())
+def test_decide_bounds_the_wait_on_rate_limits(
+    error: ApiError, history: History, stalled: float, expected: Decision
+) -> None:
+    """``stalled``: seconds of nothing but 429s, run-wide; max_stall is the default 300 s."""
+    assert decide(error, "POST", history, POLICY, MaxJitter(), stalled=stalled) == expected
+
+
 @pytest.mark.parametrize(
     ("error", "method", "expected"),
     [
+        pytest.param(unreadable(), "GET", History(failures=1), id="unreadable-is-a-failure"),
         pytest.param(qps(), "POST", History(rate_limited=1), id="429-counts-refusals-only"),
         pytest.param(server(500), "POST", History(failures=1, maybe_applied=True), id="post-5xx"),
         pytest.param(server(None), "DELETE", History(failures=1, maybe_applied=True), id="delete"),

@@ -11,7 +11,7 @@ import itertools
 import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from bulkops.state.reader import open_readonly
 
 NO_WAIT = RetryPolicy(base_delay=0.0, max_delay=0.0, max_retry_after=0.0)
 RESET = datetime(2026, 10, 22, tzinfo=UTC)
+WALL = 1_800_000_000.0
 GONE = "Extension does not exist: gone"
 DAY = {"from": "2027-01-01T00:00:00Z", "to": "2027-01-01T23:59:59Z"}
 
@@ -82,6 +83,7 @@ class FakeZoom:
 
     holidays: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     script: dict[tuple[str, str], list[Fault | None]] = field(default_factory=dict)
+    bodies: dict[str, list[Any]] = field(default_factory=dict)  # the next GETs' 200 bodies
     crash: dict[str, Exception] = field(default_factory=dict)  # extension -> raised as is
     calls: list[Call] = field(default_factory=list)
     writing: dict[str, int] = field(default_factory=dict)  # writes in flight per extension
@@ -170,6 +172,8 @@ class FakeZoom:
         self, method: str, extension_id: str, settings: dict[str, Any], params: dict[str, str]
     ) -> Answer:
         holidays = self.holidays.setdefault(extension_id, {})
+        if method == "GET" and self.bodies.get(extension_id):
+            return Answer(200, self.bodies[extension_id].pop(0))
         if method == "GET":
             return Answer(
                 200, {"holiday_hours": [_holiday_json(k, v) for k, v in holidays.items()]}
@@ -192,6 +196,22 @@ def _holiday_json(holiday_id: str, holiday: dict[str, str]) -> dict[str, Any]:
         "holiday_id": holiday_id,
         "details": [{"sub_setting_type": "holiday", "settings": holiday}],
     }
+
+
+class FakeClock:
+    """Monotonic seconds that only waits move: the engine's ``sleep`` adds to them at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 class FakePacer:
@@ -251,23 +271,39 @@ class Run:
     pacer: FakePacer
     checkpoint: Checkpoint
 
-    def start(self, ops: list[dict[str, Any]], **options: Any) -> Engine:
-        """An engine for ``ops`` (a resumed run keeps the plan stored first)."""
+    def start(
+        self, ops: list[dict[str, Any]], *, clock: FakeClock | None = None, **options: Any
+    ) -> Engine:
+        """An engine for ``ops`` (a resumed run keeps the plan stored first). With ``clock``,
+        waits take no time but move that clock; without, the clock ticks a millisecond a call."""
         options.setdefault("retry", NO_WAIT)
         self.checkpoint.load_plan(plan_frame(ops))
         ticks = itertools.count()
+        if clock is None:
+            return Engine(
+                self.checkpoint,
+                self.zoom,
+                self.pacer,
+                EngineOptions(**options),
+                clock=lambda: next(ticks) * 0.001,
+                wall=lambda: WALL,
+                rng=random.Random(9),
+            )
         return Engine(
             self.checkpoint,
             self.zoom,
             self.pacer,
             EngineOptions(**options),
-            clock=lambda: next(ticks) * 0.001,
-            wall=lambda: 1_800_000_000.0,
+            clock=clock,
+            wall=lambda: WALL + clock.now,
             rng=random.Random(9),
+            sleep=clock.sleep,
         )
 
-    async def __call__(self, ops: list[dict[str, Any]], **options: Any) -> RunResult:
-        engine = self.start(ops, **options)
+    async def __call__(
+        self, ops: list[dict[str, Any]], *, clock: FakeClock | None = None, **options: Any
+    ) -> RunResult:
+        engine = self.start(ops, clock=clock, **options)
         return await asyncio.wait_for(engine.run(), timeout=10)
 
     def outcomes(self) -> list[dict[str, Any]]:
@@ -563,3 +599,128 @@ async def test_a_request_hung_past_the_grace_period_is_reconciled_by_the_next_ru
     assert names(run.zoom.requests("POST")[posts:]) == ["Next"]
     assert run.zoom.holiday_names("e1") == ["Hung", "Next"]
     assert run.outcomes()[0]["reconciled"] == 1
+
+
+# -- reads not understood ------------------------------------------------------------------------
+
+UNDERSTOOD_NOT = "could not read the extension's settings: Zoom's answer was not understood ("
+THREE_READS = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(None, id="null"),
+        pytest.param([], id="a-list"),
+        pytest.param({"business_hours": "abc"}, id="a-string-for-a-list"),
+        pytest.param(
+            {"holiday_hours": [{"holiday_id": 7, "details": []}]}, id="a-number-for-an-id"
+        ),
+        pytest.param({"code": 300, "message": "Validation Failed."}, id="an-error-object"),
+    ],
+)
+async def test_a_read_not_understood_is_retried_and_never_taken_as_empty(
+    run: Run, body: Any
+) -> None:
+    run.zoom.seed("e1", "A")  # already there: a read taken as "empty" would add it again
+    run.zoom.bodies["e1"] = [body] * 3
+    result = await run([add("e1", "A"), add("e1", "B")], retry=THREE_READS)
+    assert [c.method for c in run.zoom.calls] == ["GET"] * 3  # retried, and nothing written
+    assert run.statuses() == ["failed", "skipped"] and result.stop_reason is None
+    failed = run.outcomes()[0]
+    assert failed["message"].startswith(UNDERSTOOD_NOT) and failed["http_status"] == 200
+    assert run.zoom.holiday_names("e1") == ["A"]
+
+
+async def test_a_read_understood_on_a_retry_lets_the_lane_go_on(run: Run) -> None:
+    run.zoom.seed("e1", "A")
+    run.zoom.bodies["e1"] = [{"holiday_hours": "<html>"}]
+    result = await run([add("e1", "A"), add("e1", "B")], retry=THREE_READS)
+    assert run.statuses() == ["already_present", "succeeded"]
+    assert [c.method for c in run.zoom.calls] == ["GET", "GET", "POST"]
+    assert run.zoom.holiday_names("e1") == ["A", "B"] and result.stats.lookups == 1
+
+
+async def test_a_reconciling_read_not_understood_never_sends_the_post_again(run: Run) -> None:
+    run.zoom.script[("POST", "e1")] = [Fault(dropped(), applied=True)]
+    run.zoom.bodies["e1"] = [{"holiday_hours": []}] + [{"holiday_hours": [["h1"]]}] * 3
+    await run([add("e1", "A"), add("e1", "B")], retry=THREE_READS)
+    assert [c.method for c in run.zoom.calls] == ["GET", "POST", "GET", "GET", "GET"]
+    assert run.zoom.holiday_names("e1") == ["A"]  # once: the lost answer is not guessed away
+    assert run.statuses() == ["failed", "skipped"]
+    assert run.outcomes()[0]["message"].startswith(UNDERSTOOD_NOT)
+
+
+# -- bounded waits on rate limits ------------------------------------------------------------------
+
+QPS = "You have reached the maximum per-second rate limit for this API. Try again later."
+SIX = [add("e1", f"Day {i}") for i in range(6)]
+
+
+def storm(retry_after: float | None, count: int = 1000) -> list[Fault | None]:
+    return [Fault(RateLimitedError(QPS, retry_after=retry_after)) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    [pytest.param(None, id="no-retry-after"), pytest.param(0.0, id="retry-after-in-the-past")],
+)
+async def test_429s_forever_stop_the_run_within_max_stall_and_resume_cleanly(
+    run: Run, retry_after: float | None
+) -> None:
+    """The issue's six operations took 24 minutes to fail; now: at most 5 minutes of waiting,
+    then a resumable stop with nothing failed and nothing sent twice."""
+    clock = FakeClock()
+    run.zoom.script[("POST", "e1")] = storm(retry_after)
+    result = await run(SIX, clock=clock, retry=RetryPolicy())
+    assert result.stop_reason is StopReason.RATE_LIMITED
+    assert result.counts == {OpStatus.NOT_RUN: 6}
+    assert sum(clock.slept) == clock.now <= RetryPolicy().max_stall  # waited, bounded
+    posts = len(run.zoom.requests("POST"))
+    assert posts == len(clock.slept) + 1 < 50  # one request per wait, far below the budgets
+    assert run.pacer.paused == []  # no Retry-After worth holding everyone for
+    assert result.resume_at is not None
+    stopped = datetime.fromtimestamp(WALL + clock.now, UTC)
+    assert stopped + timedelta(seconds=clock.now) <= result.resume_at  # as long as it waited
+    assert result.stop_detail is not None and "nothing but 429s" in result.stop_detail
+
+    run.zoom.script.clear()  # the storm is over: the same command picks up, adding each once
+    resumed = await run(SIX, clock=clock, retry=RetryPolicy())
+    assert resumed.counts == {OpStatus.SUCCEEDED: 6} and resumed.stop_reason is None
+    assert run.zoom.holiday_names("e1") == sorted(f"Day {i}" for i in range(6))
+
+
+async def test_a_retry_after_beyond_max_stall_stops_at_once_until_then(run: Run) -> None:
+    clock = FakeClock()
+    run.zoom.script[("POST", "e1")] = storm(3600.0)
+    result = await run(SIX, clock=clock, retry=RetryPolicy())
+    assert result.stop_reason is StopReason.RATE_LIMITED
+    assert clock.slept == [] and len(run.zoom.requests("POST")) == 1  # no waiting, no retry
+    assert result.resume_at == datetime.fromtimestamp(WALL + 3600.0, UTC)
+    assert result.counts == {OpStatus.NOT_RUN: 6}
+
+
+async def test_retry_afters_within_max_stall_are_honoured_until_the_stall_is_too_long(
+    run: Run,
+) -> None:
+    clock = FakeClock()
+    run.zoom.script[("GET", "e1")] = storm(120.0)  # the read alike: everyone held, then a stop
+    result = await run(SIX, clock=clock, retry=RetryPolicy())
+    assert result.stop_reason is StopReason.RATE_LIMITED
+    assert clock.slept == run.pacer.paused == [120.0, 120.0]  # 240 s + 120 s would pass 300 s
+    assert len(run.zoom.requests("GET")) == 3 and run.zoom.requests("POST") == []
+    assert result.resume_at == datetime.fromtimestamp(WALL + 240.0 + 240.0, UTC)
+
+
+async def test_a_success_between_429s_resets_the_stall(run: Run) -> None:
+    """Another app sharing the quota: 429s interleaved with progress never stop the run."""
+    clock = FakeClock()
+    run.zoom.script[("POST", "e1")] = [
+        f
+        for _ in range(6)
+        for f in (*storm(200.0, 1), None)  # 200 s waits, then progress
+    ]
+    result = await run(SIX, clock=clock, retry=RetryPolicy())
+    assert result.stop_reason is None and result.counts == {OpStatus.SUCCEEDED: 6}
+    assert clock.slept == [200.0] * 6  # 20 minutes in all, never 5 without progress
+    assert run.zoom.holiday_names("e1") == sorted(f"Day {i}" for i in range(6))

@@ -8,10 +8,14 @@ matching row wins:
     answer                                    read                    write
     401 after a token refresh, 403            stop (auth)             stop (auth)
     429 daily limit                           stop until the reset    stop until the reset
+    429 whose wait would stall the run        stop (rate_limited) until the wait is over
+      (a Retry-After over max_stall, or only
+      429s for max_stall with this wait)
     429 per second, within the 429 budget     retry: slow everyone down; wait Retry-After
                                               (holding every request) or a backoff
     429 over the budget                       fail                    fail
-    5xx, 409, timeout, dropped connection     retry after a backoff (or the 5xx's Retry-After)
+    5xx, 409, timeout, dropped connection,    retry after a backoff (or the 5xx's Retry-After)
+    2xx read not understood (wrong shape)
       … the budget of attempts spent          fail                    fail
       … a POST that may have taken effect                             reconcile, then as above
     404 "Extension does not exist"            fail                    extension gone
@@ -19,7 +23,9 @@ matching row wins:
     any other 4xx                             fail                    fail
 
 A failed read fails the operations of the extension that remain (the engine cannot resolve
-them without it); a failed write fails its own operation.
+them without it); a failed write fails its own operation. A read answered with something other
+than the documented shape is never taken as "empty": its extension's writes wait for a read
+that is understood, and fail with the reason when none comes.
 """
 
 from __future__ import annotations
@@ -98,6 +104,7 @@ class Stop:
     reason: StopReason
     detail: str
     resume_at: datetime | None = None  # a daily limit's reset, when Zoom said
+    resume_in: float | None = None  # or: seconds from now (the engine knows the time)
 
 
 Decision = Retry | Reconcile | TookEffect | Fail | ExtensionGone | Stop
@@ -138,16 +145,20 @@ def decide(
     history: History,
     policy: RetryPolicy,
     rng: random.Random,
+    *,
+    stalled: float = 0.0,
 ) -> Decision:
     """What to do after ``error`` answered a ``method`` request; ``history`` already has it.
 
-    ``rng`` draws the backoff's jitter: pass a seeded one for a repeatable decision.
+    ``stalled`` is how long the whole run has had nothing but 429s: seconds since the first
+    429 after its last successful request (0 when this is that first 429). ``rng`` draws the
+    backoff's jitter: pass a seeded one for a repeatable decision.
     """
     read = method == READ
     if isinstance(error, AuthError):
         return Stop(StopReason.AUTH, error.message)
     if isinstance(error, RateLimitedError):
-        return _after_rate_limit(error, read, history, policy, rng)
+        return _after_rate_limit(error, read, history, policy, rng, stalled)
     if isinstance(error, RetriableApiError):
         then = _after_failure(error, read, history, policy, rng)
         if method == "POST" and _may_have_applied(error):
@@ -166,19 +177,48 @@ def _after_rate_limit(
     history: History,
     policy: RetryPolicy,
     rng: random.Random,
+    stalled: float,
 ) -> Stop | Fail | Retry:
     if error.daily:
         when = f"; it resets at {error.retry_at.isoformat()}" if error.retry_at else ""
         detail = f"Zoom's daily limit was reached{when}"
         return Stop(StopReason.DAILY_LIMIT, detail, resume_at=error.retry_at)
+    # A Retry-After of 0 (or a moment past) says nothing about how long to wait: back off.
+    asked = error.retry_after if error.retry_after is not None and error.retry_after > 0 else None
+    wait = asked if asked is not None else policy.backoff(history.rate_limited, rng)
+    if stalled + wait > policy.max_stall:
+        return _stall(asked, wait, stalled, policy)
     if not policy.can_retry_rate_limited(history.rate_limited):
         message = f"rate limited too often: {error.message}"
         return Fail(f"{UNREADABLE}: {message}" if read else message)
-    return Retry(
-        policy.delay(history.rate_limited, rng, error.retry_after),
-        slow_down=True,
-        hold_everyone=error.retry_after is not None,
-    )
+    if asked is None:
+        return Retry(wait, slow_down=True)
+    return Retry(min(asked, policy.max_retry_after), slow_down=True, hold_everyone=True)
+
+
+def _stall(asked: float | None, wait: float, stalled: float, policy: RetryPolicy) -> Stop:
+    """Stop rather than wait past ``max_stall``: come back once Zoom's wait (or one as long
+    as the stall so far) is over."""
+    again = "run the same command again after the resume time"
+    if asked is not None and asked > policy.max_stall:
+        detail = (
+            f"Zoom asked to wait {_span(asked)} before the next request (Retry-After), longer "
+            f"than the {_span(policy.max_stall)} bulkops waits; {again}"
+        )
+    else:
+        detail = (
+            f"Zoom has answered nothing but 429s for {_span(stalled)} (another app may be using "
+            f"the account's quota); {again}"
+        )
+    return Stop(StopReason.RATE_LIMITED, detail, resume_in=max(wait, stalled))
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _after_failure(

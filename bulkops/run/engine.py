@@ -24,7 +24,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,7 +69,8 @@ def _collect(
 
 class Engine:
     """Applies a checkpoint's open operations: one lane per extension, many lanes at once, and a
-    stop (signal, max runtime, daily limit, refused credentials, breaker) that drains them."""
+    stop (signal, max runtime, daily or too long a rate limit, refused credentials, breaker)
+    that drains them."""
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.cp = checkpoint
         self.api = api
@@ -89,6 +91,7 @@ class Engine:
         self.clock = clock
         self.wall = wall
         self.rng = rng or random.Random()
+        self.sleep = sleep  # every wait between attempts; a test's may move a fake clock
         self.stats = RunStats()
         self.breaker = Breaker(
             self.opts.breaker_first_n, self.opts.breaker_window, self.opts.breaker_ratio
@@ -112,9 +115,9 @@ class Engine:
     ) -> None:
         """Stop taking work; lanes finish the request they are in. Safe to call repeatedly.
 
-        The first reason is the run's; ``resume_at`` (a daily limit's reset) is kept whenever
-        given, since it says when any resume can succeed."""
-        if resume_at is not None:
+        The first reason is the run's; the latest ``resume_at`` given (a daily limit's reset,
+        the end of a rate-limit wait) is kept, since it says when any resume can succeed."""
+        if resume_at is not None and (self.resume_at is None or resume_at > self.resume_at):
             self.resume_at = resume_at
         if self.stop_reason is None:
             self.stop_reason = reason
@@ -234,15 +237,17 @@ class Engine:
             self._slot_freed.set()
 
     async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the run is told to stop."""
+        """Sleep (with the engine's ``sleep``), but wake at once when the run is told to stop."""
         assert self._stop is not None
         if seconds <= 0:
             return
+        slept = asyncio.ensure_future(self.sleep(seconds))
+        stopped = asyncio.ensure_future(self._stop.wait())
         try:
-            async with asyncio.timeout(seconds):
-                await self._stop.wait()
-        except TimeoutError:
-            pass
+            await asyncio.wait({slept, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            slept.cancel()
+            stopped.cancel()
 
     def result(self) -> RunResult:
         """Where the job stands now and why the run stopped, if it did: facts, no exit code.

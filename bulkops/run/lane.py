@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..errors import ApiError, RateLimitedError, RetriableApiError
@@ -85,7 +85,8 @@ class _Lane:
 
 class LaneRunner:
     """Runs lanes for one run of the engine; ``latency`` (an EWMA of clean HTTP latencies, in
-    seconds) is what the engine sizes its concurrency by."""
+    seconds) is what the engine sizes its concurrency by. It also watches the run as a whole
+    for a stall: the time since the first 429 that followed the last successful request."""
 
     def __init__(
         self,
@@ -117,6 +118,7 @@ class LaneRunner:
         self.wall = wall
         self.rng = rng
         self.latency = latency
+        self._limited_since: float | None = None  # clock of the first 429 since a success
 
     @property
     def stopping(self) -> bool:
@@ -157,10 +159,12 @@ class LaneRunner:
             started = self.clock()
             try:
                 resp = await self.api.get_settings(lane.extension_id)
+                # Never "empty" on a guess: the view decides what is written.
+                view = ExtensionView.parse(resp.json, resp.status, resp.tracking_id)
             except ApiError as exc:
                 self._note_failure(exc, None, "GET", started)
                 history = history.after(exc, "GET")
-                decision = decide(exc, "GET", history, self.retry, self.rng)
+                decision = self._decide(exc, "GET", history)
                 match decision:
                     case Retry():
                         if await self._wait(decision):
@@ -176,11 +180,10 @@ class LaneRunner:
                 "lookup" if first else "reconcile", seq, "GET", resp.status, started, resp.latency
             )
             self.stats.lookups += 1
-            self.pacer.on_success()
-            body = resp.json if isinstance(resp.json, dict) else {}
-            lane.view = ExtensionView.parse(body)
+            self._succeeded()
+            lane.view = view
             if first:
-                await self.cp.record_snapshot(lane.extension_id, body)
+                await self.cp.record_snapshot(lane.extension_id, resp.json)
             return True
         return False
 
@@ -252,13 +255,13 @@ class LaneRunner:
             except ApiError as exc:
                 self._note_failure(exc, op.seq, request.method, started)
                 history = history.after(exc, request.method)
-                decision = decide(exc, request.method, history, self.retry, self.rng)
+                decision = self._decide(exc, request.method, history)
                 if await self._carry_out(decision, exc, lane, lo, target):
                     continue
                 return
             self._note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
             self.stats.writes += 1
-            self.pacer.on_success()
+            self._succeeded()
             created = rq.created_id_of(resp.json)
             if lane.view is not None:
                 rq.apply_to_view(lane.view, op, res, created)
@@ -325,13 +328,28 @@ class LaneRunner:
         return not self.stopping
 
     def _stop_for(self, stop: Stop) -> None:
-        self.control.request_stop(stop.reason, stop.detail, resume_at=stop.resume_at)
+        resume_at = stop.resume_at
+        if resume_at is None and stop.resume_in is not None:
+            resume_at = datetime.fromtimestamp(self.wall() + stop.resume_in, UTC)
+        self.control.request_stop(stop.reason, stop.detail, resume_at=resume_at)
+
+    def _decide(self, exc: ApiError, method: str, history: History) -> Decision:
+        since = self._limited_since
+        stalled = 0.0 if since is None else max(0.0, self.clock() - since)
+        return decide(exc, method, history, self.retry, self.rng, stalled=stalled)
+
+    def _succeeded(self) -> None:
+        """A request was answered 2xx: the run is making progress, whatever 429s came before."""
+        self._limited_since = None
+        self.pacer.on_success()
 
     def _note_failure(self, exc: ApiError, seq: int | None, method: str, started: float) -> None:
         """Count one failed attempt; a read's failures are lookups, like its successes."""
         if isinstance(exc, RateLimitedError):
             self.stats.rate_limited += 1
             kind = "rate_limited"
+            if self._limited_since is None and not exc.daily:
+                self._limited_since = self.clock()
         elif method == "GET":
             kind = "lookup"
         elif isinstance(exc, RetriableApiError):

@@ -63,19 +63,26 @@ class RetryPolicy:
 
     ``attempt`` counts from 1 (the first request). ``backoff`` is AWS-style "full jitter":
     a uniform draw from ``[0, min(max_delay, base_delay * 2 ** (attempt - 1))]``. A server's
-    ``Retry-After`` wins over the backoff but is honoured only up to ``max_retry_after``; a
-    daily quota is not waited for at all: the run stops and resumes later.
+    ``Retry-After`` wins over the backoff, waited for up to ``max_retry_after``; one naming a
+    moment already past says nothing about how long to wait, so the backoff applies.
 
     Two budgets, because they mean different things: ``max_attempts`` counts failures (5xx,
-    timeouts, dropped connections), ``max_rate_limited`` counts 429s, which are refusals that
-    changed nothing and only say "slower", so a request may absorb many more of them.
+    timeouts, dropped connections, answers not understood), ``max_rate_limited`` counts 429s,
+    which are refusals that changed nothing and only say "slower", so a request may absorb many
+    more of them.
+
+    ``max_stall`` bounds the waiting on Zoom's rate limit for the whole run: a ``Retry-After``
+    longer than it, or a wait that would take the run past ``max_stall`` seconds of nothing but
+    429s since its last successful request, stops the run resumably (exit 75) with the moment
+    to come back, instead of waiting for hours. A daily quota is not waited for at all.
     """
 
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = 300.0  # as long as max_stall: a Retry-After waited is waited in full
     max_rate_limited: int = 50
+    max_stall: float = 300.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -86,6 +93,8 @@ class RetryPolicy:
             raise ValueError("max_retry_after must not be negative")
         if self.max_rate_limited < 0:
             raise ValueError(f"max_rate_limited must not be negative, not {self.max_rate_limited}")
+        if self.max_stall < 0:
+            raise ValueError(f"max_stall must not be negative, not {self.max_stall}")
 
     def can_retry(self, attempt: int) -> bool:
         """Whether another attempt may follow attempt number ``attempt``."""

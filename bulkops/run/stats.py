@@ -17,6 +17,7 @@ class StopReason(StrEnum):
     SIGNAL = "signal"
     MAX_RUNTIME = "max_runtime"
     DAILY_LIMIT = "daily_limit"
+    RATE_LIMITED = "rate_limited"  # a Retry-After too long, or only 429s for too long
     BREAKER = "breaker"
     AUTH = "auth"
 
@@ -65,7 +66,7 @@ class RunResult:
 
     stop_reason: StopReason | None
     stop_detail: str | None
-    resume_at: datetime | None  # when a daily limit resets, if Zoom said
+    resume_at: datetime | None  # when a rate-limit stop may be resumed (a daily reset, …)
     counts: dict[OpStatus, int]
     stats: RunStats
     duration: float  # seconds

@@ -5,6 +5,11 @@ Every method sends exactly one request (after paying the limiter) and either ret
 Retrying is the engine's job; the client's only second attempt is the replay after a 401/124
 (expired token), which Zoom never processed. Every attempt pays the limiter; steering it (AIMD on
 429s, pauses for ``Retry-After``) is the engine's job, which knows the policy's cap.
+
+A 2xx read whose body is not a JSON object (HTML from a proxy, empty, truncated, nested past the
+parser's limit, a list) raises :class:`~bulkops.errors.UnreadableAnswerError`: a read decides
+what is written, so it is never taken as "empty" (:class:`~.view.ExtensionView` checks the rest
+of the shape).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +38,7 @@ from ..errors import (
     FatalApiError,
     RateLimitedError,
     RetriableApiError,
+    UnreadableAnswerError,
 )
 from ..model import SettingType
 from ..run.ratelimit import AdaptiveLimiter
@@ -323,22 +330,44 @@ class ZoomClient:
             logger.info("%s %s failed: %s", method, url.path, failure.message)
             raise failure from None
         latency = self._clock() - started
-        parsed = _json_or_none(raw)
+        parsed, problem = _decode(raw)
         error = classify(status, answer_headers, parsed, now=self._utcnow())
         tracking = answer_headers.get(TRACKING_HEADER)
+        if error is None and method == "GET" and not isinstance(parsed, dict):
+            kind = answer_headers.get("Content-Type", "no content type")
+            reason = _not_an_object(parsed, problem, f"{kind}, {len(raw)} bytes")
+            error = UnreadableAnswerError(reason, status=status, tracking_id=tracking)
+            logger.info("%s %s -> %d not understood: %s", method, url.path, status, reason)
         logger.debug(
             "%s %s -> %d in %.3fs tracking=%s", method, url.path, status, latency, tracking
         )
         return Response(status, parsed, tracking, latency), error
 
 
-def _json_or_none(raw: bytes) -> Any:
+def _decode(raw: bytes) -> tuple[Any, str | None]:
+    """The parsed body (None when empty or not JSON) and, when there is no JSON value, why."""
     if not raw.strip():
-        return None
+        return None, "the body is empty"
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:  # also past orjson's nesting limit (1024 levels)
+        return None, f"the body is not JSON: {exc}"
+
+
+_JSON_KINDS: tuple[tuple[type | types.UnionType, str], ...] = (
+    (list, "an array"),
+    (str, "a string"),
+    (bool, "a boolean"),
+    (int | float, "a number"),
+)
+
+
+def _not_an_object(parsed: Any, problem: str | None, what: str) -> str:
+    """Why a read's 2xx body is not the JSON object it must be; ``what`` describes the body."""
+    if problem is None:
+        kind = next((name for cls, name in _JSON_KINDS if isinstance(parsed, cls)), "null")
+        problem = f"the body is JSON {kind}, not an object"
+    return _clip(f"{problem} ({what})", 200)
 
 
 def _transport_error(exc: BaseException, method: str, url: URL) -> RetriableApiError:

@@ -2,7 +2,9 @@
 
 The engine reads an extension once before it writes to it. The view answers "which holiday is
 called X", "is this forwarding number already there" and "did that POST whose answer was lost
-take effect", and it is kept current as the lane's own writes succeed.
+take effect", and it is kept current as the lane's own writes succeed. :meth:`ExtensionView.parse`
+accepts only the documented shape: an answer it cannot positively understand raises
+:class:`~bulkops.errors.UnreadableAnswerError` rather than reading as "empty".
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import UnreadableAnswerError
 from ..model import SettingType, SubSettingType
 from .schema import FORWARDING_ENTRIES, HOLIDAY_ID, ITEM_ID
 
@@ -36,27 +39,45 @@ class ExtensionView:
     forwarding: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, body: dict[str, Any]) -> ExtensionView:
+    def parse(
+        cls, body: Any, status: int | None = None, tracking_id: str | None = None
+    ) -> ExtensionView:
+        """The view of a GET body, which must be positively understood.
+
+        Raises :class:`UnreadableAnswerError` (with the answer's ``status`` and ``tracking_id``)
+        naming the first place where ``body`` departs from the documented shape: not an object,
+        none of the three setting types, a list that is not a list of objects, a holiday
+        without a string id or name, a forwarding entry whose number or id is not a string. An
+        answer misread as "empty" would re-add what is there, so nothing is guessed; keys the
+        view does not use are not checked.
+        """
+        try:
+            return cls._parse(body)
+        except UnreadableAnswerError as exc:
+            raise UnreadableAnswerError(
+                exc.reason, status=status, tracking_id=tracking_id
+            ) from None
+
+    @classmethod
+    def _parse(cls, body: Any) -> ExtensionView:
+        top = _object(body, "the body")
+        if not any(setting.value in top for setting in SettingType):
+            keys = ", ".join(_clip(str(key), 20) for key in sorted(top)[:5]) or "none"
+            raise UnreadableAnswerError(
+                f"none of {', '.join(SettingType)} in the body (keys: {keys})"
+            )
         view = cls()
         for setting in (SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS):
             numbers: dict[str, str] = {}
-            for entry in body.get(setting.value) or []:
-                if entry.get("sub_setting_type") == _FORWARDING:
-                    numbers.update(_forwarding_numbers(entry.get("settings") or {}))
+            where = setting.value
+            for i, entry in enumerate(_objects(top.get(where), where)):
+                at = f"{where}[{i}]"
+                if _text(entry, "sub_setting_type", at) == _FORWARDING:
+                    numbers.update(_forwarding_numbers(_settings(entry, at), f"{at}.settings"))
             view.forwarding[setting.value] = numbers
-        for item in body.get(SettingType.HOLIDAY_HOURS.value) or []:
-            holiday = Holiday(str(item.get(HOLIDAY_ID, "")), "", None, None)
-            for detail in item.get("details") or []:
-                settings = detail.get("settings") or {}
-                kind = detail.get("sub_setting_type")
-                if kind == SubSettingType.HOLIDAY.value:
-                    holiday.name = str(settings.get("name", ""))
-                    holiday.from_ = settings.get("from")
-                    holiday.to = settings.get("to")
-                elif kind == _FORWARDING:
-                    holiday.forwarding.update(_forwarding_numbers(settings))
-            if holiday.holiday_id:
-                view.holidays.append(holiday)
+        where = SettingType.HOLIDAY_HOURS.value
+        for i, item in enumerate(_objects(top.get(where), where)):
+            view.holidays.append(_holiday(item, f"{where}[{i}]"))
         return view
 
     # -- lookups ---------------------------------------------------------------------------
@@ -116,17 +137,87 @@ class ExtensionView:
         return self.forwarding.setdefault(setting_type, {})
 
 
-def _forwarding_numbers(settings: dict[str, Any]) -> dict[str, str]:
-    """Phone number -> id for the external numbers of a forwarding entry in the GET shape."""
+def _holiday(item: dict[str, Any], at: str) -> Holiday:
+    holiday = Holiday(_required(item, HOLIDAY_ID, at), "", None, None)
+    named = False
+    for j, detail in enumerate(_objects(item.get("details"), f"{at}.details")):
+        where = f"{at}.details[{j}]"
+        kind = _text(detail, "sub_setting_type", where)
+        settings = _settings(detail, where)
+        if kind == SubSettingType.HOLIDAY.value:
+            holiday.name, named = _required(settings, "name", f"{where}.settings"), True
+            holiday.from_ = _text(settings, "from", f"{where}.settings")
+            holiday.to = _text(settings, "to", f"{where}.settings")
+        elif kind == _FORWARDING:
+            holiday.forwarding.update(_forwarding_numbers(settings, f"{where}.settings"))
+    if not named:  # a holiday the view cannot name could be the one a row is about to add
+        raise UnreadableAnswerError(f"{at} has no holiday details with a name")
+    return holiday
+
+
+def _forwarding_numbers(settings: dict[str, Any], at: str) -> dict[str, str]:
+    """Phone number -> id for the external numbers of a forwarding entry in the GET shape.
+
+    Zoom's own entries ("Zoom Mobile Apps", …) have no number and are left out."""
     found: dict[str, str] = {}
-    items = settings.get(FORWARDING_ENTRIES)
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("phone_number") and item.get("id"):
-                found[str(item["phone_number"])] = str(item["id"])
-    elif settings.get("phone_number") and (entry_id := settings.get("id") or settings.get(_ID)):
-        found[str(settings["phone_number"])] = str(entry_id)
+    if FORWARDING_ENTRIES in settings:
+        where = f"{at}.{FORWARDING_ENTRIES}"
+        for i, item in enumerate(_objects(settings[FORWARDING_ENTRIES], where)):
+            if number := _text(item, "phone_number", f"{where}[{i}]"):
+                found[number] = _required(item, "id", f"{where}[{i}]")
+    elif number := _text(settings, "phone_number", at):
+        entry_id = _text(settings, "id", at) or _text(settings, _ID, at)
+        if not entry_id:
+            raise UnreadableAnswerError(f"{at} has a phone number but no id")
+        found[number] = entry_id
     return found
+
+
+# -- reading the documented shape, or saying where it is not ------------------------------------
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _object(value: Any, at: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UnreadableAnswerError(f"{at} is {_kind(value)}, not an object")
+    return value
+
+
+def _objects(value: Any, at: str) -> list[dict[str, Any]]:
+    """A documented list of objects; absent or null reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UnreadableAnswerError(f"{at} is {_kind(value)}, not a list")
+    return [_object(item, f"{at}[{i}]") for i, item in enumerate(value)]
+
+
+def _settings(entry: dict[str, Any], at: str) -> dict[str, Any]:
+    value = entry.get("settings")
+    return {} if value is None else _object(value, f"{at}.settings")
+
+
+def _text(obj: dict[str, Any], key: str, at: str) -> str | None:
+    """A string field; absent or null is None."""
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise UnreadableAnswerError(f"{at}.{key} is {_kind(value)} {_clip(repr(value))}, not a string")
+
+
+def _required(obj: dict[str, Any], key: str, at: str) -> str:
+    """A string field that must be there and not empty (an id, a holiday's name)."""
+    value = _text(obj, key, at)
+    if not value:
+        raise UnreadableAnswerError(f"{at}.{key} is {'empty' if value == '' else 'missing'}")
+    return value
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def same_instant(a: str | None, b: str | None) -> bool:
