@@ -1,6 +1,7 @@
 """A faithful fake of Zoom Phone's call-handling settings API, for the demo, tests and benchmarks.
 
 config.py      SimConfig, fault names, ``bulkops simulate`` flags
+profile.py     what Zoom does where it is silent: the variants SimConfig can play
 directory.py   extensions: seeded generator, CSV/Parquet directory files
 state.py       per-extension settings in Zoom's GET shape; persistence
 validation.py  Zoom's request checks
