@@ -49,7 +49,8 @@ from .ratelimit import (
     daily_headers,
     qps_headers,
 )
-from .state import AccountState, Json, section, without_receive_call
+from .shown import without_receive_call
+from .state import AccountState, Json, section
 
 _ACTIONS = {"POST": Action.ADD, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
 

@@ -28,6 +28,7 @@ from .answers import (
     too_many,
 )
 from .directory import BASE62, Extension, ExtensionType
+from .shown import hidden_in, paths_in
 from .validation import MAX_FORWARDING, holiday_span
 
 Json = dict[str, Any]
@@ -78,35 +79,6 @@ _SAME_NAME = frozenset(
         "allow_members_to_reset",
     }
 )
-#: What only the business-hours GET shows (the call-queue fields): closed and holiday hours
-#: have none of them in Zoom's GET, so they are not kept there either.
-_BUSINESS_ONLY = frozenset(
-    {
-        "allow_members_to_reset",
-        "audio_while_connecting_id",
-        "call_distribution",
-        "greeting_prompt_id",
-        "max_call_in_queue",
-        "music_on_hold_id",
-        "receive_call",
-        "wrap_up_time",
-    }
-)
-#: A holiday's GET has a short routing and no busy_routing: these do not show there.
-_NOT_IN_HOLIDAY = frozenset(
-    {
-        "voicemail_leaving_instruction_id",
-        "message_greeting_id",
-        "forward_to_zcc_phone_number",
-        "forward_to_partner_contact_center_id",
-        "forward_to_teams_id",
-        *(k for k, path in READ_PATHS.items() if path[0] == "busy_routing"),
-    }
-)
-#: ... except the busy greeting, which the holiday GET keeps in routing.
-_HOLIDAY_PATHS = {
-    "busy_play_callee_voicemail_greeting": ("routing", "busy_play_callee_voicemail_greeting"),
-}
 #: Describe the number a forward_to holds: written after a new target replaced the object.
 _DESCRIPTIONS = frozenset({"description", "busy_description"})
 _TARGETS = {"forward_to_extension_id", "busy_forward_to_extension_id", "operator_extension_id"}
@@ -119,20 +91,6 @@ _SITE_HOLIDAYS = {
     "London": ("Boxing Day", "2026-12-26"),
     "Berlin": ("Tag der Deutschen Einheit", "2026-10-03"),
 }
-
-
-def without_receive_call(tree: Json) -> Json:
-    """The GET answer without ``receive_call``, which real accounts reportedly leave out.
-
-    Only the business-hours call_handling entries are copied; the stored tree is not touched.
-    """
-    business = [
-        {**entry, "settings": {k: v for k, v in entry["settings"].items() if k != "receive_call"}}
-        if entry["sub_setting_type"] == "call_handling"
-        else entry
-        for entry in tree["business_hours"]
-    ]
-    return {**tree, "business_hours": business}
 
 
 def section(entries: list[Json], sub: str) -> Json | None:
@@ -332,10 +290,7 @@ class AccountState:
         for key in _TARGETS & settings.keys():
             if settings[key] not in self.extensions:
                 raise invalid(f"settings.{key}", f"no such extension: {settings[key]}")
-        hidden = _BUSINESS_ONLY if setting != "business_hours" else frozenset()
-        if setting == "holiday_hours":
-            hidden |= _NOT_IN_HOLIDAY - _HOLIDAY_PATHS.keys()
-        paths = {**READ_PATHS, **_HOLIDAY_PATHS} if setting == "holiday_hours" else READ_PATHS
+        hidden, paths = hidden_in(setting), paths_in(setting, READ_PATHS)
         for key, value in sorted(settings.items(), key=lambda item: item[0] in _DESCRIPTIONS):
             if key in hidden:
                 continue  # accepted, as Zoom takes one body for every setting type; not shown
