@@ -103,6 +103,56 @@ def test_classify(
         assert getattr(error, name) == value, name
 
 
+def _by_method() -> list[Any]:
+    scope = {
+        "code": 4711,
+        "message": "Invalid access token, does not contain scopes:[phone:write:admin, phone:update:call_handling_setting:admin].",
+    }
+    gone = {"code": 300, "message": "Extension does not exist: abc"}
+    gone_field = {
+        "code": 300,
+        "message": "Validation Failed.",
+        "errors": [{"field": "extensionId", "message": "Extension does not exist: abc"}],
+    }
+    invalid = {
+        "code": 300,
+        "message": "Validation Failed.",
+        "errors": [{"field": "settings.from", "message": "Invalid field."}],
+    }
+    rows: list[tuple[str, str | None, int, Any, type[ApiError], list[str]]] = [
+        ("400-4711-patch", "PATCH", 400, scope, AuthError,
+         ["does not contain scopes:[phone:write:admin", "PATCH needs phone:write:admin (or phone:update:call_handling_setting:admin)"]),
+        ("401-4711-post", "POST", 401, scope, AuthError, ["POST needs phone:write:admin (or phone:write:call_handling_setting:admin)"]),
+        ("403-4711-get", "GET", 403, {"code": 4711, "message": "Invalid access token, does not contain scopes."},
+         AuthError, ["GET needs phone:read:admin (or phone:read:list_call_handling_settings:admin)"]),
+        ("400-4711-unknown-method", None, 400, scope, AuthError, ["bulkops needs phone:read:admin and phone:write:admin"]),
+        ("400-300-gone-post", "POST", 400, gone, ExtensionNotFoundError, ["Extension does not exist: abc"]),
+        ("400-300-gone-in-field-errors", "PATCH", 400, gone_field, ExtensionNotFoundError, ["Extension does not exist"]),
+        ("400-300-validation-patch", "PATCH", 400, invalid, FatalApiError, ["settings.from"]),
+        ("400-300-validation-get", "GET", 400, {"code": 300, "message": "Validation Failed."}, ExtensionNotFoundError, ["Validation Failed."]),
+        ("400-400-get", "GET", 400, {"code": 400, "message": "This operation is not supported."}, FatalApiError, ["not supported"]),
+        ("404-no-body-get", "GET", 404, None, ExtensionNotFoundError, ["HTTP 404"]),
+        ("404-no-body-delete", "DELETE", 404, None, FatalApiError, ["HTTP 404"]),
+        ("404-holiday-delete", "DELETE", 404, {"code": 404, "message": "Holiday does not exist."}, FatalApiError, ["Holiday"]),
+        ("404-gone-delete", "DELETE", 404, {"code": 404, "message": "Extension does not exist: abc"}, ExtensionNotFoundError, ["abc"]),
+    ]  # fmt: skip
+    return [pytest.param(*row[1:], id=row[0]) for row in rows]
+
+
+@pytest.mark.parametrize(("method", "status", "body", "expected", "fragments"), _by_method())
+def test_classify_scopes_and_vanished_extensions_by_method(
+    method: str | None, status: int, body: Any, expected: type[ApiError], fragments: list[str]
+) -> None:
+    """Code 4711 stops the run whatever its status, naming the scope; a vanished extension is
+    recognised in the 400/300 Zoom also sends, and for the GET by status and code alone."""
+    error = classify(status, {}, body, now=NOW, method=method)
+    assert type(error) is expected
+    assert error.status == status
+    for fragment in fragments:
+        assert fragment in error.message, error.message
+    assert len(error.message) <= 300
+
+
 def test_classify_caps_long_messages_to_one_line() -> None:
     error = classify(400, {}, {"code": 400, "message": "x\n" * 1000}, now=NOW)
     assert error is not None

@@ -405,6 +405,18 @@ DAY = {"weekday": 2, "type": 2, "from": "09:00", "to": "17:00"}
             id="ch-bool",
         ),
         pytest.param(
+            row(**CH_CLOSED, settings={"max_call_in_queue": 0}),
+            "settings",
+            "max_call_in_queue must be a number from 1 to 60",
+            id="ch-queue-holds-no-call",
+        ),
+        pytest.param(
+            row(**CH_CLOSED, settings={"forward_to_zcc_phone_number": "+1 205 590 3036"}),
+            "settings",
+            "12055903036 or +12055903036",
+            id="ch-zcc-number-spaces",
+        ),
+        pytest.param(
             row(**CH_CLOSED, settings={"call_not_answer_action": 10}),
             "phone_number",
             "required when",
@@ -585,6 +597,15 @@ def test_holiday_call_handling_by_name() -> None:
     assert spec is not None, problems
     assert (spec.holiday_name, spec.holiday_id) == ("Christmas", None)
     assert spec.settings == {"call_not_answer_action": 11}
+
+
+@pytest.mark.parametrize("number", ["12055903036", "+12055903036"])
+def test_the_contact_center_number_takes_the_specs_form_and_e164(number: str) -> None:
+    """The spec says E.164 but writes its examples without '+'; undo writes back what it read."""
+    settings = {"call_not_answer_action": 19, "forward_to_zcc_phone_number": number}
+    spec, problems = check_row(row(**CH_CLOSED, settings=settings), file="f", row=2)
+    assert spec is not None and problems == []
+    assert spec.settings["forward_to_zcc_phone_number"] == number
 
 
 def test_unknown_settings_key_is_a_warning() -> None:

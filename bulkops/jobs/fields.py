@@ -36,8 +36,21 @@ _FORWARDING_ITEM_KEYS = frozenset(part.name for part in _ENTRIES.parts)
 _WEEKDAYS = _DAYS.part("weekday").choices
 _DAY_TYPES = _DAYS.part("type").choices
 _HOURS_TYPES = _CUSTOM_HOURS.field(Action.UPDATE, "type").choices
+_E164_PLUS_OPTIONAL_RE = re.compile(schema.PATTERNS[Text.E164_PLUS_OPTIONAL])
+
+
+def _check_e164_plus_optional(value: str) -> str | None:
+    if _E164_PLUS_OPTIONAL_RE.fullmatch(value):
+        return None
+    return "must be a phone number such as 12055903036 or +12055903036: 2–15 digits, no spaces"
+
+
 #: How a string field of the call_handling body is checked beyond being a string.
-_TEXT_CHECKS: dict[Text, Callable[[str], str | None]] = {Text.E164: check_e164, Text.ID: check_id}
+_TEXT_CHECKS: dict[Text, Callable[[str], str | None]] = {
+    Text.E164: check_e164,
+    Text.E164_PLUS_OPTIONAL: _check_e164_plus_optional,
+    Text.ID: check_id,
+}
 #: Flat columns that name the holiday an operation of ``holiday_hours`` lives under.
 _HOLIDAY_COLUMNS = frozenset({"holiday_id", "name", "from", "to"})
 

@@ -1,8 +1,10 @@
 """A faithful fake of Zoom Phone's call-handling settings API, for the demo, tests and benchmarks.
 
 config.py      SimConfig, fault names, ``bulkops simulate`` flags
+profile.py     what Zoom does where it is silent: the variants SimConfig can play
 directory.py   extensions: seeded generator, CSV/Parquet directory files
 state.py       per-extension settings in Zoom's GET shape; persistence
+shown.py       what each setting type's GET shows of a write, and what the profile hides
 validation.py  Zoom's request checks
 ratelimit.py   the strict one-second LIGHT window and the daily cap
 faults.py      seeded fault decisions and latency

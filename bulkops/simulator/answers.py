@@ -13,9 +13,12 @@ FORWARDING_FEATURE_OFF = (
     "Request failed because the Call Forwarding to External Numbers feature is not enabled."
 )
 RING_AND_WAIT = "The user business hours ring mode and max wait time need to be set together."
+#: A write racing another write to the same extension (Zoom's wording is not documented).
 CONFLICT = "Another update to this extension is in progress. Try again later."
 TOKEN_EXPIRED = "Access token is expired."
 TOKEN_INVALID = "Invalid access token."
+#: Zoom's code for a token without the scope an API needs (its HTTP status varies).
+SCOPE_MISSING = 4711
 
 #: Bodies of the injected 5xx faults (Zoom's own 5xx bodies are not documented).
 SERVER_ERRORS: dict[int, str] = {
@@ -57,8 +60,19 @@ def not_supported() -> ZoomError:
     return ZoomError(400, 400, NOT_SUPPORTED)
 
 
-def extension_missing(extension_id: str) -> ZoomError:
-    return ZoomError(404, 404, f"Extension does not exist: {extension_id}")
+def extension_missing(extension_id: str, status: int = 404) -> ZoomError:
+    """404/404 as documented; 400 carries the validation code 300, as it has been seen."""
+    return ZoomError(
+        status, 404 if status == 404 else 300, f"Extension does not exist: {extension_id}"
+    )
+
+
+def scope_missing(needed: tuple[str, ...], status: int) -> ZoomError:
+    """A token without the scope the operation needs: code 4711 naming the scopes that would do."""
+    scopes = ", ".join(needed)
+    return ZoomError(
+        status, SCOPE_MISSING, f"Invalid access token, does not contain scopes:[{scopes}]."
+    )
 
 
 def holiday_missing() -> ZoomError:

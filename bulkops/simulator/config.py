@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import CREDENTIAL_VARIABLES, AccountPlan, Credentials
 from ..errors import ConfigError
+from . import profile
 
 #: Seed of the default directory; ``generate_directory(60, DEFAULT_SEED)`` is samples/directory.csv.
 DEFAULT_SEED = 2026
@@ -49,8 +50,10 @@ class SimConfig:
     - ``applied_drop``: apply the change, then close the connection without an answer.
     - ``slow``: wait ``slow_s`` seconds (past any sane client timeout), then handle normally.
     - ``conflict``: a write arriving while another write to the same extension is still being
-      handled is refused with 409 (Zoom limits simultaneous updates to one user's settings;
-      the exact answer is inferred).
+      handled is refused with ``conflict_status`` (Zoom limits simultaneous updates to one
+      user's settings; the exact answer is inferred).
+
+    The profile block says what Zoom does where it is silent: see :mod:`.profile`.
 
     ``error_5xx + applied_5xx + applied_drop + slow`` must not exceed 1.
     """
@@ -77,6 +80,12 @@ class SimConfig:
     retry_after: RetryAfter = RetryAfter.NONE
     credentials: Credentials | None = field(default=None, repr=False)
     journal_limit: int | None = None  # keep only the newest N journal entries
+    # ---- profile: Zoom's behaviour where it is silent (profile.py; defaults profile.DEFAULTS)
+    conflict_status: int = 429
+    receive_call_returned: bool = True
+    missing_extension_status: int = 404
+    scopes: str = profile.ALL_SCOPES
+    scope_status: int = 400
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", AccountPlan(self.plan))
@@ -94,6 +103,7 @@ class SimConfig:
             raise ConfigError("latency_ms and slow_s must be >= 0 and token_ttl > 0")
         if self.extensions < 0:
             raise ConfigError("extensions must be >= 0")
+        profile.check({name: getattr(self, name) for name in profile.DEFAULTS})
 
     @property
     def effective_rate(self) -> float | None:
@@ -165,6 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retry-after", choices=[r.value for r in RetryAfter], default=RetryAfter.NONE.value
     )
+    profile.add_arguments(parser)
 
 
 def _parse_faults(items: list[str]) -> dict[str, float]:
@@ -212,4 +223,4 @@ def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = Non
         no_headers_429=ns.no_rate_headers,
         retry_after=RetryAfter(ns.retry_after),
         credentials=credentials,
-    ).updated(_parse_faults(ns.fault))
+    ).updated({**_parse_faults(ns.fault), **profile.from_args(ns)})

@@ -14,7 +14,7 @@ class Fault(StrEnum):
     APPLIED_5XX = "applied_5xx"  # the change is applied, then 500/503
     APPLIED_DROP = "applied_drop"  # the change is applied, then the connection is closed
     SLOW = "slow"  # wait ``slow_s`` before handling (past a client's timeout)
-    CONFLICT = "conflict"  # 409: another write to the extension is in progress
+    CONFLICT = "conflict"  # 429/409: another write to the extension is in progress
 
     @property
     def applies_first(self) -> bool:

@@ -34,11 +34,13 @@ from .answers import (
     extension_missing,
     invalid,
     not_supported,
+    scope_missing,
 )
 from .config import SimConfig
 from .directory import Extension, generate_directory, load_directory
 from .faults import Fault, FaultDice
 from .journal import Journal, JournalEntry
+from .profile import granted, missing_scopes
 from .ratelimit import (
     DAILY_MESSAGE,
     QPS_MESSAGE,
@@ -47,9 +49,9 @@ from .ratelimit import (
     daily_headers,
     qps_headers,
 )
+from .shown import without_receive_call
 from .state import AccountState, Json, section
 
-SCOPE = "phone:read:admin phone:write:admin"
 _ACTIONS = {"POST": Action.ADD, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
 
 
@@ -82,9 +84,13 @@ class Simulator:
     latency; it defaults to ``random.Random(config.seed)``.
 
     Concurrent writes: while a write to an extension is being handled (during its latency),
-    another write to the same extension is refused with 409 ``Another update to this extension
-    is in progress. Try again later.`` with probability ``config.conflict``. Zoom documents that
-    it limits simultaneous updates to one user's settings but not the answer: this is inferred.
+    another write to the same extension is refused with ``config.conflict_status`` (429 by
+    default, or 409) ``Another update to this extension is in progress. Try again later.`` with
+    probability ``config.conflict``. Zoom documents that it limits simultaneous updates to one
+    user's settings, under its rate limits, but not the answer: this is inferred.
+
+    Scopes: a token carries the scopes configured when it was issued (``config.scopes``); a
+    request whose token holds none of its operation's scopes is refused with code 4711.
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class Simulator:
         self.daily = DailyCounter(config.daily_limit)
         self.journal = Journal(config.journal_limit)
         self.tokens: dict[str, float] = {}
+        self.token_scopes: dict[str, frozenset[str]] = {}
         self.busy: dict[str, int] = {}
         self.dirty = False
         self._ids = itertools.count(1)
@@ -212,12 +219,15 @@ class Simulator:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}
+        self.token_scopes = {t: s for t, s in self.token_scopes.items() if t in self.tokens}
         self.tokens[token] = now + self.config.token_ttl
+        scopes = granted(self.config.scopes)
+        self.token_scopes[token] = scopes
         body = {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": max(1, math.ceil(self.config.token_ttl)),  # Zoom says whole seconds
-            "scope": SCOPE,
+            "scope": " ".join(sorted(scopes)),
             "api_url": api_url,
         }
         return Reply(200, body)
@@ -236,8 +246,8 @@ class Simulator:
         return reply
 
     # ---- the API ----------------------------------------------------------------------------
-    def gate(self, authorization: str | None) -> Reply | None:
-        """Token check, then the daily quota, then the strict window. None: admitted."""
+    def gate(self, authorization: str | None, method: str = "GET") -> Reply | None:
+        """Token and scope checks, then the daily quota, then the strict window. None: admitted."""
         token = (
             authorization[7:] if authorization and authorization[:7].lower() == "bearer " else ""
         )
@@ -248,6 +258,9 @@ class Simulator:
         if now >= expiry:
             return Reply(401, {"code": 124, "message": TOKEN_EXPIRED})
         cfg = self.config
+        needed = missing_scopes(method, self.token_scopes.get(token, frozenset()))
+        if needed:
+            return Reply.error(scope_missing(needed, cfg.scope_status))
         if cfg.daily_limit is not None and not self.daily.try_spend(self.wall_clock()):
             headers = daily_headers(self.wall_clock(), cfg.daily_limit, cfg.no_headers_429)
             return Reply(429, {"code": 429, "message": DAILY_MESSAGE}, headers)
@@ -270,14 +283,15 @@ class Simulator:
         authorization: str | None,
     ) -> Reply:
         """One call-handling request. ``body`` is an awaitable factory of the raw request bytes."""
-        refused = self.gate(authorization)
+        refused = self.gate(authorization, method)
         if refused is not None:
             return refused
         cfg = self.config
         write = method != "GET"
         fault = self.dice.pick(cfg) if write or cfg.fault_reads else None
         if write and self.busy.get(extension_id) and self.dice.conflict(cfg):
-            return Reply(409, {"code": 409, "message": CONFLICT}, fault=Fault.CONFLICT)
+            status = cfg.conflict_status
+            return Reply(status, {"code": status, "message": CONFLICT}, fault=Fault.CONFLICT)
         if write:
             self.busy[extension_id] = self.busy.get(extension_id, 0) + 1
         try:
@@ -317,8 +331,13 @@ class Simulator:
     def read(self, extension_id: str) -> Reply:
         tree = self.state.settings.get(extension_id)
         if tree is None:
-            return Reply.error(extension_missing(extension_id))
+            return Reply.error(self._missing(extension_id))
+        if not self.config.receive_call_returned:
+            tree = without_receive_call(tree)
         return Reply(200, orjson.dumps(tree))
+
+    def _missing(self, extension_id: str) -> ZoomError:
+        return extension_missing(extension_id, self.config.missing_extension_status)
 
     def write(
         self,
@@ -344,11 +363,11 @@ class Simulator:
         ext = self.state.extension(ext_id)
         if action is Action.DELETE:
             if ext is None:
-                raise extension_missing(ext_id)
+                raise self._missing(ext_id)
             return self._delete(ext, setting.value, query)
         body = check.parse_body(raw)
         if ext is None:
-            raise extension_missing(ext_id)
+            raise self._missing(ext_id)
         sub, settings = check.target(action, setting, body)
         state, st, holiday = self.state, setting.value, setting.value == "holiday_hours"
         if sub == "holiday":

@@ -28,6 +28,7 @@ from .answers import (
     too_many,
 )
 from .directory import BASE62, Extension, ExtensionType
+from .shown import hidden_in, paths_in
 from .validation import MAX_FORWARDING, holiday_span
 
 Json = dict[str, Any]
@@ -289,13 +290,16 @@ class AccountState:
         for key in _TARGETS & settings.keys():
             if settings[key] not in self.extensions:
                 raise invalid(f"settings.{key}", f"no such extension: {settings[key]}")
+        hidden, paths = hidden_in(setting), paths_in(setting, READ_PATHS)
         for key, value in sorted(settings.items(), key=lambda item: item[0] in _DESCRIPTIONS):
+            if key in hidden:
+                continue  # accepted, as Zoom takes one body for every setting type; not shown
             if key in _SAME_NAME:
                 handling[key] = value
             elif key == "call_distribution":
                 handling[key] = {**handling.get(key, {}), **value}
-            elif key in READ_PATHS:
-                self._put(handling, READ_PATHS[key], value)
+            elif key in paths:
+                self._put(handling, paths[key], value)
 
     def _put(self, handling: Json, path: tuple[str, ...], value: Any) -> None:
         parent = handling

@@ -24,6 +24,9 @@ from .answers import (
 from .directory import ExtensionType
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+#: The contact-center number: E.164 says the description, and the spec's examples (request and
+#: GET alike) leave the '+' out, so both are taken.
+ZCC_NUMBER = re.compile(r"\+?[1-9][0-9]{1,14}")
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -48,7 +51,6 @@ _BOOL_FIELDS = (
     "busy_play_callee_voicemail_greeting",
     "connect_to_operator",
     "receive_call",
-    "require_press_1_before_connecting",
 )
 _STR_FIELDS = (
     "audio_while_connecting_id",
@@ -62,7 +64,6 @@ _STR_FIELDS = (
     "voicemail_greeting_id",
     "voicemail_leaving_instruction_id",
     "message_greeting_id",
-    "forward_to_zcc_phone_number",
     "forward_to_partner_contact_center_id",
     "forward_to_teams_id",
     "holiday_id",
@@ -133,6 +134,13 @@ def _phone(settings: dict[str, Any], key: str, where: str = "settings") -> None:
         value = settings[key]
         if not isinstance(value, str) or not E164.match(value):
             raise invalid(f"{where}.{key}", "must be a phone number in E.164 format")
+
+
+def _zcc_number(settings: dict[str, Any], key: str) -> None:
+    if key in settings:
+        value = settings[key]
+        if not isinstance(value, str) or not ZCC_NUMBER.fullmatch(value):
+            raise invalid(_field(key), "must be a phone number, E.164 with or without the +")
 
 
 def _required(settings: dict[str, Any], *keys: str) -> None:
@@ -239,6 +247,7 @@ def call_handling(settings: dict[str, Any], kind: ExtensionType, setting: Settin
         _str(settings, key)
     _phone(settings, "phone_number")
     _phone(settings, "busy_phone_number")
+    _zcc_number(settings, "forward_to_zcc_phone_number")
     _int_in(settings, "call_not_answer_action", NOT_ANSWER_ACTIONS, where)
     _int_in(settings, "busy_on_another_call_action", BUSY_ACTIONS, where)
     if "busy_on_another_call_action" in settings and kind is not ExtensionType.USER:

@@ -55,7 +55,16 @@ TRACKING_HEADER = "x-zm-trackingid"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
 _MESSAGE_LIMIT = 300
-_EXTENSION_GONE = "Extension does not exist"  # Zoom's 404 message, followed by ": {id}"
+_EXTENSION_GONE = "Extension does not exist"  # Zoom's message, followed by ": {id}"
+_VALIDATION_FAILED = 300  # Zoom's code of a 400 that refused the request's input
+_SCOPE_MISSING = 4711  # Zoom's code of a token without the scope an operation needs
+#: The scopes an operation needs, classic first (the spec's x-macro- and x-granular-scopes).
+_SCOPES = {
+    "GET": ("phone:read:admin", "phone:read:list_call_handling_settings:admin"),
+    "POST": ("phone:write:admin", "phone:write:call_handling_setting:admin"),
+    "PATCH": ("phone:write:admin", "phone:update:call_handling_setting:admin"),
+    "DELETE": ("phone:write:admin", "phone:delete:call_handling_setting:admin"),
+}
 _AUTH_HINTS = {
     401: "check the app's scopes (phone:read:admin, phone:write:admin)",
     403: "check that Zoom Phone is enabled for the account and the app's admin has access",
@@ -82,14 +91,25 @@ class Response:
 
 
 def classify(
-    status: int, headers: Mapping[str, str], body: Any, *, now: datetime
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    now: datetime,
+    method: str | None = None,
 ) -> ApiError | None:
-    """Map one answer to the error tree: None for 2xx, else the exception to raise.
+    """Map one answer to ``method``'s request to the error tree: None for 2xx, else the error.
 
     401 with Zoom code 124 (expired or invalid token) is an :class:`AuthError` with ``code=124``;
-    the client refreshes the token and replays once before letting it escape. A 404 saying
-    "Extension does not exist" is an :class:`ExtensionNotFoundError`: the engine skips the
-    extension's other operations instead of sending each one to hear the same answer.
+    the client refreshes the token and replays once before letting it escape. Code 4711 (the
+    token lacks a scope) is an :class:`AuthError` whatever the status: Zoom has sent it as 400,
+    401 and 403, and every later request would hear it too.
+
+    A vanished extension is an :class:`ExtensionNotFoundError`, so the engine skips the
+    extension's other operations instead of sending each one to hear the same answer: "Extension
+    does not exist" as a 404 (documented) or a 400 (seen); and for the GET, whose only
+    documented 404 is that one, any 404 or 400/300 (the GET has no body to fail validation and
+    bulkops checked its id; the Terraform provider reads a GET's 400/300 as "deleted").
     """
     if 200 <= status < 300:
         return None
@@ -109,14 +129,32 @@ def classify(
         )
     if status >= 500 or status == 409:  # 409: a concurrent write was refused (inferred)
         return RetriableApiError(message, **kw, retry_after=retry_after, sent=True)
+    if code == _SCOPE_MISSING:
+        return AuthError(_clip(f"{message}; {_scope_hint(method)}"), **kw)
     if status in _AUTH_HINTS:
         hint = "" if status == 401 and code == 124 else f"; {_AUTH_HINTS[status]}"
         return AuthError(_clip(message + hint), **kw)
     if 300 <= status < 400:
         return FatalApiError(f"unexpected redirect (HTTP {status}): check ZOOM_API_URL", **kw)
-    if status == 404 and message.startswith(_EXTENSION_GONE):
+    if _extension_gone(status, code, message, method):
         return ExtensionNotFoundError(message, **kw)
     return FatalApiError(message, **kw)
+
+
+def _extension_gone(status: int, code: int | None, message: str, method: str | None) -> bool:
+    if _EXTENSION_GONE in message:  # in Zoom's message or in one of its field errors
+        return status in (400, 404)
+    return method == "GET" and (status == 404 or (status == 400 and code == _VALIDATION_FAILED))
+
+
+def _scope_hint(method: str | None) -> str:
+    """What to grant: the scopes ``method`` needs, or bulkops' two classic ones."""
+    if method in _SCOPES:
+        classic, granular = _SCOPES[method]
+        need = f"{method} needs {classic} (or {granular})"
+    else:
+        need = "bulkops needs phone:read:admin and phone:write:admin"
+    return f"{need}: add it to the app in the Zoom App Marketplace, reactivate it, run again"
 
 
 def _zoom_error(body: Any) -> tuple[int | None, str]:
@@ -331,7 +369,7 @@ class ZoomClient:
             raise failure from None
         latency = self._clock() - started
         parsed, problem = _decode(raw)
-        error = classify(status, answer_headers, parsed, now=self._utcnow())
+        error = classify(status, answer_headers, parsed, now=self._utcnow(), method=method)
         tracking = answer_headers.get(TRACKING_HEADER)
         if error is None and method == "GET" and not isinstance(parsed, dict):
             kind = answer_headers.get("Content-Type", "no content type")

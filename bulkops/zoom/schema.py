@@ -59,6 +59,7 @@ class Text(StrEnum):
     ANY = "any"  # free text, or an id Zoom also takes as "" or "0" (prompts, greetings)
     ID = "id"  # an extension, holiday or forwarding-entry id; bulkops checks its form
     E164 = "e164"
+    E164_PLUS_OPTIONAL = "e164, '+' optional"  # the contact-center number (see its field)
     DATE_TIME = "date-time"  # yyyy-MM-dd'T'HH:mm:ss'Z', in UTC
     HH_MM = "HH:mm"
 
@@ -66,6 +67,7 @@ class Text(StrEnum):
 #: Regular expressions (full match) of the fixed forms; ``Text.ID`` is bulkops' own, in rules.
 PATTERNS: dict[Text, str] = {
     Text.E164: r"\+[1-9][0-9]{1,14}",
+    Text.E164_PLUS_OPTIONAL: r"\+?[1-9][0-9]{1,14}",
     Text.DATE_TIME: r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
     Text.HH_MM: r"([01][0-9]|2[0-3]):[0-5][0-9]",
 }
@@ -253,11 +255,12 @@ def _call_handling(setting: SettingType) -> tuple[Field, ...]:
             Text.ID,
         ),
         _text("greeting_prompt_id", _at("greeting_prompt.id", when=business)),
-        # Zoom: "Up to 60", no lower bound given; bulkops accepts 0.
+        # Zoom: "Up to 60", no lower bound given. A queue holding no call is refused at run time
+        # (issue 14), as the simulator does: 1-60, so `validate` says so before anything is sent.
         Field(
             "max_call_in_queue",
             Kind.INTEGER,
-            low=0,
+            low=1,
             high=60,
             reads=_at("max_call_in_queue", when=business),
         ),
@@ -272,10 +275,12 @@ def _call_handling(setting: SettingType) -> tuple[Field, ...]:
             _at("routing.voicemail_leaving_instruction.id", when=full_routing),
         ),
         _text("message_greeting_id", _at("routing.message_greeting.id", when=full_routing)),
+        # "in E.164 format" says the description, yet the spec's request and GET examples
+        # ("12056903036") have no '+': both forms are taken, and undo writes back what it read.
         _text(
             "forward_to_zcc_phone_number",
             _at("routing.forward_to.zcc_phone_number", when=full_routing),
-            Text.E164,
+            Text.E164_PLUS_OPTIONAL,
         ),
         _text(
             "forward_to_partner_contact_center_id",
