@@ -36,7 +36,7 @@ def first(client: SimClient, kind: ExtensionType) -> str:
 def test_exports_match_all() -> None:
     public = {n for n in dir(simulator_pkg) if not n.startswith("_")}
     modules = {"answers", "app", "config", "directory", "faults", "journal", "ratelimit"}
-    modules |= {"server", "simulator", "state", "validation", "annotations"}
+    modules |= {"server", "simulator", "state", "storage", "validation", "annotations"}
     assert sorted(public - modules) == sorted(simulator_pkg.__all__)
 
 

@@ -3,6 +3,7 @@
 config.py      SimConfig, fault names, ``bulkops simulate`` flags
 directory.py   extensions: seeded generator, CSV/Parquet directory files
 state.py       per-extension settings in Zoom's GET shape; persistence
+storage.py     how holidays are stored (times to the second or minute, names verbatim or trimmed)
 validation.py  Zoom's request checks
 ratelimit.py   the strict one-second LIGHT window and the daily cap
 faults.py      seeded fault decisions and latency
@@ -21,6 +22,7 @@ from .faults import Fault
 from .journal import JournalEntry
 from .server import RunningSimulator, run_simulator, serve
 from .simulator import Reply, Simulator
+from .storage import HolidayNames, HolidayTimes
 
 __all__ = [
     "FAULTS",
@@ -28,6 +30,8 @@ __all__ = [
     "Extension",
     "ExtensionType",
     "Fault",
+    "HolidayNames",
+    "HolidayTimes",
     "JournalEntry",
     "Reply",
     "RetryAfter",
