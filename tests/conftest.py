@@ -12,7 +12,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bulkops.simulator import RunningSimulator, SimConfig, Simulator, run_simulator
+from bulkops.simulator import (
+    HolidayNames,
+    HolidayTimes,
+    RunningSimulator,
+    SimConfig,
+    Simulator,
+    run_simulator,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_NAME = "zoom-phone-call-handling.openapi.json"
@@ -108,6 +115,21 @@ class SimClient:
 
     async def delete(self, extension_id: str, setting: str, **params: str) -> Answer:
         return await self.call("DELETE", extension_id, setting, params=params)
+
+
+#: Every way the simulator can store a holiday (simulator/storage.py): Zoom documents none of
+#: them, so a test of the exactly-once or undo promise runs against each.
+HOLIDAY_STORAGE = [
+    pytest.param({"holiday_times": times, "holiday_names": names}, id=f"{times}-{names}")
+    for times in HolidayTimes
+    for names in HolidayNames
+]
+
+
+@pytest.fixture(params=HOLIDAY_STORAGE)
+def holiday_storage(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """SimConfig fields for one way of storing holidays; a test that asks runs once per way."""
+    return dict(request.param)
 
 
 @pytest.fixture

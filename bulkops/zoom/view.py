@@ -2,20 +2,20 @@
 
 The engine reads an extension once before it writes to it. The view answers "which holiday is
 called X", "is this forwarding number already there" and "did that POST whose answer was lost
-take effect", and it is kept current as the lane's own writes succeed.
+take effect", and it is kept current as the lane's own writes succeed. How a row's natural key
+meets what Zoom stores (tolerantly, and never by guessing) is ``zoom.match``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..model import SettingType, SubSettingType
-from .schema import FORWARDING_ENTRIES, HOLIDAY_ID, ITEM_ID
+from .match import ForwardingEntry, Pick, forwarding_matches, match_added, pick_holiday
+from .schema import FORWARDING_ENTRIES, HOLIDAY_ID
 
 _FORWARDING = SubSettingType.CALL_FORWARDING.value
-_ID = ITEM_ID[SubSettingType.CALL_FORWARDING]
 
 
 @dataclass(slots=True)
@@ -24,7 +24,7 @@ class Holiday:
     name: str
     from_: str | None
     to: str | None
-    forwarding: dict[str, str] = field(default_factory=dict)  # phone number -> forwarding id
+    forwarding: list[ForwardingEntry] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -32,18 +32,18 @@ class ExtensionView:
     """Holidays and forwarding entries of one extension, keyed the way job files name them."""
 
     holidays: list[Holiday] = field(default_factory=list)
-    # (setting type) -> phone number -> forwarding id, for business and closed hours
-    forwarding: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (setting type) -> forwarding entries, for business and closed hours
+    forwarding: dict[str, list[ForwardingEntry]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> ExtensionView:
         view = cls()
         for setting in (SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS):
-            numbers: dict[str, str] = {}
+            entries: list[ForwardingEntry] = []
             for entry in body.get(setting.value) or []:
                 if entry.get("sub_setting_type") == _FORWARDING:
-                    numbers.update(_forwarding_numbers(entry.get("settings") or {}))
-            view.forwarding[setting.value] = numbers
+                    entries.extend(_forwarding_entries(entry.get("settings") or {}))
+            view.forwarding[setting.value] = entries
         for item in body.get(SettingType.HOLIDAY_HOURS.value) or []:
             holiday = Holiday(str(item.get(HOLIDAY_ID, "")), "", None, None)
             for detail in item.get("details") or []:
@@ -54,37 +54,34 @@ class ExtensionView:
                     holiday.from_ = settings.get("from")
                     holiday.to = settings.get("to")
                 elif kind == _FORWARDING:
-                    holiday.forwarding.update(_forwarding_numbers(settings))
+                    holiday.forwarding.extend(_forwarding_entries(settings))
             if holiday.holiday_id:
                 view.holidays.append(holiday)
         return view
 
-    # -- lookups ---------------------------------------------------------------------------
+    # -- lookups (the rules are zoom.match's) --------------------------------------------------
 
-    def find_holidays(
-        self, name: str, from_: str | None = None, to: str | None = None
-    ) -> list[str]:
-        """Ids of the holidays named ``name`` (and starting at ``from_``/ending at ``to``)."""
-        return [
-            h.holiday_id
-            for h in self.holidays
-            if h.name == name
-            and (from_ is None or same_instant(h.from_, from_))
-            and (to is None or same_instant(h.to, to))
-        ]
+    def pick_holiday(self, name: str, when: str | None = None, *, lone: bool = False) -> Pick:
+        """The holiday a row names by ``name`` and, to choose among same-named, ``when``."""
+        return pick_holiday(self.holidays, name, when, lone=lone)
+
+    def match_added_holiday(self, name: str, from_: str | None, to: str | None) -> Pick:
+        """The holiday an add of ``name``/``from_``/``to`` would duplicate, or its look-alikes."""
+        return match_added(self.holidays, name, from_, to)
 
     def has_holiday(self, holiday_id: str) -> bool:
         return any(h.holiday_id == holiday_id for h in self.holidays)
 
-    def forwarding_id(
+    def forwarding_entries(
         self, setting_type: str, phone_number: str, holiday_id: str | None = None
-    ) -> str | None:
-        return self._numbers(setting_type, holiday_id).get(phone_number)
+    ) -> list[ForwardingEntry]:
+        """The entries that forward to ``phone_number``: its own, or an external contact's."""
+        return forwarding_matches(self._entries(setting_type, holiday_id), phone_number)
 
     def has_forwarding(
         self, setting_type: str, forwarding_id: str, holiday_id: str | None = None
     ) -> bool:
-        return forwarding_id in self._numbers(setting_type, holiday_id).values()
+        return any(e.id == forwarding_id for e in self._entries(setting_type, holiday_id))
 
     # -- keeping the view current ------------------------------------------------------------
 
@@ -97,50 +94,31 @@ class ExtensionView:
     def add_forwarding(
         self, setting_type: str, phone_number: str, forwarding_id: str, holiday_id: str | None
     ) -> None:
-        self._numbers(setting_type, holiday_id)[phone_number] = forwarding_id
+        self._entries(setting_type, holiday_id).append(
+            ForwardingEntry(forwarding_id, phone_number=phone_number)
+        )
 
     def remove_forwarding(
         self, setting_type: str, forwarding_id: str, holiday_id: str | None
     ) -> None:
-        numbers = self._numbers(setting_type, holiday_id)
-        for number, fid in list(numbers.items()):
-            if fid == forwarding_id:
-                del numbers[number]
+        entries = self._entries(setting_type, holiday_id)
+        entries[:] = [e for e in entries if e.id != forwarding_id]
 
-    def _numbers(self, setting_type: str, holiday_id: str | None) -> dict[str, str]:
+    def _entries(self, setting_type: str, holiday_id: str | None) -> list[ForwardingEntry]:
         if setting_type == SettingType.HOLIDAY_HOURS.value:
             for h in self.holidays:
                 if h.holiday_id == holiday_id:
                     return h.forwarding
-            return {}
-        return self.forwarding.setdefault(setting_type, {})
+            return []
+        return self.forwarding.setdefault(setting_type, [])
 
 
-def _forwarding_numbers(settings: dict[str, Any]) -> dict[str, str]:
-    """Phone number -> id for the external numbers of a forwarding entry in the GET shape."""
-    found: dict[str, str] = {}
+def _forwarding_entries(settings: dict[str, Any]) -> list[ForwardingEntry]:
+    """Every entry of a forwarding sub-setting in the GET shape: numbers, contacts, Zoom's apps."""
     items = settings.get(FORWARDING_ENTRIES)
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("phone_number") and item.get("id"):
-                found[str(item["phone_number"])] = str(item["id"])
-    elif settings.get("phone_number") and (entry_id := settings.get("id") or settings.get(_ID)):
-        found[str(settings["phone_number"])] = str(entry_id)
-    return found
-
-
-def same_instant(a: str | None, b: str | None) -> bool:
-    """Compare two Zoom date-times as instants, whatever offset or fraction they are written with."""
-    if a is None or b is None:
-        return a == b
-    try:
-        return _instant(a) == _instant(b)
-    except ValueError:
-        return a == b
-
-
-def _instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    found = (
+        [ForwardingEntry.read(item) for item in items]
+        if isinstance(items, list)
+        else [ForwardingEntry.read(settings)]
+    )
+    return [e for e in found if e is not None]
