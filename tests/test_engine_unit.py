@@ -389,6 +389,23 @@ async def test_a_post_that_failed_unapplied_is_read_then_sent_once_more(run: Run
     assert run.outcomes()[0]["reconciled"] == 1
 
 
+async def test_a_lost_post_whose_read_shows_only_a_look_alike_is_failed_not_resent(
+    run: Run,
+) -> None:
+    # Without a precheck, the reconciling read is the first: a same-named holiday with other,
+    # overlapping times may be this POST stored differently. Sending again could duplicate it.
+    run.zoom.holidays["e1"] = {
+        "seen": {"name": "lost ", "from": "2027-01-01T08:00:00Z", "to": "2027-01-01T12:00:00Z"}
+    }
+    run.zoom.script[("POST", "e1")] = [Fault(server_error(502))]
+    result = await run([add("e1", "Lost")], precheck=False)
+    assert result.counts == {OpStatus.FAILED: 1}
+    assert [c.method for c in run.zoom.requests(extension_id="e1")] == ["POST", "GET"]
+    failed = run.outcomes()[0]
+    assert failed["reconciled"] == 1 and "not added" in failed["message"]
+    assert "holiday_id seen" in failed["message"]
+
+
 async def test_a_post_that_never_left_is_resent_without_a_read(run: Run) -> None:
     refused = RetriableApiError("could not connect to Zoom", sent=False)
     run.zoom.script[("POST", "e1")] = [Fault(refused)]

@@ -426,10 +426,12 @@ def test_the_documented_shape_and_its_optional_parts_are_understood() -> None:
             "unknown_key": {"anything": [1, 2]},
         }
     )
-    assert view.find_holidays("X") == ["h1"]
-    assert view.forwarding_id("business_hours", "+12025550100") == "f1"
-    assert view.forwarding_id("closed_hours", "+12025550100") is None
-    assert view.forwarding_id("closed_hours", "+4930123456") == "cf9"  # the flat form
+    assert view.pick_holiday("X").id == "h1"
+    assert [e.id for e in view.forwarding_entries("business_hours", "+12025550100")] == ["f1"]
+    assert view.forwarding_entries("closed_hours", "+12025550100") == []
+    flat = view.forwarding_entries("closed_hours", "+4930123456")  # the flat form
+    assert [e.id for e in flat] == ["cf9"]
+    assert [e.description for e in view.forwarding["business_hours"]] == ["Zoom Mobile Apps", None]
     assert ExtensionView.parse({"holiday_hours": None}).holidays == []  # null lists are empty
 
 

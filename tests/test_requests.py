@@ -8,7 +8,8 @@ import pytest
 
 from bulkops.model import Action, Operation, SettingType, SubSettingType
 from bulkops.zoom import routes as rq
-from bulkops.zoom.view import ExtensionView, same_instant
+from bulkops.zoom.match import Pick, same_minute
+from bulkops.zoom.view import ExtensionView
 
 A, S, SUB = Action, SettingType, SubSettingType
 
@@ -87,12 +88,17 @@ def view() -> ExtensionView:
 
 def test_view_parses_holidays_and_forwarding() -> None:
     v = view()
-    assert v.find_holidays("New Year") == ["h1"]
-    assert v.find_holidays("Twice") == ["h2", "h3"]
-    assert v.find_holidays("Twice", "2027-06-01T01:00:00+01:00") == ["h3"]
-    assert v.forwarding_id("business_hours", "+12025550100") == "fw1"
-    assert v.forwarding_id("holiday_hours", "+4930123456", "h1") == "hf1"
-    assert v.forwarding_id("closed_hours", "+12025550100") is None
+    assert v.pick_holiday("New Year") == Pick("h1")
+    assert v.pick_holiday("Twice").candidates == (
+        "'Twice' 2027-05-01T00:00:00Z to ? (holiday_id h2)",
+        "'Twice' 2027-06-01T00:00:00Z to ? (holiday_id h3)",
+    )
+    assert v.pick_holiday("Twice", "2027-06-01T01:00:00+01:00") == Pick("h3")
+    assert [e.id for e in v.forwarding_entries("business_hours", "+12025550100")] == ["fw1"]
+    assert [e.id for e in v.forwarding_entries("holiday_hours", "+4930123456", "h1")] == ["hf1"]
+    assert v.forwarding_entries("closed_hours", "+12025550100") == []
+    # Zoom's own app entry is read too, by its id.
+    assert v.has_forwarding("business_hours", "zm1")
 
 
 @pytest.mark.parametrize(
@@ -175,9 +181,12 @@ def test_resolve(operation: Operation, expected: rq.Resolution) -> None:
     assert rq.resolve(operation, view()) == expected
 
 
-def test_resolve_ambiguous_name_asks_for_from() -> None:
+def test_resolve_ambiguous_name_lists_the_candidates() -> None:
     res = rq.resolve(op(A.DELETE, S.HOLIDAY_HOURS, SUB.HOLIDAY, holiday_name="Twice"), view())
-    assert res.problem is not None and "add `from`" in res.problem
+    assert res.problem is not None and res.holiday_id is None
+    assert "fits 2 holidays" in res.problem and "give holiday_id" in res.problem
+    assert "2027-05-01T00:00:00Z to ? (holiday_id h2)" in res.problem
+    assert "2027-06-01T00:00:00Z to ? (holiday_id h3)" in res.problem
 
 
 def test_build_bodies() -> None:
@@ -237,7 +246,7 @@ def test_apply_to_view_keeps_lane_current() -> None:
     rq.apply_to_view(
         v, op(A.DELETE, S.HOLIDAY_HOURS, SUB.HOLIDAY), rq.Resolution(holiday_id="h9"), None
     )
-    assert v.find_holidays("Fresh") == []
+    assert v.pick_holiday("Fresh") == Pick()
 
 
 @pytest.mark.parametrize(
@@ -245,10 +254,12 @@ def test_apply_to_view_keeps_lane_current() -> None:
     [
         ("2027-01-01T00:00:00Z", "2027-01-01T01:00:00+01:00", True),
         ("2027-01-01T00:00:00Z", "2027-01-01T00:00:00.000Z", True),
+        ("2027-01-01T23:59:59Z", "2027-01-01T23:59:00Z", True),
         ("2027-01-01T00:00:00Z", "2027-01-02T00:00:00Z", False),
+        ("2027-01-01T00:00:00Z", "2027-01-01T00:01:00Z", False),
         ("garbage", "garbage", True),
         (None, "2027-01-01T00:00:00Z", False),
     ],
 )
-def test_same_instant(a: str | None, b: str | None, same: bool) -> None:
-    assert same_instant(a, b) is same
+def test_same_minute(a: str | None, b: str | None, same: bool) -> None:
+    assert same_minute(a, b) is same

@@ -4,7 +4,9 @@ The simulator runs in the test process; `python -m bulkops run` runs as a subpro
 test SIGKILLs, SIGTERMs or SIGINTs at seeded points (after the N-th write the simulator answered,
 or after a random delay). Whatever the kills, the reruns must converge on exactly the planned
 state: every holiday and forwarding number once, every deleted item gone, and a checkpoint with
-nothing left open.
+nothing left open. The SIGKILL test runs against every way the simulator may store a holiday
+(times to the second or minute, names verbatim or trimmed): the state to converge on is the job's
+holidays as the account stores them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bulkops.simulator import (
     write_directory,
 )
 from bulkops.simulator.simulator import Reply
+from bulkops.simulator.storage import HolidayNames, HolidayTimes, stored_holiday
 
 REPO = Path(__file__).resolve().parent.parent
 CREDS = Credentials("resume-account", "resume-client", "resume-secret-5b1e")
@@ -44,7 +47,7 @@ OLD_NUMBER = "+14155550999"
 HOLIDAY_NUMBER = "+14155550100"
 DESK_NUMBER = "+14155550200"
 NEW_HOLIDAYS = [
-    ("Resume Day A", "2027-01-04"),
+    ("Resume  Day A", "2027-01-04"),  # two spaces: an account that trims stores it otherwise
     ("Resume Day B", "2027-02-04"),
     ("Resume Day C", "2027-03-04"),
 ]
@@ -75,6 +78,9 @@ class World:
     users: list[str]
     job: Path
     before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how the simulator stores holidays: the expected state is the job's, stored that way
+    times: HolidayTimes = HolidayTimes.SECOND
+    names: HolidayNames = HolidayNames.VERBATIM
 
 
 def _world(tmp: Path, sim: Simulator, users: list[str]) -> World:
@@ -103,6 +109,7 @@ def _world(tmp: Path, sim: Simulator, users: list[str]) -> World:
     job = tmp / "job.csv"
     job.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     world = World(tmp, tmp / "directory.csv", users, job)
+    world.times, world.names = sim.config.holiday_times, sim.config.holiday_names
     world.before = {u: _picture(sim, u) for u in users}
     return world
 
@@ -123,14 +130,22 @@ def _picture(sim: Simulator, ext_id: str) -> dict[str, Any]:
     return {"holidays": holidays, "under": under, "business": business, "hours": hours["type"]}
 
 
-def _expected(before: dict[str, Any]) -> dict[str, Any]:
+def _expected(world: World, before: dict[str, Any]) -> dict[str, Any]:
     holidays = Counter(before["holidays"])
     del holidays[(OLD_HOLIDAY["name"], OLD_HOLIDAY["from"], OLD_HOLIDAY["to"])]
-    for name, day in NEW_HOLIDAYS:
-        holidays[(name, f"{day}T00:00:00Z", f"{day}T23:59:59Z")] += 1
+    stored = [
+        stored_holiday(
+            {"name": name, "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z"},
+            world.times,
+            world.names,
+        )
+        for name, day in NEW_HOLIDAYS
+    ]
+    for h in stored:
+        holidays[(h["name"], h["from"], h["to"])] += 1
     under = {n: c for n, c in before["under"].items() if n != OLD_HOLIDAY["name"]}
-    under.update({name: Counter() for name, _ in NEW_HOLIDAYS})
-    under[NEW_HOLIDAYS[0][0]] = Counter({HOLIDAY_NUMBER: 1})
+    under.update({h["name"]: Counter() for h in stored})
+    under[stored[0]["name"]] = Counter({HOLIDAY_NUMBER: 1})
     business = Counter(before["business"])
     del business[OLD_NUMBER]
     business[DESK_NUMBER] += 1
@@ -139,7 +154,7 @@ def _expected(before: dict[str, Any]) -> dict[str, Any]:
 
 def assert_exact_state(sim: Simulator, world: World) -> None:
     for u in world.users:
-        assert _picture(sim, u) == _expected(world.before[u]), u
+        assert _picture(sim, u) == _expected(world, world.before[u]), u
 
 
 def checkpoint_counts(state: Path) -> Counter[str]:
@@ -304,11 +319,16 @@ def _signal_after_writes(
     ],
 )
 async def test_sigkill_at_random_points_converges_on_the_exact_state(
-    tmp_path: Path, seed: int, kills: int, faults: dict[str, Any]
+    tmp_path: Path,
+    seed: int,
+    kills: int,
+    faults: dict[str, Any],
+    holiday_storage: dict[str, Any],
 ) -> None:
     rng = random.Random(seed)
     state = tmp_path / "state"
-    async with scenario(tmp_path, seed=seed, latency_ms=15, **faults) as (sim, world, cli):
+    config = {**faults, **holiday_storage}
+    async with scenario(tmp_path, seed=seed, latency_ms=15, **config) as (sim, world, cli):
         killed = 0
         for _ in range(kills):
             proc = await cli.start(cli.args(state))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import SettingType
+from ..zoom.match import pick_holiday, zoom_time
 from ..zoom.schema import Path
-from ..zoom.view import same_instant
+from ..zoom.view import Holiday
 from .jobrows import Json
 
 
@@ -35,6 +36,12 @@ def read_back(settings: Json, paths: tuple[Path, ...]) -> Any:
         if value is not MISSING and value is not None:
             return value
     return MISSING
+
+
+def span_columns(span: Json) -> dict[str, str | None]:
+    """A before-image's holiday as job-row columns, its times written the way Zoom takes them."""
+    start, end = zoom_time(_text(span.get("from"))), zoom_time(_text(span.get("to")))
+    return {"name": _text(span.get("name")), "from": start, "to": end}
 
 
 def section(entries: Any, sub: str) -> Json | None:
@@ -66,12 +73,14 @@ class Snapshot:
         return None
 
     def holiday_by_name(self, name: str | None, from_: str | None) -> str | None:
-        found = [
-            hid
+        """The holiday a row named, by the run's own rule (``zoom.match``); None if not one."""
+        spans = [
+            Holiday(
+                hid, str(span.get("name") or ""), _text(span.get("from")), _text(span.get("to"))
+            )
             for hid, span, _ in self.holidays()
-            if span.get("name") == name and (from_ is None or same_instant(span.get("from"), from_))
         ]
-        return found[0] if len(found) == 1 else None
+        return pick_holiday(spans, name, from_).id
 
     def entries(self, setting: SettingType, holiday_id: str | None) -> list[Any] | None:
         if setting is SettingType.HOLIDAY_HOURS:
@@ -98,3 +107,7 @@ class Snapshot:
                 if isinstance(item, dict) and item.get("id") == forwarding_id:
                     return hid, item
         return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

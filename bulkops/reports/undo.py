@@ -26,6 +26,9 @@ It reverses the operations that **succeeded**, newest first:
 - A re-added holiday or forwarding number gets a **new id**; a re-added holiday's call handling
   and Zoom's own forwarding entries come back at Zoom's defaults, a re-added forwarding number
   comes back enabled.
+- A deleted forwarding entry to an **external contact** cannot be re-added: Zoom's add takes a
+  phone number only (a note names the contact and its numbers). An update that changed an entry's
+  external contact is reversed, with the old ``external_contact_id``.
 - call_handling fields the GET does not return keep their new value: which ones depends on the
   setting type (``zoom.schema``: e.g. the holiday-hours GET has no ``busy_routing``, only the
   business-hours GET shows the call-queue fields). A field that had no value before cannot be
@@ -45,8 +48,22 @@ from dataclasses import dataclass
 
 from ..model import Action, Operation, Outcome, SettingType, SubSettingType
 from ..zoom import schema
-from .before import MISSING, Snapshot, read_back, section
+from ..zoom.match import ForwardingEntry, minute, name_key
+from .before import MISSING, Snapshot, read_back, section, span_columns
 from .jobrows import Json, Row, holiday_ref, make_row, row_problem
+
+#: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
+_NO_CONTACT = (
+    "%s cannot be re-added by a job row (Zoom's add takes a phone number, not an external "
+    "contact): add it again in Zoom"
+)
+
+
+def _contacts_changed(items: object) -> set[str]:
+    """Ids of the entries whose external contact an update's list set."""
+    items = items if isinstance(items, list) else []
+    return {str(i["id"]) for i in items if isinstance(i, dict) and "external_contact" in i}
+
 
 # --- undo ---------------------------------------------------------------------------------
 
@@ -191,9 +208,7 @@ class UndoBuilder:
         if found is None:
             self.cannot(op, f"holiday {hid} is not in the before-image (added by this job?)")
             return
-        span = found[0]
-        flat = {"holiday_id": hid, "name": span.get("name"), "from": span.get("from")}
-        flat["to"] = span.get("to")
+        flat = {"holiday_id": hid, **span_columns(found[0])}
         row = make_row(
             Action.UPDATE, op.setting_type, SubSettingType.HOLIDAY, op.extension_id, flat, {}
         )
@@ -206,12 +221,12 @@ class UndoBuilder:
             self.cannot(op, f"holiday {hid} is not in the before-image")
             return
         span, details = found
-        key = (op.extension_id, "holiday", f"{span.get('name')}|{span.get('from')}")
+        ref = span_columns(span)
+        key = (op.extension_id, "holiday", f"{name_key(ref['name'])}|{minute(ref['from'])}")
         if key in self.readded:
             self.cannot(op, "a holiday with the same name and from is already re-added")
             return
         self.readded.add(key)
-        ref = {"name": span.get("name"), "from": span.get("from"), "to": span.get("to")}
         row = make_row(
             Action.ADD, op.setting_type, SubSettingType.HOLIDAY, op.extension_id, ref, {}
         )
@@ -219,6 +234,9 @@ class UndoBuilder:
         self.emit(op, row, note)
         fwd = section(details, "call_forwarding") or {}
         for item in fwd.get("call_forwarding_settings") or []:
+            entry = ForwardingEntry.read(item)
+            if entry is not None and entry.is_contact and not entry.phone_number:
+                self.note(f"row {op.row} on {op.extension_id}: " + _NO_CONTACT % entry.describe())
             if isinstance(item, dict) and item.get("phone_number"):
                 flat = {**ref, "phone_number": item["phone_number"]}
                 flat["description"] = item.get("description") or None
@@ -235,10 +253,15 @@ class UndoBuilder:
     def _undo_forwarding_delete(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
         fid = op.call_forwarding_id or outcome.target_id
         found = snap.forwarding_item(op.setting_type, fid)
-        if found is None or not found[1].get("phone_number"):
+        if found is None:
             self.cannot(op, f"forwarding entry {fid} is not in the before-image")
             return
         hid, item = found
+        entry = ForwardingEntry.read(item) or ForwardingEntry(str(fid))
+        if not entry.phone_number:
+            why = _NO_CONTACT if entry.is_contact else "%s is Zoom's own: only Zoom adds it"
+            self.cannot(op, why % entry.describe())
+            return
         if hid is not None and (op.extension_id, hid) in self.deleted:
             self.cannot(op, "its holiday was deleted later in this job; the re-add covers it")
             return
@@ -258,6 +281,8 @@ class UndoBuilder:
         )
         note = "re-add the deleted forwarding number (new id"
         note += ", comes back enabled)" if item.get("enable") is False else ")"
+        if entry.contact_id:
+            note += f"; its link to external contact {entry.contact_id} is not restored"
         self.emit(op, row, note)
 
     def _undo_forwarding_update(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
@@ -281,6 +306,9 @@ class UndoBuilder:
             entry.update({k: old[k] for k in keys if k in old})
             if "phone_number" in old:
                 entry["phone_number"] = old["phone_number"]
+            read = ForwardingEntry.read(old)
+            if read is not None and read.contact_id and fid in _contacts_changed(items):
+                entry["external_contact"] = {"external_contact_id": read.contact_id}
             restored.append(entry)
         settings: Json = {}
         if restored:

@@ -290,6 +290,10 @@ class LaneRunner:
                 found = await self._reconcile(lane, lo)
                 if found is None:  # could not read: the outcome stays unknown (in_flight)
                     return False
+                if found.problem is not None:  # a look-alike may be ours: never send twice
+                    failed = Outcome(OpStatus.FAILED, message=found.problem, reconciled=True)
+                    await self._finish(lo, failed)
+                    return False
                 if not found.present:  # absent: sending again is safe
                     return await self._carry_out(then, exc, lane, lo, target)
                 # The fresh read already shows the item: the lane's view is current.

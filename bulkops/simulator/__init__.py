@@ -5,6 +5,7 @@ profile.py     what Zoom does where it is silent: the variants SimConfig can pla
 directory.py   extensions: seeded generator, CSV/Parquet directory files
 state.py       per-extension settings in Zoom's GET shape; persistence
 shown.py       what each setting type's GET shows of a write, and what the profile hides
+storage.py     how holidays are stored (times to the second or minute, names verbatim or trimmed)
 validation.py  Zoom's request checks
 ratelimit.py   the strict one-second LIGHT window and the daily cap
 faults.py      seeded fault decisions and latency
@@ -23,6 +24,7 @@ from .faults import Fault
 from .journal import JournalEntry
 from .server import RunningSimulator, run_simulator, serve
 from .simulator import Reply, Simulator
+from .storage import HolidayNames, HolidayTimes
 
 __all__ = [
     "FAULTS",
@@ -30,6 +32,8 @@ __all__ = [
     "Extension",
     "ExtensionType",
     "Fault",
+    "HolidayNames",
+    "HolidayTimes",
     "JournalEntry",
     "Reply",
     "RetryAfter",

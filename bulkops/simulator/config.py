@@ -13,6 +13,7 @@ from typing import Any
 from ..config import CREDENTIAL_VARIABLES, AccountPlan, Credentials
 from ..errors import ConfigError
 from . import profile
+from .storage import HolidayNames, HolidayTimes
 
 #: Seed of the default directory; ``generate_directory(60, DEFAULT_SEED)`` is samples/directory.csv.
 DEFAULT_SEED = 2026
@@ -86,10 +87,19 @@ class SimConfig:
     missing_extension_status: int = 404
     scopes: str = profile.ALL_SCOPES
     scope_status: int = 400
+    # How holidays are stored (storage.py): Zoom does not document it, clients must not rely on it.
+    holiday_times: HolidayTimes = HolidayTimes.SECOND
+    holiday_names: HolidayNames = HolidayNames.VERBATIM
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", AccountPlan(self.plan))
         object.__setattr__(self, "retry_after", RetryAfter(self.retry_after))
+        for name, kind in (("holiday_times", HolidayTimes), ("holiday_names", HolidayNames)):
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                choices = ", ".join(k.value for k in kind)
+                raise ConfigError(f"{name} must be one of {choices}") from None
         for name in FAULTS:
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
@@ -176,6 +186,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-after", choices=[r.value for r in RetryAfter], default=RetryAfter.NONE.value
     )
     profile.add_arguments(parser)
+    parser.add_argument(
+        "--holiday-times",
+        choices=[t.value for t in HolidayTimes],
+        default="second",
+        help="store holiday times as sent or to the minute",
+    )
+    parser.add_argument(
+        "--holiday-names",
+        choices=[n.value for n in HolidayNames],
+        default="verbatim",
+        help="store holiday names as sent or trimmed",
+    )
 
 
 def _parse_faults(items: list[str]) -> dict[str, float]:
@@ -223,4 +245,6 @@ def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = Non
         no_headers_429=ns.no_rate_headers,
         retry_after=RetryAfter(ns.retry_after),
         credentials=credentials,
+        holiday_times=HolidayTimes(ns.holiday_times),
+        holiday_names=HolidayNames(ns.holiday_names),
     ).updated({**_parse_faults(ns.fault), **profile.from_args(ns)})

@@ -51,6 +51,7 @@ from .ratelimit import (
 )
 from .shown import without_receive_call
 from .state import AccountState, Json, section
+from .storage import stored_holiday
 
 _ACTIONS = {"POST": Action.ADD, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
 
@@ -372,6 +373,9 @@ class Simulator:
         state, st, holiday = self.state, setting.value, setting.value == "holiday_hours"
         if sub == "holiday":
             check.holiday(settings, adding=action is Action.ADD)
+            settings = stored_holiday(
+                settings, self.config.holiday_times, self.config.holiday_names
+            )
             if action is Action.ADD:
                 return Reply(201, state.add_holiday(ext, settings))
             state.update_holiday(ext, settings)

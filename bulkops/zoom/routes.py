@@ -11,6 +11,7 @@ from typing import Any
 
 from ..model import Action, Operation, SettingType, SubSettingType
 from . import schema
+from .match import describe, named
 from .view import ExtensionView
 
 # The ids of created items: flat columns of a job file that reach a body only through the
@@ -49,64 +50,70 @@ class Resolution:
 def resolve(op: Operation, view: ExtensionView | None) -> Resolution:
     """Fill in ids named by natural key and tell whether the operation is already in effect.
 
-    Without a view (no read was needed) the operation's own ids are used as given.
+    Without a view (no read was needed) the operation's own ids are used as given. Keys match
+    by ``zoom.match``'s rule; where it finds more than one candidate, the operation is not sent
+    and the problem lists what was found.
     """
     holiday_id = op.holiday_id
     forwarding_id = op.call_forwarding_id
     holiday_scoped = op.setting_type is SettingType.HOLIDAY_HOURS
-    adds_holiday = op.action is Action.ADD and op.sub_setting_type is SubSettingType.HOLIDAY
+    sub = op.sub_setting_type
+    adds_holiday = op.action is Action.ADD and sub is SubSettingType.HOLIDAY
+    deletes_holiday = op.action is Action.DELETE and sub is SubSettingType.HOLIDAY
 
     if holiday_scoped and not adds_holiday:
         if holiday_id is None:
             if view is None or op.holiday_name is None:
                 return Resolution(problem="no holiday_id and no holiday name to look it up by")
-            # For a holiday the row itself updates or deletes, ``to`` is new data, not a key.
-            found = view.find_holidays(op.holiday_name, op.holiday_from)
-            if not found:
-                if op.action is Action.DELETE and op.sub_setting_type is SubSettingType.HOLIDAY:
-                    return Resolution(absent=True)
-                when = f" starting {op.holiday_from}" if op.holiday_from else ""
-                return Resolution(
-                    problem=f"no holiday named {op.holiday_name!r}{when} on this extension"
-                )
-            if len(found) > 1:
-                return Resolution(
-                    problem=f"{len(found)} holidays are named {op.holiday_name!r} on this "
-                    "extension; add `from` (or holiday_id) to the row to say which"
-                )
-            holiday_id = found[0]
+            found = _named_holiday(op, view)
+            if isinstance(found, Resolution):
+                return found
+            holiday_id = found
         elif view is not None and not view.has_holiday(holiday_id):
-            if op.action is Action.DELETE and op.sub_setting_type is SubSettingType.HOLIDAY:
+            if deletes_holiday:
                 return Resolution(holiday_id=holiday_id, absent=True)
             return Resolution(problem=f"holiday {holiday_id} does not exist on this extension")
 
     if adds_holiday:
         if view is not None and op.holiday_name is not None:
-            found = view.find_holidays(op.holiday_name, op.holiday_from, op.holiday_to)
-            if found:
-                return Resolution(holiday_id=found[0], present=True)
+            pick = view.match_added_holiday(op.holiday_name, op.holiday_from, op.holiday_to)
+            if pick.id is not None:
+                return Resolution(holiday_id=pick.id, present=True)
+            if pick.ambiguous:
+                return Resolution(
+                    problem=f"not added: a holiday named {op.holiday_name!r} that may be this "
+                    f"one, stored differently, is already there: {'; '.join(pick.candidates)}. "
+                    "If it is, update it by holiday_id; if not, give this one another name"
+                )
         return Resolution()
 
-    if op.sub_setting_type is SubSettingType.CALL_FORWARDING:
+    if sub is SubSettingType.CALL_FORWARDING:
         setting = op.setting_type.value
         if op.action is Action.ADD:
             if view is not None and op.phone_number is not None:
-                existing = view.forwarding_id(setting, op.phone_number, holiday_id)
-                if existing is not None:
-                    return Resolution(holiday_id, existing, present=True)
+                existing = view.forwarding_entries(setting, op.phone_number, holiday_id)
+                if existing:  # its own entry or an external contact's: either way it is there
+                    return Resolution(holiday_id, existing[0].id, present=True)
             return Resolution(holiday_id=holiday_id)
         if forwarding_id is None:
             if view is None or op.phone_number is None:
                 return Resolution(
                     problem="no call_forwarding_id and no phone_number to look it up by"
                 )
-            forwarding_id = view.forwarding_id(setting, op.phone_number, holiday_id)
-            if forwarding_id is None:
+            entries = view.forwarding_entries(setting, op.phone_number, holiday_id)
+            if len(entries) > 1:
+                listed = "; ".join(e.describe() for e in entries)
+                return Resolution(
+                    problem=f"{op.phone_number} matches {len(entries)} forwarding entries on "
+                    f"this extension: {listed}. Nothing was sent: give call_forwarding_id"
+                )
+            if not entries:
                 if op.action is Action.DELETE:
                     return Resolution(holiday_id=holiday_id, absent=True)
                 return Resolution(
                     problem=f"no call forwarding to {op.phone_number} on this extension"
                 )
+            forwarding_id = entries[0].id
         elif (
             view is not None
             and op.action is Action.DELETE
@@ -114,6 +121,34 @@ def resolve(op: Operation, view: ExtensionView | None) -> Resolution:
         ):
             return Resolution(holiday_id, forwarding_id, absent=True)
     return Resolution(holiday_id=holiday_id, forwarding_id=forwarding_id)
+
+
+def _named_holiday(op: Operation, view: ExtensionView) -> str | Resolution:
+    """The id of the holiday ``op`` names by name, or the Resolution that says why there is none.
+
+    A row that updates the holiday itself carries its new ``from``: it only chooses among
+    same-named holidays. Any other row's ``from`` is a key the holiday must fit.
+    """
+    name = op.holiday_name or ""
+    updates_holiday = op.action is Action.UPDATE and op.sub_setting_type is SubSettingType.HOLIDAY
+    when = op.settings.get("from") if updates_holiday else op.holiday_from
+    when = when if isinstance(when, str) else None
+    pick = view.pick_holiday(name, when, lone=updates_holiday)
+    if pick.id is not None:
+        return pick.id
+    given = f" with from {when}" if when else ""
+    if pick.ambiguous:
+        return Resolution(
+            problem=f"the holiday name {name!r}{given} fits {len(pick.candidates)} holidays on "
+            f"this extension: {'; '.join(pick.candidates)}. Nothing was sent: give holiday_id, "
+            "or a `from` on the day (or in the year) of the one you mean"
+        )
+    if op.action is Action.DELETE and op.sub_setting_type is SubSettingType.HOLIDAY:
+        return Resolution(absent=True)
+    others = [describe(h) for h in named(view.holidays, name)]
+    hint = f" (same name, other dates: {'; '.join(others)})" if others else ""
+    when_text = f" starting {op.holiday_from}" if op.holiday_from else ""
+    return Resolution(problem=f"no holiday named {name!r}{when_text} on this extension{hint}")
 
 
 def build(op: Operation, res: Resolution) -> Request:

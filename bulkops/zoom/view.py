@@ -2,23 +2,23 @@
 
 The engine reads an extension once before it writes to it. The view answers "which holiday is
 called X", "is this forwarding number already there" and "did that POST whose answer was lost
-take effect", and it is kept current as the lane's own writes succeed. :meth:`ExtensionView.parse`
-accepts only the documented shape: an answer it cannot positively understand raises
-:class:`~bulkops.errors.UnreadableAnswerError` rather than reading as "empty".
+take effect", and it is kept current as the lane's own writes succeed. How a row's natural key
+meets what Zoom stores (tolerantly, and never by guessing) is ``zoom.match``.
+:meth:`ExtensionView.parse` accepts only the documented shape: an answer it cannot positively
+understand raises :class:`~bulkops.errors.UnreadableAnswerError` rather than reading as "empty".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import UnreadableAnswerError
 from ..model import SettingType, SubSettingType
-from .schema import FORWARDING_ENTRIES, HOLIDAY_ID, ITEM_ID
+from .match import ForwardingEntry, Pick, forwarding_matches, match_added, pick_holiday
+from .schema import FORWARDING_ENTRIES, HOLIDAY_ID
 
 _FORWARDING = SubSettingType.CALL_FORWARDING.value
-_ID = ITEM_ID[SubSettingType.CALL_FORWARDING]
 
 
 @dataclass(slots=True)
@@ -27,7 +27,7 @@ class Holiday:
     name: str
     from_: str | None
     to: str | None
-    forwarding: dict[str, str] = field(default_factory=dict)  # phone number -> forwarding id
+    forwarding: list[ForwardingEntry] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -35,8 +35,8 @@ class ExtensionView:
     """Holidays and forwarding entries of one extension, keyed the way job files name them."""
 
     holidays: list[Holiday] = field(default_factory=list)
-    # (setting type) -> phone number -> forwarding id, for business and closed hours
-    forwarding: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (setting type) -> forwarding entries, for business and closed hours
+    forwarding: dict[str, list[ForwardingEntry]] = field(default_factory=dict)
 
     @classmethod
     def parse(
@@ -68,44 +68,41 @@ class ExtensionView:
             )
         view = cls()
         for setting in (SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS):
-            numbers: dict[str, str] = {}
+            entries: list[ForwardingEntry] = []
             where = setting.value
             for i, entry in enumerate(_objects(top.get(where), where)):
                 at = f"{where}[{i}]"
                 if _text(entry, "sub_setting_type", at) == _FORWARDING:
-                    numbers.update(_forwarding_numbers(_settings(entry, at), f"{at}.settings"))
-            view.forwarding[setting.value] = numbers
+                    entries.extend(_forwarding_entries(_settings(entry, at), f"{at}.settings"))
+            view.forwarding[setting.value] = entries
         where = SettingType.HOLIDAY_HOURS.value
         for i, item in enumerate(_objects(top.get(where), where)):
             view.holidays.append(_holiday(item, f"{where}[{i}]"))
         return view
 
-    # -- lookups ---------------------------------------------------------------------------
+    # -- lookups (the rules are zoom.match's) --------------------------------------------------
 
-    def find_holidays(
-        self, name: str, from_: str | None = None, to: str | None = None
-    ) -> list[str]:
-        """Ids of the holidays named ``name`` (and starting at ``from_``/ending at ``to``)."""
-        return [
-            h.holiday_id
-            for h in self.holidays
-            if h.name == name
-            and (from_ is None or same_instant(h.from_, from_))
-            and (to is None or same_instant(h.to, to))
-        ]
+    def pick_holiday(self, name: str, when: str | None = None, *, lone: bool = False) -> Pick:
+        """The holiday a row names by ``name`` and, to choose among same-named, ``when``."""
+        return pick_holiday(self.holidays, name, when, lone=lone)
+
+    def match_added_holiday(self, name: str, from_: str | None, to: str | None) -> Pick:
+        """The holiday an add of ``name``/``from_``/``to`` would duplicate, or its look-alikes."""
+        return match_added(self.holidays, name, from_, to)
 
     def has_holiday(self, holiday_id: str) -> bool:
         return any(h.holiday_id == holiday_id for h in self.holidays)
 
-    def forwarding_id(
+    def forwarding_entries(
         self, setting_type: str, phone_number: str, holiday_id: str | None = None
-    ) -> str | None:
-        return self._numbers(setting_type, holiday_id).get(phone_number)
+    ) -> list[ForwardingEntry]:
+        """The entries that forward to ``phone_number``: its own, or an external contact's."""
+        return forwarding_matches(self._entries(setting_type, holiday_id), phone_number)
 
     def has_forwarding(
         self, setting_type: str, forwarding_id: str, holiday_id: str | None = None
     ) -> bool:
-        return forwarding_id in self._numbers(setting_type, holiday_id).values()
+        return any(e.id == forwarding_id for e in self._entries(setting_type, holiday_id))
 
     # -- keeping the view current ------------------------------------------------------------
 
@@ -118,23 +115,23 @@ class ExtensionView:
     def add_forwarding(
         self, setting_type: str, phone_number: str, forwarding_id: str, holiday_id: str | None
     ) -> None:
-        self._numbers(setting_type, holiday_id)[phone_number] = forwarding_id
+        self._entries(setting_type, holiday_id).append(
+            ForwardingEntry(forwarding_id, phone_number=phone_number)
+        )
 
     def remove_forwarding(
         self, setting_type: str, forwarding_id: str, holiday_id: str | None
     ) -> None:
-        numbers = self._numbers(setting_type, holiday_id)
-        for number, fid in list(numbers.items()):
-            if fid == forwarding_id:
-                del numbers[number]
+        entries = self._entries(setting_type, holiday_id)
+        entries[:] = [e for e in entries if e.id != forwarding_id]
 
-    def _numbers(self, setting_type: str, holiday_id: str | None) -> dict[str, str]:
+    def _entries(self, setting_type: str, holiday_id: str | None) -> list[ForwardingEntry]:
         if setting_type == SettingType.HOLIDAY_HOURS.value:
             for h in self.holidays:
                 if h.holiday_id == holiday_id:
                     return h.forwarding
-            return {}
-        return self.forwarding.setdefault(setting_type, {})
+            return []
+        return self.forwarding.setdefault(setting_type, [])
 
 
 def _holiday(item: dict[str, Any], at: str) -> Holiday:
@@ -149,27 +146,39 @@ def _holiday(item: dict[str, Any], at: str) -> Holiday:
             holiday.from_ = _text(settings, "from", f"{where}.settings")
             holiday.to = _text(settings, "to", f"{where}.settings")
         elif kind == _FORWARDING:
-            holiday.forwarding.update(_forwarding_numbers(settings, f"{where}.settings"))
+            holiday.forwarding.extend(_forwarding_entries(settings, f"{where}.settings"))
     if not named:  # a holiday the view cannot name could be the one a row is about to add
         raise UnreadableAnswerError(f"{at} has no holiday details with a name")
     return holiday
 
 
-def _forwarding_numbers(settings: dict[str, Any], at: str) -> dict[str, str]:
-    """Phone number -> id for the external numbers of a forwarding entry in the GET shape.
+def _forwarding_entries(settings: dict[str, Any], at: str) -> list[ForwardingEntry]:
+    """Every entry of a forwarding sub-setting in the GET shape: numbers, contacts, Zoom's apps.
 
-    Zoom's own entries ("Zoom Mobile Apps", …) have no number and are left out."""
-    found: dict[str, str] = {}
+    The fields the matching reads must have their documented types, and an entry that forwards
+    somewhere must carry its id: a view that dropped it would let an add post it again."""
     if FORWARDING_ENTRIES in settings:
         where = f"{at}.{FORWARDING_ENTRIES}"
-        for i, item in enumerate(_objects(settings[FORWARDING_ENTRIES], where)):
-            if number := _text(item, "phone_number", f"{where}[{i}]"):
-                found[number] = _required(item, "id", f"{where}[{i}]")
-    elif number := _text(settings, "phone_number", at):
-        entry_id = _text(settings, "id", at) or _text(settings, _ID, at)
-        if not entry_id:
-            raise UnreadableAnswerError(f"{at} has a phone number but no id")
-        found[number] = entry_id
+        items = [
+            (item, f"{where}[{i}]")
+            for i, item in enumerate(_objects(settings[FORWARDING_ENTRIES], where))
+        ]
+    else:
+        items = [(settings, at)]
+    found: list[ForwardingEntry] = []
+    for item, place in items:
+        number = _text(item, "phone_number", place)
+        contact = item.get("external_contact")
+        if contact is not None:
+            _object(contact, f"{place}.external_contact")
+        entry = ForwardingEntry.read(item)
+        if entry is None:
+            if (number or contact) and item is settings:
+                raise UnreadableAnswerError(f"{place} has a phone number but no id")
+            if number or contact:
+                _required(item, "id", place)
+            continue
+        found.append(entry)
     return found
 
 
@@ -218,20 +227,3 @@ def _required(obj: dict[str, Any], key: str, at: str) -> str:
 
 def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def same_instant(a: str | None, b: str | None) -> bool:
-    """Compare two Zoom date-times as instants, whatever offset or fraction they are written with."""
-    if a is None or b is None:
-        return a == b
-    try:
-        return _instant(a) == _instant(b)
-    except ValueError:
-        return a == b
-
-
-def _instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).replace(microsecond=0)
