@@ -228,7 +228,10 @@ async def test_zoom_unreachable_is_a_resumable_stop_and_a_rerun_completes(tmp_pa
     assert detail.startswith("Zoom could not be reached") and '"connection refused"' in detail
     summary = json.loads((state / "summary.json").read_text())
     assert summary["exit_code"] == 75 and summary["complete"] is False
+    assert summary["stop"]["reason"] == "breaker" and summary["stop"]["detail"] == detail
     assert summary["counts"]["failed"] == 0 and summary["failures_csv_rows"] == 0
+    page = (state / "report.html").read_text()
+    assert 'id="stopped"' in page and "Zoom could not be reached" in page
 
     # Zoom is back (on the very same address): the same command finishes the job.
     config = SimConfig(directory=directory, rate=None, credentials=CREDS)
@@ -241,7 +244,7 @@ async def test_zoom_unreachable_is_a_resumable_stop_and_a_rerun_completes(tmp_pa
     assert posts == 60  # none sent twice
     _assert_each_holiday_once(sim)
     summary = json.loads((state / "summary.json").read_text())
-    assert [r["exit_code"] for r in summary["runs"]] == [75, 0]
+    assert summary["stop"] is None and [r["exit_code"] for r in summary["runs"]] == [75, 0]
 
 
 async def test_a_few_extensions_left_pending_still_make_the_run_resumable(tmp_path: Path) -> None:
