@@ -2,8 +2,14 @@
 
 Exit codes: 0 everything succeeded or was already in place; 1 finished with failed operations;
 2 invalid invocation, job file or configuration (nothing sent); 73 state locked by another run or
-made for another job file; 75 stopped early and resumable; 77 authentication or permission refused.
-Which error or run result means which code is one table, :data:`bulkops.exit_codes.EXIT_TABLE`.
+holding an unfinished run of another job file; 75 stopped early and resumable; 77 authentication
+or permission refused. Which error or run result means which code is one table,
+:data:`bulkops.exit_codes.EXIT_TABLE`. Output cut short by a closed pipe (``| head``) ends
+quietly with 141, as a shell reports a process that SIGPIPE ended.
+
+``-v``, ``-q`` and ``--log-format`` go before or after the command (``bulkops -v run …`` and
+``bulkops run … -v`` are the same). With ``--log-format json`` the last line on stderr is a
+``{"event": "summary", …}`` object: the exit code, why a run stopped, and the reports' paths.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -23,6 +31,8 @@ from . import __version__
 from .config import AccountPlan, resolve_rate
 from .errors import BulkopsError, ConfigError
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
+
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
 
 
 def _duration(text: str) -> float:
@@ -61,16 +71,44 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, help="requests per second, overrides --account-plan")
 
 
+def _add_global_flags(p: argparse.ArgumentParser, *, top: bool) -> None:
+    """The flags every command takes, before or after its name.
+
+    A subcommand's copies default to SUPPRESS: argparse lets a subparser's defaults overwrite
+    what the main parser parsed, so ``bulkops -v run …`` would otherwise lose its ``-v``.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="log every operation"
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no progress display; a run prints its summary only when something needs attention",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=default("text"),
+        help="json: one JSON object per line on stderr, ending with a summary event",
+    )
+
+
 def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkops",
         description="Change Zoom Phone call-handling settings of many extensions from a job file.",
         epilog="Exit codes: 0 ok, 1 some operations failed, 2 invalid input (nothing sent), "
-        "73 state locked or from another job, 75 stopped early (run again to resume), "
-        "77 authentication refused.",
+        "73 state locked or holding an unfinished run of another job, 75 stopped early (run "
+        "again to resume), 77 authentication refused.",
     )
     parser.add_argument("--version", action="version", version=f"bulkops {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every operation")
+    _add_global_flags(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check a job file; sends nothing")
@@ -96,7 +134,6 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         "state directory could then add a holiday twice)",
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
     p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
@@ -125,6 +162,8 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         from .simulator import add_arguments
 
         add_arguments(p)
+    for command in sub.choices.values():
+        _add_global_flags(command, top=False)
     return parser
 
 
@@ -229,8 +268,21 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         api_url=ns.api_url,
         oauth_url=ns.oauth_url,
         log_format=ns.log_format,
+        quiet=ns.quiet,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
+    if ns.log_format == "json":
+        from .progress import summary_record
+
+        _emit_summary(
+            summary_record(outcome.result, outcome.exit_code)
+            | {
+                "command": "run",
+                "state_dir": str(outcome.state_dir),
+                "generation": outcome.generation,
+                "reports": {name: str(path) for name, path in outcome.reports.items()},
+            }
+        )
     return outcome.exit_code
 
 
@@ -270,18 +322,43 @@ _COMMANDS = {
 }
 
 
+def _emit_summary(record: dict[str, Any]) -> None:
+    """The last line of a JSON log: how the command ended."""
+    sys.stderr.write(orjson.dumps({"event": "summary", "at": time.time(), **record}).decode())
+    sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout left (``| head``): send what is still buffered nowhere, so that
+    neither this process nor Python's final flush dies on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(simulator_flags="simulate" in argv)
     ns = parser.parse_args(argv)
-    _configure_logging(ns.verbose, getattr(ns, "log_format", "text") == "json")
+    json_log = ns.log_format == "json"
+    _configure_logging(ns.verbose, json_log)
     started = time.monotonic()
     try:
-        return _COMMANDS[ns.command](ns)
+        code = _COMMANDS[ns.command](ns)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except BulkopsError as exc:  # the exit-code table has a row for every one
         row = exit_row(exc)
-        print(f"bulkops: {row.prefix}{exc}", file=sys.stderr)
+        if json_log:
+            message = f"{row.prefix}{exc}"
+            _emit_summary({"command": ns.command, "exit_code": row.code, "error": message})
+        else:
+            print(f"bulkops: {row.prefix}{exc}", file=sys.stderr)
         return row.code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
     except KeyboardInterrupt:
         print(f"bulkops: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
         return 130

@@ -94,7 +94,9 @@ class RetriableApiError(ApiError):
     """A failure that may succeed later: 429, 5xx, a timeout, a dropped connection.
 
     ``sent`` is False only when the request certainly never reached Zoom (connection refused),
-    which is the one case where re-sending a POST is safe without checking first.
+    which is the one case where re-sending a POST is safe without checking first. ``kind`` names
+    a failure without an answer the same way for every request ("connection refused", "DNS
+    lookup failed"), so the circuit breaker sees an outage as one error across the account.
     """
 
     def __init__(
@@ -106,10 +108,12 @@ class RetriableApiError(ApiError):
         tracking_id: str | None = None,
         retry_after: float | None = None,
         sent: bool = True,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message, status=status, code=code, tracking_id=tracking_id)
         self.retry_after = retry_after
         self.sent = sent
+        self.kind = kind
 
 
 class RateLimitedError(RetriableApiError):

@@ -1,6 +1,9 @@
 """Showing a run to an operator: a live bar on a terminal, plain lines for cron, JSON for machines.
 
-All three read the engine's live ``RunStats``; none of them changes what the engine does.
+All of them read the engine's live ``RunStats``; none of them changes what the engine does.
+Plain lines carry a timestamp (a cron mail has no other clock); ``--quiet`` shows nothing while
+the run goes. The end of a run is told the same way in every format: :func:`summary_rows` for
+the table, :func:`summary_record` for the JSON summary event, :func:`verdict` for one line.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 import orjson
 
+from .exit_codes import EXIT_RESUMABLE
 from .model import OpStatus
 from .run.stats import RunResult, RunStats
 
@@ -44,6 +49,15 @@ def format_duration(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def timestamp(moment: datetime) -> str:
+    """``2026-12-24T02:00:05+01:00``: local time with its offset, to the second."""
+    return moment.isoformat(timespec="seconds")
 
 
 def progress_line(stats: RunStats, now: float) -> str:
@@ -81,22 +95,48 @@ class _Periodic:
 
 
 class PlainDisplay(_Periodic):
-    """One line every ``every`` seconds and no control characters: what cron mails should hold."""
+    """One timestamped line every ``every`` seconds and no control characters: what cron mails
+    should hold. ``wall`` gives the time printed (injected in tests)."""
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = 5.0,
+        wall: Callable[[], datetime] = local_now,
+    ) -> None:
+        super().__init__(out, clock=clock, every=every)
+        self.wall = wall
+
+    def _print(self, line: str) -> None:
+        print(f"{timestamp(self.wall())} {line}", file=self.out, flush=True)
 
     def start(self, stats: RunStats) -> None:
         self._last = self.clock()
-        print(
-            f"starting: {stats.total - stats.already_final} of {stats.total} operations to do",
-            file=self.out,
-            flush=True,
+        self._print(
+            f"starting: {stats.total - stats.already_final} of {stats.total} operations to do"
         )
 
     def update(self, stats: RunStats) -> None:
         if self._due():
-            print(progress_line(stats, self.clock()), file=self.out, flush=True)
+            self._print(progress_line(stats, self.clock()))
 
     def finish(self, stats: RunStats) -> None:
-        print(progress_line(stats, self.clock()), file=self.out, flush=True)
+        self._print(progress_line(stats, self.clock()))
+
+
+class SilentDisplay:
+    """``--quiet``: nothing while the run goes (warnings and the outcome still reach stderr)."""
+
+    def start(self, stats: RunStats) -> None:
+        pass
+
+    def update(self, stats: RunStats) -> None:
+        pass
+
+    def finish(self, stats: RunStats) -> None:
+        pass
 
 
 class JsonDisplay(_Periodic):
@@ -166,8 +206,10 @@ class RichDisplay:
         self._progress.stop()
 
 
-def choose_display(log_format: str, out: TextIO | None = None) -> Display:
+def choose_display(log_format: str, out: TextIO | None = None, *, quiet: bool = False) -> Display:
     out = out or sys.stderr
+    if quiet:
+        return SilentDisplay()
     if log_format == "json":
         return JsonDisplay(out)
     if out.isatty():
@@ -218,6 +260,47 @@ def summary_rows(result: RunResult, exit_code: int) -> list[tuple[str, str]]:
         rows.append(("resume after", result.resume_at.isoformat()))
     rows.append(("exit code", str(exit_code)))
     return rows
+
+
+def stop_record(result: RunResult) -> dict[str, str | None] | None:
+    """Why the run stopped, as the checkpoint, summary.json and the JSON summary keep it."""
+    if result.stop_reason is None:
+        return None
+    return {
+        "reason": result.stop_reason.value,
+        "detail": result.stop_detail,
+        "resume_at": None if result.resume_at is None else result.resume_at.isoformat(),
+    }
+
+
+def verdict(result: RunResult, exit_code: int) -> str:
+    """How the run ended, in one line: a stop names its reason and says how to resume."""
+    if result.stop_reason is None:
+        done = sum(n for s, n in result.counts.items() if s.final)
+        failed = result.counts.get(OpStatus.FAILED, 0)
+        return f"finished: {done:,} operations, {failed:,} failed (exit {exit_code})"
+    detail = result.stop_detail or ""
+    hint = ""
+    if exit_code == EXIT_RESUMABLE and "run the same command again" not in detail.lower():
+        when = "" if result.resume_at is None else f" after {result.resume_at.isoformat()}"
+        hint = f"; run the same command again{when} to resume"
+    detail = f": {detail}" if detail else ""
+    return f"stopped ({result.stop_reason.value}){detail}{hint} (exit {exit_code})"
+
+
+def summary_record(result: RunResult, exit_code: int) -> dict[str, Any]:
+    """The end of a run as one JSON object: the ``summary`` event of ``--log-format json``."""
+    stats = result.stats
+    return {
+        "event": "summary",
+        "at": time.time(),
+        "exit_code": exit_code,
+        "message": verdict(result, exit_code),
+        "stop": stop_record(result),
+        "counts": {s.value: n for s, n in result.counts.items() if n},  # the whole job
+        "duration_s": round(result.duration, 3),
+        **stats.as_dict(),  # this run's counters
+    }
 
 
 def format_summary(result: RunResult, exit_code: int) -> str:

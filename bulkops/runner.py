@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .exit_codes import exit_code
+from .exit_codes import EXIT_OK, exit_code
 from .jobs.plan import Plan, build_plan
-from .progress import Display, choose_display, format_summary, showing
-from .reports.results import write_all
+from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
+from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, StopReason
+from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .zoom.client import ZoomClient
 
@@ -52,6 +53,7 @@ class RunSettings:
     api_url: str | None = None
     oauth_url: str | None = None
     log_format: str = "text"
+    quiet: bool = False  # no progress display, and no summary when everything succeeded
     write_reports: bool = True
 
 
@@ -61,6 +63,7 @@ class RunOutcome:
     exit_code: int  # what the result means to a shell (bulkops.exit_codes)
     state_dir: Path
     reports: dict[str, Path]
+    generation: int = 1  # of the state directory: 1 + the finished runs of earlier job files
 
 
 def state_dir_for(settings: RunSettings) -> Path:
@@ -178,7 +181,9 @@ async def _run(
     handle_signals: bool,
     engine_hook: Callable[[Engine], None] | None,
 ) -> RunOutcome:
-    checkpoint = Checkpoint.open(state_dir, job_hash=plan.job_hash, job_path=str(settings.job))
+    checkpoint = Checkpoint.open(
+        state_dir, job_hash=plan.job_hash, job_path=str(settings.job), archive=_new_generation
+    )
     try:
         checkpoint.load_plan(plan.frame)
         if settings.retry_failed:
@@ -204,7 +209,7 @@ async def _run(
                     engine_hook(engine)
                 remove = install_signal_handlers(engine) if handle_signals else None
                 try:
-                    shown = display or choose_display(settings.log_format)
+                    shown = display or choose_display(settings.log_format, quiet=settings.quiet)
                     async with showing(shown, engine.stats):
                         result, code = await _run_and_record(engine, checkpoint)
                 finally:
@@ -214,13 +219,27 @@ async def _run(
         reports: dict[str, Path] = {}
         if settings.write_reports and not options.dry_run:
             reports = write_all(state_dir)
-        if settings.log_format != "json":
+        if settings.log_format != "json" and not (settings.quiet and code == EXIT_OK):
             print(format_summary(result, code), file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
-        return RunOutcome(result, code, state_dir, reports)
+        if result.stop_reason is not None:
+            log.warning("%s", verdict(result, code))  # the last line a cron mail shows
+        return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
     finally:
         checkpoint.close()
+
+
+def _new_generation(state_dir: Path) -> None:
+    """The state holds a finished run of other job contents: keep it aside, reports and all."""
+    kept = generations.archive(state_dir, REPORT_FILES)
+    log.info(
+        "the job changed since its last run finished: that run is kept in %s; this is "
+        "generation %d of %s",
+        kept,
+        generations.current(state_dir),
+        state_dir,
+    )
 
 
 async def _run_and_record(engine: Engine, checkpoint: Checkpoint) -> tuple[RunResult, int]:
@@ -237,7 +256,9 @@ async def _run_and_record(engine: Engine, checkpoint: Checkpoint) -> tuple[RunRe
         finally:
             result = engine.result()
             code = exit_code(result)
-            await checkpoint.record_run(started_at, code, result.stats.as_dict())
+            # Why it stopped travels with the counters: summary.json and report.html read it.
+            stats = result.stats.as_dict() | {"stop": stop_record(result)}
+            await checkpoint.record_run(started_at, code, stats)
     finally:
         await checkpoint.stop_writer()
     return result, code

@@ -269,3 +269,105 @@ def test_every_row_of_the_exit_table_is_pinned_and_every_stop_has_one() -> None:
     for reason in StopReason:
         assert exit_code(_result(reason)) in (75, 77), reason
     assert exit_row(BulkopsError("anything else")).code == 2
+
+
+# -- cron habits: global flags anywhere, --quiet, a JSON summary event, `| head` ---------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["-v", "-q", "--log-format", "json", "status", "--state", "s"], id="before"),
+        pytest.param(
+            ["status", "--state", "s", "-v", "--quiet", "--log-format", "json"], id="after"
+        ),
+        pytest.param(
+            ["--verbose", "status", "-q", "--state", "s", "--log-format=json"], id="mixed"
+        ),
+    ],
+)
+def test_global_flags_go_before_or_after_the_command(argv: list[str]) -> None:
+    ns = cli.build_parser(simulator_flags=False).parse_args(argv)
+    assert (ns.verbose, ns.quiet, ns.log_format) == (True, True, "json")
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "run", "status", "report", "simulate"])
+def test_global_flags_have_their_defaults_on_every_command(command: str) -> None:
+    argv = {"validate": ["x.csv"], "plan": ["x.csv"], "run": ["x.csv"]}.get(command, [])
+    ns = cli.build_parser(simulator_flags=False).parse_args([command, *argv])
+    assert (ns.verbose, ns.quiet, ns.log_format) == (False, False, "text")
+
+
+def test_verbose_after_the_command_takes_effect(tmp_path: Path) -> None:
+    job = _write(tmp_path / "good.csv", BAD_ROWS[:1])
+    assert main(["validate", str(job), "-v"]) == 0
+    assert logging.getLogger("bulkops").level == logging.INFO
+
+
+def test_a_json_log_ends_with_a_summary_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = _write(tmp_path / "job.csv", BAD_ROWS[:1])
+    state = tmp_path / "state"
+    argv = ["run", str(job), "--state", str(state), "--simulate", "--log-format", "json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""  # the summary table is for people
+    events = [json.loads(line) for line in captured.err.splitlines()]
+    assert events[0]["event"] == "start" and events[-1]["event"] == "summary"
+    summary = events[-1]
+    assert summary["command"] == "run" and summary["exit_code"] == 0 and summary["stop"] is None
+    assert summary["counts"] == {"succeeded": 1} and summary["generation"] == 1
+    assert summary["state_dir"] == str(state)
+    assert summary["reports"]["report.html"] == str(state / "report.html")
+    assert summary["message"] == "finished: 1 operations, 0 failed (exit 0)"
+
+
+def test_a_json_log_ends_with_a_summary_event_after_an_error_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--log-format", "json", "status", "--state", str(tmp_path / "none")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert event["event"] == "summary" and event["command"] == "status"
+    assert event["exit_code"] == 2 and "run `bulkops run` first" in event["error"]
+
+
+def test_quiet_says_nothing_when_all_is_well_and_the_summary_when_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = _write(tmp_path / "job.csv", BAD_ROWS[:1])
+    assert main(["-q", "run", str(job), "--state", str(tmp_path / "ok"), "--simulate"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+    bad = tmp_path / "bad.csv"  # an update of a holiday that does not exist: Zoom says 404
+    bad.write_text(
+        "action,setting_type,sub_setting_type,extension_id,holiday_id,name,from,to\n"
+        f"update,holiday_hours,holiday,{USER},nosuchholiday1,Gone Day,2027-01-04,2027-01-04\n"
+    )
+    assert main(["run", str(bad), "--state", str(tmp_path / "bad"), "--simulate", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "exit code         1" in out and "failures.csv" in out
+
+
+def test_output_cut_short_by_head_ends_quietly(tmp_path: Path) -> None:
+    """`bulkops validate big.csv | head -1`: no traceback, the shell's SIGPIPE code."""
+    rows = [
+        f"add,holiday_hours,holiday,{USER},Bad Day {i},2027-13-01,2027-13-01" for i in range(3000)
+    ]
+    job = _write(tmp_path / "big.csv", rows)
+    with subprocess.Popen(
+        [sys.executable, "-m", "bulkops", "validate", str(job)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert first.startswith(b"error: ")
+    assert err == b"" and code == cli.EXIT_PIPE == 141

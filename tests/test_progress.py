@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
 
-from bulkops.exit_codes import EXIT_RESUMABLE
+from bulkops.exit_codes import EXIT_OK, EXIT_RESUMABLE
 from bulkops.model import OpStatus
-from bulkops.progress import JsonDisplay, PlainDisplay, format_duration, format_summary
+from bulkops.progress import (
+    JsonDisplay,
+    PlainDisplay,
+    SilentDisplay,
+    choose_display,
+    format_duration,
+    format_summary,
+    stop_record,
+    summary_record,
+    verdict,
+)
 from bulkops.run.stats import RunResult, RunStats, StopReason
+
+CET = timezone(timedelta(hours=1))
 
 
 class Clock:
@@ -26,10 +40,15 @@ def stats_at(clock: Clock) -> RunStats:
     return stats
 
 
-def test_plain_display_prints_a_line_every_interval_without_control_characters() -> None:
+def test_plain_display_prints_a_timestamped_line_every_interval_without_control_characters() -> (
+    None
+):
     clock, out = Clock(), io.StringIO()
+    start = datetime(2026, 12, 24, 2, 0, 0, tzinfo=CET)
     stats = stats_at(clock)
-    display = PlainDisplay(out, clock=clock, every=5.0)
+    display = PlainDisplay(
+        out, clock=clock, every=5.0, wall=lambda: start + timedelta(seconds=clock.now - 100.0)
+    )
     display.start(stats)
     for _ in range(12):  # 12 seconds of ticks
         clock.now += 1.0
@@ -38,10 +57,28 @@ def test_plain_display_prints_a_line_every_interval_without_control_characters()
     stats.count(OpStatus.FAILED)
     display.finish(stats)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "starting: 8 of 10 operations to do"
+    assert lines[0] == "2026-12-24T02:00:00+01:00 starting: 8 of 10 operations to do"
     assert len(lines) == 1 + 2 + 1  # start, two periodic lines (t=5, t=10), finish
-    assert lines[-1].startswith("progress 15/10 ok=12 failed=1 rate=1.1/s")
+    assert lines[1].startswith("2026-12-24T02:00:05+01:00 progress ")
+    assert lines[-1].startswith(
+        "2026-12-24T02:00:12+01:00 progress 15/10 ok=12 failed=1 rate=1.1/s"
+    )
     assert all(ch.isprintable() for line in lines for ch in line)
+
+
+def test_quiet_shows_nothing_while_the_run_goes() -> None:
+    out = io.StringIO()
+    for log_format in ("text", "json"):
+        display = choose_display(log_format, out, quiet=True)
+        assert isinstance(display, SilentDisplay)
+        stats = RunStats(total=3)
+        display.start(stats)
+        stats.count(OpStatus.SUCCEEDED)
+        display.update(stats)
+        display.finish(stats)
+    assert out.getvalue() == ""
+    assert isinstance(choose_display("text", out), PlainDisplay)  # not a terminal
+    assert isinstance(choose_display("json", out), JsonDisplay)
 
 
 def test_json_display_writes_one_object_per_line() -> None:
@@ -80,3 +117,48 @@ def test_summary_names_the_stop_and_the_exit_code() -> None:
     assert "succeeded         40" in text and "not_run           5" in text
     assert "25.0 requests/s" in text and "stopped           max_runtime" in text
     assert text.rstrip().endswith("exit code         75")
+
+
+def _stopped_by_the_daily_limit() -> RunResult:
+    return RunResult(
+        stop_reason=StopReason.DAILY_LIMIT,
+        stop_detail="Zoom's daily limit was reached",
+        resume_at=datetime(2026, 12, 25, tzinfo=UTC),
+        counts={OpStatus.SUCCEEDED: 7, OpStatus.NOT_RUN: 3},
+        stats=RunStats(total=10, requests=9, writes=7, lookups=2),
+        duration=4.0,
+    )
+
+
+def test_a_stop_is_one_line_with_its_reason_and_when_to_resume() -> None:
+    result = _stopped_by_the_daily_limit()
+    assert verdict(result, EXIT_RESUMABLE) == (
+        "stopped (daily_limit): Zoom's daily limit was reached; run the same command again "
+        "after 2026-12-25T00:00:00+00:00 to resume (exit 75)"
+    )
+    told = replace(
+        result, stop_reason=StopReason.BREAKER, stop_detail="…; run the same command again"
+    )
+    assert verdict(told, EXIT_RESUMABLE) == (
+        "stopped (breaker): …; run the same command again (exit 75)"
+    )
+    refused = replace(result, stop_reason=StopReason.AUTH, stop_detail="no scope", resume_at=None)
+    assert verdict(refused, 77) == "stopped (auth): no scope (exit 77)"  # no resume: fix it first
+    assert stop_record(result) == {
+        "reason": "daily_limit",
+        "detail": "Zoom's daily limit was reached",
+        "resume_at": "2026-12-25T00:00:00+00:00",
+    }
+    finished = RunResult(None, None, None, {OpStatus.SUCCEEDED: 2}, RunStats(), 1.0)
+    assert stop_record(finished) is None
+    assert verdict(finished, EXIT_OK) == "finished: 2 operations, 0 failed (exit 0)"
+
+
+def test_the_summary_event_carries_the_exit_code_the_stop_and_the_counts() -> None:
+    record = summary_record(_stopped_by_the_daily_limit(), EXIT_RESUMABLE)
+    assert record["event"] == "summary" and record["exit_code"] == 75
+    assert record["stop"]["reason"] == "daily_limit"
+    assert record["counts"] == {"succeeded": 7, "not_run": 3}
+    assert record["requests"] == 9 and record["duration_s"] == 4.0
+    assert record["message"].startswith("stopped (daily_limit)")
+    orjson.dumps(record)  # serialisable as it is

@@ -444,6 +444,9 @@ async def test_a_second_run_on_a_busy_state_exits_73(tmp_path: Path) -> None:
 
         def started(n: int) -> None:
             if not first_write.done():
+                # Zoom slows down from here: the holder stays busy, its job unfinished, however
+                # slowly the second process starts on a loaded machine.
+                sim.configure({"latency_ms": 2000, "latency_sigma": 0.01})
                 first_write.set_result(n)
 
         sim.on_write = started
@@ -458,7 +461,7 @@ async def test_a_second_run_on_a_busy_state_exits_73(tmp_path: Path) -> None:
         assert sum(1 for j in sim.journal if j.path.endswith("/oauth/token")) == 1
         assert tokens >= 1
 
-        # The state now belongs to this job: another job file is refused, nothing sent.
+        # The state holds this job's unfinished run: another job file is refused, nothing sent.
         other = tmp_path / "other.csv"
         other.write_text(
             HEADER + f"\nadd,holiday_hours,holiday,{world.users[0]},X,2027-06-01,2027-06-01,,,\n"

@@ -188,7 +188,9 @@ def _summary_html(s: dict[str, Any]) -> str:
         ("reconciliations", s["reconciliations"]),
         ("lookups", s["lookups"]),
         ("exit code", "n/a (no run finished yet)" if s["exit_code"] is None else s["exit_code"]),
+        ("stopped", _stopped(s.get("stop"))),
         ("runs", len(s["runs"])),
+        ("generation", s.get("generation", 1)),
     ]
     lat = s.get("latency_ms") or {}
     if lat:
@@ -207,11 +209,22 @@ def _summary_html(s: dict[str, Any]) -> str:
         + "</tr>"
         for k, c in s["by_operation"].items()
     )  # fmt: skip
+    stop = s.get("stop")
+    banner = "" if not stop else f'<p class="stopped" id="stopped">{e(_stopped(stop))}</p>'
     return (
-        f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}</div>'
+        f'<section id="summary"><h2>Summary</h2>{banner}<div class="cards">{cards}</div>'
         f'<table class="facts">{rows}</table>'
         f'<table class="kinds"><thead><tr>{head}</tr></thead><tbody>{ops}</tbody></table></section>'
     )
+
+
+def _stopped(stop: dict[str, Any] | None) -> str:
+    """Why the last run stopped and how to go on; "no" when it ran to its end."""
+    if not stop:
+        return "no"
+    detail = f": {stop['detail']}" if stop.get("detail") else ""
+    when = f" after {stop['resume_at']}" if stop.get("resume_at") else ""
+    return f"{stop['reason']}{detail}. Run the same command again{when} to resume"
 
 
 def _groups_html(acc: Collected) -> str:
@@ -293,7 +306,7 @@ text-align:left;vertical-align:top}th{background:#f0f0f0}.facts th{width:12em}
 #ops td:nth-child(13){max-width:40em;overflow-wrap:anywhere}.st-failed td{background:#ffebee}
 .st-skipped td{background:#fff3e0}.st-not_run td{background:#f5f5f5}.group{margin:.3em 0}
 .group summary{cursor:pointer}.count{font-weight:700}.chart{max-width:900px;display:block}
-.empty{color:#777}
+.empty{color:#777}.stopped{border-left:5px solid #ef6c00;background:#fff3e0;padding:.4em .8em}
 """
 
 _ONERROR = """

@@ -64,6 +64,15 @@ IN_FLIGHT_MESSAGE = "outcome unknown; the next run checks it before sending agai
 NOT_RUN_MESSAGE = "not run yet; run the same command again to continue"
 FAILURE_COLUMNS = (*JOB_COLUMNS, "error", "http_status", "zoom_code", "source_row")
 UNDO_COLUMNS = (*JOB_COLUMNS, "note", "source_row")
+REPORT_FILES = (
+    "results.csv",
+    "results.parquet",
+    "summary.json",
+    "failures.csv",
+    "undo.csv",
+    "undo-notes.txt",
+    "report.html",
+)
 
 # The columns of the results files, in their order: a choice of the ops table's columns (their
 # types come from there), with the record's ``row`` named ``source_row`` and the job file's path
@@ -288,18 +297,7 @@ def write_all(state_dir: Path, *, out_dir: Path | None = None) -> dict[str, Path
     state_dir = Path(state_dir)
     out = Path(out_dir) if out_dir is not None else state_dir
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    paths = {
-        name: out / name
-        for name in (
-            "results.csv",
-            "results.parquet",
-            "summary.json",
-            "failures.csv",
-            "undo.csv",
-            "undo-notes.txt",
-            "report.html",
-        )
-    }
+    paths = {name: out / name for name in REPORT_FILES}
     with open_readonly(state_dir) as reader:
         reader.hold_one_moment()  # every file describes the same moment
         source = reader.meta().get("job_path", "")

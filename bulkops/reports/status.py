@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import OpStatus
+from ..state import generations
 from ..state.reader import open_readonly
 from ..state.schema import LOCK_NAME
 
@@ -43,6 +44,7 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         "remaining": total - final,
         "counts": {s.value: counts[s] for s in OpStatus if counts.get(s)},
         "running_now": _locked(state_dir),
+        "generation": generations.current(state_dir),
         "runs": len(runs),
         "last_run": None
         if last is None
@@ -50,6 +52,7 @@ def read_status(state_dir: Path) -> dict[str, Any]:
             "started_at": last.started_at,
             "ended_at": last.ended_at,
             "exit_code": last.exit_code,
+            "stop": (last.stats or {}).get("stop"),
             "stats": last.stats,
         },
     }
@@ -63,11 +66,22 @@ def format_status(status: dict[str, Any]) -> str:
         f"progress   {status['finished']:,} of {status['total']:,} operations finished, "
         f"{status['remaining']:,} to go",
     ]
+    if status["generation"] > 1:
+        lines.insert(
+            2,
+            f"generation {status['generation']} (the finished runs of earlier job files are in "
+            f"{Path(status['state_dir']) / generations.GENERATIONS_DIR})",
+        )
     for name, count in status["counts"].items():
         lines.append(f"  {name:<16} {count:>9,}")
     last = status["last_run"]
     if last is not None:
         lines.append(f"last run   exit code {last['exit_code']} ({status['runs']} run(s) so far)")
+        if last["stop"]:
+            stop = last["stop"]
+            lines.append(
+                f"stopped    {stop['reason']}" + (f": {stop['detail']}" * bool(stop["detail"]))
+            )
     if status["remaining"] and not status["running_now"]:
         lines.append("resume     run the same `bulkops run` command again")
     return "\n".join(lines)

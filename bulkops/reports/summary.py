@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..state import generations
 from ..state.reader import StateReader
 from .collected import Collected
 
@@ -102,16 +103,23 @@ def iso(ts: float | None) -> str | None:
 
 
 def _runs(reader: StateReader) -> list[dict[str, Any]]:
-    return [
-        {
-            "started_at": iso(run.started_at),
-            "ended_at": iso(run.ended_at),
-            "duration_s": None if run.ended_at is None else round(run.ended_at - run.started_at, 3),
-            "exit_code": run.exit_code,
-            "stats": run.stats or {},
-        }
-        for run in reader.runs()
-    ]
+    runs = []
+    for run in reader.runs():
+        stats = dict(run.stats or {})
+        stop = stats.pop("stop", None)  # recorded with the counters: {reason, detail, resume_at}
+        runs.append(
+            {
+                "started_at": iso(run.started_at),
+                "ended_at": iso(run.ended_at),
+                "duration_s": None
+                if run.ended_at is None
+                else round(run.ended_at - run.started_at, 3),
+                "exit_code": run.exit_code,
+                "stop": stop,
+                "stats": stats,
+            }
+        )
+    return runs
 
 
 def build_summary(
@@ -143,6 +151,7 @@ def build_summary(
         "job": meta.get("job_path"),
         "job_hash": meta.get("job_hash"),
         "state_dir": str(state_dir),
+        "generation": generations.current(state_dir),
         "generated_at": iso(time.time()),
         "operations": acc.total,
         "complete": counts["not_run"] == 0,
@@ -159,5 +168,6 @@ def build_summary(
         "attempts_by_kind": kinds,
         "latency_ms": lat.summary,
         "exit_code": runs[-1]["exit_code"] if runs else None,
+        "stop": runs[-1]["stop"] if runs else None,  # why the last run stopped; None: it ran out
         "runs": runs,
     }

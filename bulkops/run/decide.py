@@ -14,6 +14,9 @@ matching row wins:
     429 per second, within the 429 budget     retry: slow everyone down; wait Retry-After
                                               (holding every request) or a backoff
     429 over the budget                       fail                    fail
+    no connection (refused, DNS, TLS,         retry after a backoff
+      connect timeout): never reached Zoom
+      … the budget of attempts spent          defer: pending again    defer: pending again
     5xx, 409, timeout, dropped connection,    retry after a backoff (or the 5xx's Retry-After)
     2xx read not understood (wrong shape)
       … the budget of attempts spent          fail                    fail
@@ -25,7 +28,10 @@ matching row wins:
 A failed read fails the operations of the extension that remain (the engine cannot resolve
 them without it); a failed write fails its own operation. A read answered with something other
 than the documented shape is never taken as "empty": its extension's writes wait for a read
-that is understood, and fail with the reason when none comes.
+that is understood, and fail with the reason when none comes. A deferred request failed only
+because Zoom could not be reached, which says nothing about the operation: it stays pending for
+a later run, and the breaker, which sees the same kind of failure on every extension, stops the
+run.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from .stats import StopReason
 
 __all__ = [
     "Decision",
+    "Defer",
     "ExtensionGone",
     "Fail",
     "History",
@@ -107,7 +114,16 @@ class Stop:
     resume_in: float | None = None  # or: seconds from now (the engine knows the time)
 
 
-Decision = Retry | Reconcile | TookEffect | Fail | ExtensionGone | Stop
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """The request never reached Zoom, however often it was tried: Zoom is unreachable from
+    here. The operation stays pending for a later run, its extension's later operations wait
+    behind it (plan order), and the breaker counts the failure by its kind."""
+
+    message: str
+
+
+Decision = Retry | Reconcile | TookEffect | Fail | ExtensionGone | Stop | Defer
 
 
 def _may_have_applied(error: RetriableApiError) -> bool:
@@ -159,6 +175,8 @@ def decide(
         return Stop(StopReason.AUTH, error.message)
     if isinstance(error, RateLimitedError):
         return _after_rate_limit(error, read, history, policy, rng, stalled)
+    if isinstance(error, RetriableApiError) and _never_reached_zoom(error):
+        return _after_no_connection(error, history, policy, rng)
     if isinstance(error, RetriableApiError):
         then = _after_failure(error, read, history, policy, rng)
         if method == "POST" and _may_have_applied(error):
@@ -233,6 +251,21 @@ def _after_failure(
     if read:
         return Fail(f"{UNREADABLE}: {error.message}")
     return Fail(f"gave up after {history.failures} attempts: {error.message}")
+
+
+def _never_reached_zoom(error: RetriableApiError) -> bool:
+    # No connection, so no answer: a status would mean Zoom answered.
+    return not error.sent and error.status is None
+
+
+def _after_no_connection(
+    error: RetriableApiError, history: History, policy: RetryPolicy, rng: random.Random
+) -> Retry | Defer:
+    # Within the budget this is a blip worth riding out; past it, Zoom is out of reach and
+    # failing the operation would only make the rerun skip it (nothing was sent, nothing lost).
+    if policy.can_retry(history.failures):
+        return Retry(policy.delay(history.failures, rng, error.retry_after))
+    return Defer(f"Zoom could not be reached ({history.failures} attempts): {error.message}")
 
 
 def _delete_may_have_worked(history: History) -> bool:

@@ -184,6 +184,9 @@ class Engine:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self.stats.ended = self.clock()
+            if self.stop_reason is None and (waiting := self.breaker.pending_reason()):
+                # Lanes left work for a later run without tripping the breaker: not complete.
+                self.request_stop(StopReason.BREAKER, waiting)
             if self.stop_reason is not None:
                 await self.cp.mark_not_run()
             await self.cp.flush()

@@ -3,9 +3,10 @@
 A lane reads the extension first when it must (to resolve ids by name, to find what is already
 in place, to settle an attempt whose answer was lost), then sends each operation and records its
 outcome. When an attempt fails it asks :func:`~bulkops.run.decide.decide` what to do and carries
-the decision out: wait and send again, read and reconcile, record success or failure, or stop the
-run. The engine runs many lanes side by side; everything a lane shares with the others (the
-checkpoint, the client, the limiter, the counters, the breaker) it is handed.
+the decision out: wait and send again, read and reconcile, record success or failure, leave the
+rest for a later run (Zoom out of reach), or stop the run. The engine runs many lanes side by
+side; everything a lane shares with the others (the checkpoint, the client, the limiter, the
+counters, the breaker) it is handed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from ..state.checkpoint import Attempt, Checkpoint
 from ..state.schema import OpRecord
 from ..zoom import routes as rq
 from ..zoom.view import ExtensionView
-from .breaker import Breaker
+from .breaker import Breaker, failure_kind
 from .decide import (
     Decision,
+    Defer,
     ExtensionGone,
     Fail,
     History,
@@ -80,7 +82,9 @@ class _Lane:
         self.ops = ops
         self.view: ExtensionView | None = None
         self.missing: str | None = None  # Zoom said the extension does not exist
-        self.closed = False  # every remaining operation already has its outcome
+        # Nothing more is sent to it in this run: every remaining operation has its outcome,
+        # or waits for a later run behind one Zoom could not be reached for.
+        self.closed = False
 
 
 class LaneRunner:
@@ -173,6 +177,9 @@ class LaneRunner:
                         self._stop_for(decision)
                     case Fail(message=message) | ExtensionGone(message=message):
                         await self._fail_lane(lane, exc, message, seq)
+                    case Defer(message=message):
+                        # An unsettled write stays in_flight: the next run reads before resending.
+                        self._defer(lane, exc, message)
                     case Reconcile() | TookEffect():  # decide() answers these to writes only
                         raise AssertionError(f"{decision} after a read") from exc
                 return False
@@ -313,7 +320,17 @@ class LaneRunner:
             case Stop():
                 await self.cp.record_outcome(seq, _pending_after(exc))
                 self._stop_for(decision)
+            case Defer(message=message):
+                await self.cp.record_outcome(seq, _pending_after(exc))
+                self._defer(lane, exc, message)
         return False
+
+    def _defer(self, lane: _Lane, exc: ApiError, message: str) -> None:
+        """Zoom is out of reach: the lane's open operations wait for a later run, in order."""
+        lane.closed = True
+        log.info("extension %s left for a later run: %s", lane.extension_id, message)
+        if self.breaker.record(True, failure_kind(exc), pending=True):
+            self.control.request_stop(StopReason.BREAKER, self.breaker.reason)
 
     async def _reconcile(self, lane: _Lane, lo: OpRecord) -> rq.Resolution | None:
         """After an ambiguous POST: read the extension and look for the item by natural key."""
@@ -403,11 +420,8 @@ class LaneRunner:
                 lo.op.extension_id,
                 outcome.message,
             )
-        # Failures from Zoom's answers group by status and code; the rest by their message.
-        key = (
-            f"HTTP {outcome.http_status}, code {outcome.zoom_code}"
-            if error
-            else (outcome.message or "")
-        )
+        # Failures group by kind (Zoom's status and code, or the transport failure); failures
+        # found without a request (an id that cannot be resolved) by their message.
+        key = failure_kind(error) if error else (outcome.message or "")
         if count_breaker and self.breaker.record(failed, key):
             self.control.request_stop(StopReason.BREAKER, self.breaker.reason)

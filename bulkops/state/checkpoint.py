@@ -18,6 +18,7 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,11 +96,20 @@ class Checkpoint:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str], *, job_hash: str, job_path: str) -> Checkpoint:
+    def open(
+        cls,
+        state_dir: str | os.PathLike[str],
+        *,
+        job_hash: str,
+        job_path: str,
+        archive: Callable[[Path], object] | None = None,
+    ) -> Checkpoint:
         """Lock and open (or create) the state directory for the job with ``job_hash``.
 
         Raises StateLockedError when another process holds it, StateMismatchError when it was
-        made for other job contents.
+        made for other job contents. With ``archive``, a state whose job finished (every
+        operation final) is no mismatch: ``archive(state_dir)`` moves it away, lock held, and
+        a fresh checkpoint starts (a new generation).
         """
         directory = Path(state_dir)
         try:
@@ -127,21 +137,31 @@ class Checkpoint:
             raise
         checkpoint = cls(directory, conn, reader, lock_fd)
         try:
-            checkpoint._claim(job_hash, job_path)
+            checkpoint._claim(job_hash, job_path, archive)
         except BaseException:
             checkpoint.close()
             raise
         return checkpoint
 
-    def _claim(self, job_hash: str, job_path: str) -> None:
-        """Mark a new state directory as this job's; refuse one made for other job contents."""
+    def _claim(
+        self, job_hash: str, job_path: str, archive: Callable[[Path], object] | None
+    ) -> None:
+        """Mark a new state directory as this job's; refuse one made for other job contents,
+        unless that job finished and ``archive`` can move it away."""
         existing = self.reader.meta()
         if existing and existing.get("job_hash") != job_hash:
-            raise StateMismatchError(
-                f"{self.state_dir} holds the state of {existing.get('job_path')!r} with other "
-                "contents; the job file (or its directory file) changed since that run. "
-                "Use a new --state DIR for the changed job, or finish the old one first"
-            )
+            open_ops = sum(n for s, n in self.reader.counts().items() if not s.final)
+            if archive is None or open_ops:
+                unfinished = f" and {open_ops:,} operation(s) not done" if open_ops else ""
+                raise StateMismatchError(
+                    f"{self.state_dir} holds a run of {existing.get('job_path')!r} with other "
+                    f"contents{unfinished}: the job file (or its directory file) changed since "
+                    "that run started. Put the previous file back and run again until it "
+                    "finishes (a finished run makes way for a changed job), or run the changed "
+                    "job with another --state DIR"
+                )
+            self._start_generation(archive)
+            existing = {}
         if not existing:
             with self._conn:
                 self._conn.executemany(
@@ -153,6 +173,18 @@ class Checkpoint:
                         ("created_at", str(time.time())),
                     ],
                 )
+
+    def _start_generation(self, archive: Callable[[Path], object]) -> None:
+        """Hand the finished state to ``archive`` and start an empty database in its place."""
+        path = self.state_dir / DB_NAME
+        # Fold the WAL into the database so the file moved holds everything and the WAL left
+        # behind, if any, is empty.
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.reader.close()
+        self._conn.close()
+        archive(self.state_dir)
+        self._conn = _connect(path)
+        self.reader = StateReader(connect_readonly(path))
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -27,6 +27,7 @@ import orjson
 from ..config import Credentials
 from ..errors import AuthError, RateLimitedError, RetriableApiError
 from ..run.retry import parse_retry_after
+from .transport import no_answer
 
 __all__ = ["Token", "TokenProvider"]
 
@@ -118,16 +119,16 @@ class TokenProvider:
             ) as resp:
                 status, raw = resp.status, await resp.read()
                 retry_after = resp.headers.get("Retry-After")
-        except aiohttp.ClientConnectorError as exc:
-            raise RetriableApiError(
-                f"cannot reach the Zoom token endpoint {self._url}: {type(exc).__name__}; "
-                "check the network and ZOOM_OAUTH_URL",
-                sent=False,
-            ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetriableApiError(
-                f"token request to {self._url} failed: {type(exc).__name__}", sent=True
-            ) from None
+            failure = no_answer(exc)
+            if not failure.sent:
+                message = (
+                    f"cannot reach the Zoom token endpoint {self._url}: {failure.kind} "
+                    f"({type(exc).__name__}); check the network and ZOOM_OAUTH_URL"
+                )
+            else:
+                message = f"token request to {self._url} failed: {failure.what}"
+            raise RetriableApiError(message, sent=failure.sent, kind=failure.kind) from None
         body = _json_or_none(raw)
         if status == 200 and isinstance(body, dict):
             token = _token_from(body, started, self._renew_before)

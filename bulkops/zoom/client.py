@@ -44,6 +44,7 @@ from ..model import SettingType
 from ..run.ratelimit import AdaptiveLimiter
 from ..run.retry import parse_retry_after
 from .auth import TokenProvider
+from .transport import no_answer
 
 __all__ = ["DEFAULT_TIMEOUT", "Response", "ZoomClient", "classify"]
 
@@ -364,7 +365,7 @@ class ZoomClient:
                 raw = await resp.read()
                 status, answer_headers = resp.status, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = _transport_error(exc, method, url)
+            failure = _transport_error(exc)
             logger.info("%s %s failed: %s", method, url.path, failure.message)
             raise failure from None
         latency = self._clock() - started
@@ -408,20 +409,14 @@ def _not_an_object(parsed: Any, problem: str | None, what: str) -> str:
     return _clip(f"{problem} ({what})", 200)
 
 
-def _transport_error(exc: BaseException, method: str, url: URL) -> RetriableApiError:
-    """No answer: ``sent=False`` only if the request certainly never left (no connection)."""
-    where = f"{method} {url.path}"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        what, sent = "timed out connecting to Zoom", False
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        what, sent = "could not connect to Zoom (refused, DNS or TLS)", False
-    elif isinstance(exc, aiohttp.ServerDisconnectedError):
-        what, sent = "Zoom closed the connection before answering", True
-    elif isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-        what, sent = "timed out waiting for Zoom's answer", True
-    elif isinstance(exc, aiohttp.ClientPayloadError):
-        what, sent = "Zoom's answer was cut off", True
-    else:
-        what, sent = "the connection to Zoom failed", True
-    outcome = "not sent" if not sent else "may have been applied"
-    return RetriableApiError(f"{where}: {what} ({type(exc).__name__}; {outcome})", sent=sent)
+def _transport_error(exc: BaseException) -> RetriableApiError:
+    """No answer: ``sent=False`` only if the request certainly never left (no connection).
+
+    The message names the failure, not the URL: it is the same for every extension, which is
+    what lets the breaker and the report's failure groups see one outage, not many errors.
+    """
+    failure = no_answer(exc)
+    outcome = "not sent" if not failure.sent else "may have been applied"
+    return RetriableApiError(
+        f"{failure.what} ({type(exc).__name__}; {outcome})", sent=failure.sent, kind=failure.kind
+    )
