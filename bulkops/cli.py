@@ -1,8 +1,9 @@
 """Command-line interface: argument parsing, logging set-up and exit codes only.
 
 Exit codes: 0 everything succeeded or was already in place; 1 finished with failed operations;
-2 invalid invocation, job file or configuration (nothing sent); 73 state locked by another run or
-made for another job file; 75 stopped early and resumable; 77 authentication or permission refused.
+2 invalid invocation, job file or configuration, or a damaged state (nothing sent); 73 another run
+holds the state or the Zoom account, or the state is another job's or account's; 75 stopped early
+and resumable; 77 authentication or permission refused.
 Which error or run result means which code is one table, :data:`bulkops.exit_codes.EXIT_TABLE`.
 """
 
@@ -66,8 +67,8 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         prog="bulkops",
         description="Change Zoom Phone call-handling settings of many extensions from a job file.",
         epilog="Exit codes: 0 ok, 1 some operations failed, 2 invalid input (nothing sent), "
-        "73 state locked or from another job, 75 stopped early (run again to resume), "
-        "77 authentication refused.",
+        "73 another run holds the state or the account (see --wait), 75 stopped early (run "
+        "again to resume), 77 authentication refused.",
     )
     parser.add_argument("--version", action="version", version=f"bulkops {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every operation")
@@ -96,6 +97,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         "state directory could then add a holiday twice)",
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
+    p.add_argument("--wait", action="store_true", help="another run on the account: wait, not 73")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
     p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
@@ -229,6 +231,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         api_url=ns.api_url,
         oauth_url=ns.oauth_url,
         log_format=ns.log_format,
+        wait=ns.wait,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     return outcome.exit_code
