@@ -1,9 +1,10 @@
 """Command-line interface: argument parsing, logging set-up and exit codes only.
 
 Exit codes: 0 everything succeeded or was already in place; 1 finished with failed operations;
-2 invalid invocation, job file or configuration (nothing sent); 73 state locked by another run or
-holding an unfinished run of another job file; 75 stopped early and resumable; 77 authentication
-or permission refused. Which error or run result means which code is one table,
+2 invalid invocation, job file or configuration, or a damaged state (nothing sent); 73 another run
+holds the state or the Zoom account, or the state holds an unfinished run of another job file or
+belongs to another account; 75 stopped early and resumable; 77 authentication or permission
+refused. Which error or run result means which code is one table,
 :data:`bulkops.exit_codes.EXIT_TABLE`. Output cut short by a closed pipe (``| head``) ends
 quietly with 141, as a shell reports a process that SIGPIPE ended.
 
@@ -104,7 +105,8 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         prog="bulkops",
         description="Change Zoom Phone call-handling settings of many extensions from a job file.",
         epilog="Exit codes: 0 ok, 1 some operations failed, 2 invalid input (nothing sent), "
-        "73 state locked or holding an unfinished run of another job, 75 stopped early (run "
+        "73 another run holds the state or the account (see --wait), or the state holds an "
+        "unfinished run of another job, 75 stopped early (run "
         "again to resume), 77 authentication refused.",
     )
     parser.add_argument("--version", action="version", version=f"bulkops {__version__}")
@@ -134,6 +136,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         "state directory could then add a holiday twice)",
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
+    p.add_argument("--wait", action="store_true", help="another run on the account: wait, not 73")
     p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
     p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
@@ -269,6 +272,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         oauth_url=ns.oauth_url,
         log_format=ns.log_format,
         quiet=ns.quiet,
+        wait=ns.wait,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":

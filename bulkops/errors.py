@@ -13,8 +13,12 @@
     │       └── ExtensionNotFoundError 404 "Extension does not exist": skip its other operations
     └── CheckpointError               the state directory cannot be used (exit 2)
         ├── StateLockedError          another run holds the lock (exit 73)
+        ├── AccountBusyError          another run works on the same Zoom account (exit 73)
         ├── StateMismatchError        the state belongs to a different job file (exit 73)
-        └── CheckpointWriteError      a commit failed mid-run (disk full?): fix it, resume (exit 75)
+        │   └── AccountMismatchError  … or to another Zoom account (exit 73)
+        ├── StateDamagedError         the checkpoint lost records or is corrupt: move it aside (exit 2)
+        ├── ReportWriteError          the reports could not be written (the run's code stands)
+        └── CheckpointWriteError      a commit failed (disk full?): fix it, resume (exit 75)
 
 Per-operation API errors never escape the engine: they become results in the report.
 """
@@ -187,8 +191,26 @@ class StateLockedError(CheckpointError):
     """Another run of this job holds the state directory's lock."""
 
 
+class AccountBusyError(CheckpointError):
+    """Another run on this host works on the same Zoom account: two would share one rate budget,
+    and the same job under two states would send its changes twice."""
+
+
 class StateMismatchError(CheckpointError):
     """The state directory was made for a different job file."""
+
+
+class AccountMismatchError(StateMismatchError):
+    """The state directory records a run on another Zoom account than these credentials'."""
+
+
+class StateDamagedError(CheckpointError):
+    """The checkpoint is corrupt or lost records (a deleted write-ahead log, a truncated file, a
+    missing table): resuming it would relabel the job's own changes, so it is never reused."""
+
+
+class ReportWriteError(CheckpointError):
+    """A report file could not be written (a full disk, a directory in its place)."""
 
 
 class CheckpointWriteError(CheckpointError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import (
+    AccountBusyError,
     AuthError,
     BulkopsError,
     CheckpointWriteError,
@@ -40,7 +41,7 @@ __all__ = [
 EXIT_OK = 0  # everything succeeded or was already in place
 EXIT_FAILURES = 1  # finished, with failed (or skipped) operations
 EXIT_USAGE = 2  # invalid invocation, job file or configuration: nothing was sent
-EXIT_LOCKED = 73  # the state is locked by another run, or belongs to another job file
+EXIT_LOCKED = 73  # another run holds the state or the account; the state is another job's
 EXIT_RESUMABLE = 75  # stopped early: run the same command again to resume
 EXIT_AUTH = 77  # authentication or permission refused
 
@@ -74,10 +75,11 @@ class ExitRow:
 #: What ended a command → its exit code; the first row that matches wins.
 EXIT_TABLE: tuple[ExitRow, ...] = (
     ExitRow(EXIT_USAGE, errors=(JobFileError,)),
-    ExitRow(EXIT_LOCKED, errors=(StateLockedError, StateMismatchError)),
+    ExitRow(EXIT_LOCKED, errors=(StateLockedError, AccountBusyError, StateMismatchError)),
     ExitRow(EXIT_AUTH, errors=(AuthError,), prefix="authentication refused: "),
     ExitRow(EXIT_RESUMABLE, errors=(CheckpointWriteError,)),
-    ExitRow(EXIT_USAGE, errors=(BulkopsError,)),  # configuration, an unusable state directory, …
+    # configuration, an unusable or damaged state directory (StateDamagedError), …
+    ExitRow(EXIT_USAGE, errors=(BulkopsError,)),
     ExitRow(EXIT_AUTH, results=(StopReason.AUTH,)),
     ExitRow(
         EXIT_RESUMABLE,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
+from .errors import ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
 from .jobs.plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
@@ -30,6 +31,7 @@ from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, StopReason
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
+from .state.lease import account_lease, runtime_dir
 from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class RunSettings:
     log_format: str = "text"
     quiet: bool = False  # no progress display, and no summary when everything succeeded
     write_reports: bool = True
+    wait: bool = False  # another run holds the account: wait for it rather than exit 73
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +168,31 @@ async def run_job(
         scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
         state_dir = Path(scratch)
     try:
-        return await _run(settings, plan, state_dir, env, display, out, handle_signals, engine_hook)
+        async with _account_lease(settings, state_dir, env):
+            return await _run(
+                settings, plan, state_dir, env, display, out, handle_signals, engine_hook
+            )
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _account_lease(
+    settings: RunSettings, state_dir: Path, env: Mapping[str, str]
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """One run per Zoom account on this host (``state.lease``), taken before the state opens.
+    A simulated account belongs to this process alone."""
+    if settings.simulate:
+        return contextlib.nullcontext()
+    dry = " (dry run)" if settings.options.dry_run else ""
+    return account_lease(
+        runtime_dir(env),
+        Endpoints.from_env(env, api_url=settings.api_url).api_url,
+        Credentials.from_env(env).account_id,
+        job=str(settings.job),
+        state=f"{state_dir_for(settings)}{dry}",
+        wait=settings.wait,
+    )
 
 
 async def _run(
@@ -191,6 +215,7 @@ async def _run(
             log.info("retrying %d failed or skipped operations", reset)
         rate = resolve_rate(settings.account_plan, settings.rate)
         async with zoom_target(settings, state_dir, env) as (endpoints, credentials):
+            checkpoint.claim_account(credentials.account_id)
             limiter = AdaptiveLimiter(rate)
             options = settings.options
             async with ZoomClient(
@@ -218,7 +243,10 @@ async def _run(
                         remove()
         reports: dict[str, Path] = {}
         if settings.write_reports and not options.dry_run:
-            reports = write_all(state_dir)
+            try:
+                reports = write_all(state_dir)
+            except ReportWriteError as exc:  # the run's result stands; the state has it all
+                log.error("%s", exc)
         if settings.log_format != "json" and not (settings.quiet and code == EXIT_OK):
             print(format_summary(result, code), file=out)
             for name, path in reports.items():

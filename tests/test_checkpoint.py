@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 from pathlib import Path
 
 import orjson
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bulkops.errors import CheckpointWriteError, StateLockedError, StateMismatchError
 from bulkops.model import OPERATION_COLUMN_NAMES, Action, OpStatus, Outcome
 from bulkops.state import Checkpoint, OpRecord, StateReader, default_state_dir, open_readonly
+from bulkops.state.files import StateLock, read_mark
 
 
 def plan_frame(n: int = 6) -> pd.DataFrame:
@@ -166,3 +170,36 @@ async def test_a_failed_commit_fails_callers_instead_of_hanging(tmp_path: Path) 
     with pytest.raises(CheckpointWriteError):
         await cp.stop_writer()
     cp.close()
+
+
+def test_every_commit_is_counted_in_the_database_and_the_lock(tmp_path: Path) -> None:
+    cp = Checkpoint.open(tmp_path, job_hash="h", job_path="job.csv")
+    opened = read_mark(tmp_path)
+    assert opened is not None and opened == int(cp.reader.meta()["commits"])
+    cp.load_plan(plan_frame(3))
+    assert read_mark(tmp_path) == opened + 1 == int(cp.reader.meta()["commits"])
+    cp.close()  # clearing the "open" flag is one more
+    with open_readonly(tmp_path) as reader:
+        assert reader.meta()["commits"] == str(opened + 2) and reader.meta()["open"] == "0"
+    assert read_mark(tmp_path) == opened + 2
+
+
+@given(st.integers(min_value=0, max_value=2**63), st.binary(max_size=40))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_commit_mark_round_trips_and_garbage_reads_as_none(
+    tmp_path: Path, commits: int, junk: bytes
+) -> None:
+    lock = StateLock.acquire(tmp_path)
+    try:
+        lock.write_mark(commits)
+        assert read_mark(tmp_path) == commits
+    finally:
+        lock.release()
+    (tmp_path / "lock").write_bytes(junk)
+    found = re.match(rb"commits (\d+)\n", junk)
+    expected = int(found.group(1)) if found else None
+    lock = StateLock.acquire(tmp_path)
+    lock.release()
+    assert lock.mark == read_mark(tmp_path) == expected

@@ -92,6 +92,11 @@ def test_a_changed_job_after_a_finished_run_is_a_new_generation(
     assert main(["status", "--state", str(state), "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["generation"] == 2
 
+    # The new generation's checkpoint is whole: a rerun opens it (its commit count starts
+    # afresh, not at the archived one's) and finds nothing to do.
+    assert main(command) == EXIT_OK
+    assert json.loads((state / "summary.json").read_text())["generation"] == 2
+
 
 async def test_a_changed_job_with_an_unfinished_run_is_refused_with_what_to_do(
     tmp_path: Path,

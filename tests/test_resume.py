@@ -454,7 +454,9 @@ async def test_a_second_run_on_a_busy_state_exits_73(tmp_path: Path) -> None:
         tokens = sim.journal.by_status["200"]  # the holder's token and reads so far, at least
         second = await cli.run(cli.args(state))
         assert second.code == 73, second.stderr
-        assert "another bulkops run is using" in second.stderr
+        # The account's lease is taken before the state's lock: it names the holder's state.
+        assert "another bulkops run is working on Zoom account" in second.stderr
+        assert f"with state {state} " in second.stderr
         holder.send_signal(signal.SIGTERM)
         assert (await cli.wait(holder)).code == 75
         # The refused run never asked for a token: only the holder ever did.

@@ -28,10 +28,12 @@ Zoom unchanged. JSON and Parquet keep raw values.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from ..errors import ReportWriteError
 from ..jobs.tables import (
     CONTROL_PATTERN,
     atomic_file,
@@ -59,6 +62,10 @@ from .summary import build_summary, latency
 from .undo import UndoBuilder
 
 CHUNK = 10_000  # rows per pass: sets the memory of the reports, whatever the job's size
+# A temporary report file untouched this long was left by a writer that died (SIGKILL, power
+# cut); a live writer touches its file with every chunk, and another writer may share the
+# directory (`bulkops report` mid-run), so a fresh one is never taken for stale.
+STALE_TEMPORARY_S = 15 * 60
 TABLE_LIMIT = 5_000  # operations shown in report.html
 IN_FLIGHT_MESSAGE = "outcome unknown; the next run checks it before sending again"
 NOT_RUN_MESSAGE = "not run yet; run the same command again to continue"
@@ -292,11 +299,39 @@ def write_undo(reader: StateReader, path: Path, notes_path: Path) -> dict[str, i
 # --- entry point ---------------------------------------------------------------------------
 
 
+def clean_stale_temporaries(out: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temporary report files (``.<name>.*.tmp``) that dead writers left in ``out``."""
+    cutoff = (time.time() if now is None else now) - STALE_TEMPORARY_S
+    removed = []
+    for name in REPORT_FILES:
+        for path in out.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):  # gone meanwhile: its writer finished
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
 def write_all(state_dir: Path, *, out_dir: Path | None = None) -> dict[str, Path]:
-    """Write every report of ``state_dir`` into ``out_dir`` (default: the state directory)."""
+    """Write every report of ``state_dir`` into ``out_dir`` (default: the state directory).
+
+    Raises ReportWriteError when a file cannot be written (a full disk, a directory in its
+    place), and the checkpoint's errors when the state cannot be read.
+    """
     state_dir = Path(state_dir)
     out = Path(out_dir) if out_dir is not None else state_dir
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        clean_stale_temporaries(out)
+        return _write_all(state_dir, out)
+    except OSError as exc:
+        raise ReportWriteError(
+            f"cannot write the reports in {out}: {exc}; the run's results are safe in its "
+            f"state. Fix that, then run `bulkops report --state {state_dir}`"
+        ) from None
+
+
+def _write_all(state_dir: Path, out: Path) -> dict[str, Path]:
     paths = {name: out / name for name in REPORT_FILES}
     with open_readonly(state_dir) as reader:
         reader.hold_one_moment()  # every file describes the same moment

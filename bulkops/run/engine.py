@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..errors import CheckpointWriteError
 from ..state.checkpoint import Checkpoint
 from .breaker import Breaker
 from .lane import LaneRunner
@@ -229,6 +230,9 @@ class Engine:
             assert self._lanes is not None
             await self._lanes.run(extension_id)
         except asyncio.CancelledError:
+            raise
+        except CheckpointWriteError as exc:  # a full disk is no bug: the CLI says so, once
+            self.request_stop(StopReason.BREAKER, str(exc))
             raise
         except Exception as exc:
             log.exception("internal error on extension %s", extension_id)

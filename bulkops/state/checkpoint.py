@@ -6,31 +6,40 @@ leaves, and many workers share one fsync. A crash at any point leaves every oper
 final, pending, or ``in_flight`` — the last meaning "sent, outcome unknown", which the engine
 reconciles with a read before it sends anything again.
 
-The state directory is guarded by an OS file lock (``fcntl.flock``): the kernel drops it when the
-process dies, so a SIGKILLed run never leaves a stale lock behind.
+The state directory is guarded by an OS file lock (``state.files.StateLock``: the kernel drops it
+when the process dies, so a SIGKILLed run never leaves a stale lock behind). Every commit is
+counted, in the database and in the lock file, and every open checks the database against that
+count and its own invariants (``state.integrity``): a damaged state is refused, never resumed as
+if the lost commits had not happened. The directory is 0700 and every file in it 0600.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import CheckpointError, CheckpointWriteError, StateLockedError, StateMismatchError
+from ..errors import AccountMismatchError, CheckpointError, CheckpointWriteError, StateMismatchError
 from ..model import OPERATION_COLUMN_NAMES, OPERATION_COLUMNS, OUTCOME_COLUMNS, OpStatus, Outcome
+from .files import StateLock, private_dir, private_file
+from .integrity import check_database, inspect_files, sql_errors
 from .reader import StateReader, connect_readonly
 from .schema import (
     ATTEMPT_COLUMNS,
     DB_NAME,
     LOCK_NAME,
+    META_ACCOUNT,
+    META_COMMITS,
+    META_OPEN,
+    META_PLAN_LOADED,
+    META_PLAN_ROWS,
     RUN_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -67,6 +76,9 @@ _RECORD_OUTCOME = (
 _INSERT_OP = insert_sql("ops", OPERATION_COLUMNS)
 _INSERT_ATTEMPT = insert_sql("attempts", ATTEMPT_COLUMNS)
 _INSERT_RUN = insert_sql("runs", RUN_COLUMNS)
+_SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+# Copy the WAL into the main file and empty it, so the main file alone says what it must.
+_CHECKPOINT_WAL = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 
 def default_state_dir(job_path: str | os.PathLike[str]) -> Path:
@@ -79,14 +91,21 @@ class Checkpoint:
     """Owns the state directory of one job: its lock, its database and its writer."""
 
     def __init__(
-        self, state_dir: Path, conn: sqlite3.Connection, reader: StateReader, lock_fd: int
+        self,
+        state_dir: Path,
+        conn: sqlite3.Connection,
+        reader: StateReader,
+        lock: StateLock,
+        commits: int,
     ) -> None:
         self.state_dir = state_dir
         self._conn = conn  # writes; used by one thread at a time (the writer, or setup code)
         # Reads on the loop thread get their own connection: they see committed data only and
         # never interleave with a transaction the writer thread has open.
         self.reader = reader
-        self._lock_fd = lock_fd
+        self._lock = lock
+        self._commits = commits  # transactions committed, as meta and the lock's mark say
+        self._opened = False  # whether this run set the "open" flag it must clear
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._wake: asyncio.Event | None = None
@@ -104,38 +123,39 @@ class Checkpoint:
         job_path: str,
         archive: Callable[[Path], object] | None = None,
     ) -> Checkpoint:
-        """Lock and open (or create) the state directory for the job with ``job_hash``.
+        """Lock, check and open (or create) the state directory for the job with ``job_hash``.
 
         Raises StateLockedError when another process holds it, StateMismatchError when it was
-        made for other job contents. With ``archive``, a state whose job finished (every
-        operation final) is no mismatch: ``archive(state_dir)`` moves it away, lock held, and
-        a fresh checkpoint starts (a new generation).
+        made for other job contents, StateDamagedError when it lost records or is corrupt
+        (``state.integrity``), CheckpointWriteError when the disk refuses to write. With
+        ``archive``, a state whose job finished (every operation final) is no mismatch:
+        ``archive(state_dir)`` moves it away, lock held, and a fresh checkpoint starts (a new
+        generation). A damaged state is refused before that: it is never archived as finished.
         """
         directory = Path(state_dir)
+        private_dir(directory)
+        lock = StateLock.acquire(directory)
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise CheckpointError(
-                f"cannot create the state directory {directory}: {exc.strerror}; "
-                "pass --state DIR with a writable directory"
-            ) from None
-        lock_fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise StateLockedError(
-                f"another bulkops run is using {directory}; wait for it to finish "
-                "(`bulkops status --state DIR` shows its progress)"
-            ) from None
-        path = directory / DB_NAME
-        try:
-            conn = _connect(path)
-            reader = StateReader(connect_readonly(path))
+            path = directory / DB_NAME
+            with sql_errors(directory):
+                files = inspect_files(path, lock.mark)
+                if files.db_bytes or lock.mark:
+                    # On a connection that cannot write: closing a read-write one would fold
+                    # what is left of a damaged WAL into the main file. Refused as found.
+                    with contextlib.closing(connect_readonly(path)) as probe:
+                        check_database(probe, directory, files, lock.mark)
+                conn = _connect(path)
+                try:
+                    _prepare(conn, path)
+                    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                    reader = StateReader(connect_readonly(path))
+                except BaseException:
+                    conn.close()
+                    raise
         except BaseException:
-            os.close(lock_fd)
+            lock.release()
             raise
-        checkpoint = cls(directory, conn, reader, lock_fd)
+        checkpoint = cls(directory, conn, reader, lock, int(meta.get(META_COMMITS, 0)))
         try:
             checkpoint._claim(job_hash, job_path, archive)
         except BaseException:
@@ -162,42 +182,81 @@ class Checkpoint:
                 )
             self._start_generation(archive)
             existing = {}
-        if not existing:
-            with self._conn:
-                self._conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        ("job_hash", job_hash),
-                        ("job_path", job_path),
-                        ("created_at", str(time.time())),
-                    ],
-                )
+        identity = [
+            ("schema_version", str(SCHEMA_VERSION)),
+            ("job_hash", job_hash),
+            ("job_path", job_path),
+            ("created_at", str(time.time())),
+        ]
+        with sql_errors(self.state_dir), self._transaction() as conn:
+            if not existing:
+                conn.executemany(_SET_META, identity)
+            conn.execute(_SET_META, (META_OPEN, "1"))
+        self._opened = True
+        # The flag must reach the main file: it is what tells a lost WAL apart from a closed state.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute(_CHECKPOINT_WAL)
+
+    def claim_account(self, account_id: str) -> None:
+        """Record the Zoom account the state's runs work on; refuse another account's credentials
+        (its plan, snapshots and created ids describe the first account's extensions)."""
+        recorded = self.reader.meta().get(META_ACCOUNT)
+        if recorded is None:
+            with sql_errors(self.state_dir), self._transaction() as conn:
+                conn.execute(_SET_META, (META_ACCOUNT, account_id))
+        elif recorded != account_id:
+            raise AccountMismatchError(
+                f"{self.state_dir} holds the state of a run on Zoom account {recorded!r}, but "
+                f"these credentials are for account {account_id!r}. Run it with that account's "
+                "credentials, or give this account its own --state DIR"
+            )
 
     def _start_generation(self, archive: Callable[[Path], object]) -> None:
         """Hand the finished state to ``archive`` and start an empty database in its place."""
         path = self.state_dir / DB_NAME
-        # Fold the WAL into the database so the file moved holds everything and the WAL left
-        # behind, if any, is empty.
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with sql_errors(self.state_dir):
+            # Fold the WAL into the database so the file moved holds everything and the WAL
+            # left behind, if any, is empty.
+            self._conn.execute(_CHECKPOINT_WAL)
         self.reader.close()
         self._conn.close()
         archive(self.state_dir)
-        self._conn = _connect(path)
-        self.reader = StateReader(connect_readonly(path))
+        # The lock's mark counted the archived database's commits: the new one starts at 0,
+        # and the mark must not claim more than it holds, or the next open reads it as damage.
+        self._commits = 0
+        self._lock.write_mark(0)
+        with sql_errors(self.state_dir):
+            self._conn = _connect(path)
+            _prepare(self._conn, path)
+            self.reader = StateReader(connect_readonly(path))
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.reader.close()
+        if self._opened and self._writer is None:  # never beside a writer that is still busy
+            with contextlib.suppress(sqlite3.Error, OSError):
+                with self._transaction() as conn:
+                    conn.execute(_SET_META, (META_OPEN, "0"))
+                self._conn.execute(_CHECKPOINT_WAL)
+        with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        with contextlib.suppress(OSError):
-            os.close(self._lock_fd)
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One counted transaction: the count joins the commit, the lock's mark follows it."""
+        commits = self._commits + 1
+        with self._conn:
+            yield self._conn
+            self._conn.execute(_SET_META, (META_COMMITS, str(commits)))
+        self._commits = commits
+        self._lock.write_mark(commits)
 
     # -- the plan ------------------------------------------------------------------------
 
     @property
     def has_plan(self) -> bool:
-        return self.reader.meta().get("plan_loaded") == "1"
+        return self.reader.meta().get(META_PLAN_LOADED) == "1"
 
     def load_plan(self, frame: pd.DataFrame, *, chunk: int = 50_000) -> None:
         """Store the plan (a frame of the operation columns) once, in one transaction; a resumed
@@ -205,12 +264,13 @@ class Checkpoint:
         if self.has_plan:
             return
         data = frame.loc[:, list(OPERATION_COLUMN_NAMES)]
-        with self._conn:
+        with sql_errors(self.state_dir), self._transaction() as conn:
             for start in range(0, len(data), chunk):
                 part = data.iloc[start : start + chunk]
                 rows = part.astype(object).where(part.notna(), None).itertuples(index=False)
-                self._conn.executemany(_INSERT_OP, (tuple(_plain(v) for v in r) for r in rows))
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('plan_loaded', '1')")
+                conn.executemany(_INSERT_OP, (tuple(_plain(v) for v in r) for r in rows))
+            conn.execute(_SET_META, (META_PLAN_ROWS, str(len(data))))
+            conn.execute(_SET_META, (META_PLAN_LOADED, "1"))
 
     # -- reading (what the engine asks; the reports open their own reader) -----------------
 
@@ -295,8 +355,8 @@ class Checkpoint:
 
     def reset_failed(self) -> int:
         """Make failed and skipped operations pending again (``--retry-failed``)."""
-        with self._conn:
-            cur = self._conn.execute(
+        with sql_errors(self.state_dir), self._transaction() as conn:
+            cur = conn.execute(
                 "UPDATE ops SET status = ? WHERE status IN (?, ?)",
                 (OpStatus.PENDING.value, OpStatus.FAILED.value, OpStatus.SKIPPED.value),
             )
@@ -350,23 +410,35 @@ class Checkpoint:
                 self._wake.set()
 
     def _commit(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
-        with self._conn:
+        with self._transaction() as conn:
             for sql, params in batch:
-                self._conn.execute(sql, params)
+                conn.execute(sql, params)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    # SQLite gives its -wal and -shm files the mode of the database file: make that 0600 first.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(SCHEMA)
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o600)
-    except sqlite3.DatabaseError as exc:
-        raise CheckpointError(f"{path} is not a usable bulkops checkpoint: {exc}") from None
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+    conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    # All tables or none: a disk that fills half-way through must not leave a state that reads
+    # as one with lost tables.
+    try:
+        conn.executescript(f"BEGIN;\n{SCHEMA}\nCOMMIT;")
+    except sqlite3.Error:
+        conn.rollback()
+        raise
+    for suffix in ("-wal", "-shm"):  # made by an older bulkops, or by SQLite before the chmod
+        private_file(path.with_name(path.name + suffix))
 
 
 def _plain(value: Any) -> Any:

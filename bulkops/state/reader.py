@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 
 from ..errors import CheckpointError
 from ..model import Action, OpStatus
+from .files import read_mark
+from .integrity import check_database, inspect_files, sql_errors
 from .schema import DB_NAME, OPS_COLUMN_NAMES, RUN_COLUMN_NAMES, OpRecord, RunRecord
 from .schema import op_record as _op_record
 from .schema import run_record as _run_record
@@ -261,14 +264,31 @@ class StateReader:
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    # A URI: a state directory named with "?", "#" or "%" must be quoted to stay one path.
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 
 def open_readonly(state_dir: str | os.PathLike[str]) -> StateReader:
-    """Open a state directory for reading without taking its lock (status, reports mid-run)."""
-    path = Path(state_dir) / DB_NAME
-    if not path.exists():
+    """Open a state directory for reading without taking its lock (status, reports mid-run).
+
+    The integrity checks run first (``state.integrity``): a report of a damaged state
+    would present its lost records as never done. The mark is read before the database, so a
+    run committing meanwhile can only put the database ahead of it.
+    """
+    directory = Path(state_dir)
+    path = directory / DB_NAME
+    mark = read_mark(directory)
+    if not path.exists() and not mark:  # with a mark, it was deleted: inspect_files says so
         raise CheckpointError(f"no bulkops state in {state_dir}: run `bulkops run` first")
-    return StateReader(connect_readonly(path))
+    with sql_errors(directory):
+        files = inspect_files(path, mark)
+        conn = connect_readonly(path)
+        try:
+            check_database(conn, directory, files, mark)
+        except BaseException:
+            conn.close()
+            raise
+    return StateReader(conn)

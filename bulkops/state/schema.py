@@ -30,6 +30,14 @@ from ..model import (
 SCHEMA_VERSION = 1
 DB_NAME = "checkpoint.sqlite3"
 LOCK_NAME = "lock"
+TABLES = ("meta", "ops", "snapshots", "attempts", "runs")
+
+# Keys of the ``meta`` table besides the job's identity (job_hash, job_path, created_at).
+META_PLAN_LOADED = "plan_loaded"  # "1" once the plan is stored
+META_PLAN_ROWS = "plan_rows"  # how many operations the stored plan has
+META_COMMITS = "commits"  # transactions committed so far; the lock file's mark follows it
+META_OPEN = "open"  # "1" while a run has the state open, "0" once it closed it
+META_ACCOUNT = "account_id"  # the Zoom account the state's runs were made on
 
 
 @dataclass(frozen=True, slots=True)
