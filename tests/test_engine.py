@@ -8,6 +8,7 @@ job asked for. Retries back off in milliseconds so the whole file stays fast.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import json
@@ -39,6 +40,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
+from bulkops.simulator.simulator import Reply
 
 CREDS = Credentials("engine-account", "engine-client", "engine-secret-9c4d")
 ENV = {
@@ -263,17 +265,63 @@ async def test_retry_after_is_honoured_and_the_limiter_backs_off(
         assert limited <= 10, limited
 
 
+class WindowAtSendTime(Simulator):
+    """Places each request in the rate window at the moment the client's limiter let it go.
+
+    Client and simulator share one process here, so on a busy machine the loop can reach the
+    server's side of a request tens of milliseconds after the client sent it, and squeeze
+    evenly sent requests together: a "network" jitter beyond the limiter's 15 ms margin that
+    says nothing about the limiter. Every API attempt pays the limiter right before it is sent
+    (one request per lane: the connection pool never holds it back), so the sorted grant times
+    are the send times, and the n-th request through the gate takes the n-th of them.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.sent: collections.deque[float] = collections.deque()
+        self.unpaid = 0  # requests that reached the gate without a grant
+
+    def stamp_grants(self, engine: Engine) -> None:
+        """The ``engine_hook``: note when the run's limiter grants each request."""
+        limiter = engine.pacer
+        acquire = limiter.acquire
+
+        async def acquire_and_stamp() -> None:
+            await acquire()
+            self.sent.append(time.monotonic())
+
+        limiter.acquire = acquire_and_stamp  # type: ignore[method-assign]
+
+    def gate(self, authorization: str | None) -> Reply | None:
+        if not self.sent:
+            self.unpaid += 1
+            return super().gate(authorization)
+        sent_at, clock = self.sent.popleft(), self.clock
+        self.clock = lambda: sent_at
+        try:
+            return super().gate(authorization)
+        finally:
+            self.clock = clock
+
+
 async def test_no_429_at_the_nominal_business_rate(tmp_path: Path) -> None:
     setup = _setup(tmp_path, users=20)
-    async with serving(setup, plan=AccountPlan.BUSINESS, rate=FROM_PLAN) as running:
-        sim = running.simulator
+    sim = WindowAtSendTime(
+        SimConfig(
+            directory=setup.directory, credentials=CREDS, plan=AccountPlan.BUSINESS, rate=FROM_PLAN
+        )
+    )
+    async with run_simulator(simulator=sim) as running:
         assert sim.config.effective_rate == 40
         job = write_job(tmp_path, holiday_rows(setup.users, 9))
-        outcome, text = await run(running, job, tmp_path / "state", rate=None)
+        outcome, text = await run(
+            running, job, tmp_path / "state", rate=None, engine_hook=sim.stamp_grants
+        )
         assert outcome.result.exit_code == 0, text
         assert len(api_entries(sim)) == 200
         assert sim.journal.by_status.get("429", 0) == 0
         assert sim.stats()["max_in_window"] <= 40
+        assert (sim.unpaid, len(sim.sent)) == (0, 0), "one grant per request, right before it"
 
 
 async def test_daily_limit_stops_with_the_reset_time_and_a_rerun_completes(tmp_path: Path) -> None:
