@@ -12,7 +12,6 @@ import importlib.metadata
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -118,12 +117,6 @@ class NullDisplay:
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True, slots=True)
 class SimProcess:
     base_url: str
@@ -144,8 +137,9 @@ def simulator_process(directory: Path, *extra: str) -> Iterator[SimProcess]:
 
     Its CPU is then not the client's: the client can measure itself with ``process_time``.
     """
-    port = free_port()
-    cmd = [sys.executable, "-m", "bulkops", "simulate", "--port", str(port)]
+    # Port 0: the simulator binds a free port itself and says which. Picking one here and
+    # passing it on leaves a gap in which another process on a busy machine can take it.
+    cmd = [sys.executable, "-m", "bulkops", "simulate", "--port", "0"]
     cmd += ["--directory", str(directory), *(extra or ("--rate", "unlimited"))]
     env = {**os.environ, **creds_env()}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
@@ -153,10 +147,11 @@ def simulator_process(directory: Path, *extra: str) -> Iterator[SimProcess]:
         assert proc.stdout is not None
         for line in proc.stdout:
             if "listening on" in line:
+                base_url = line.split("listening on", 1)[1].strip()
                 break
         else:
             raise RuntimeError(f"the simulator did not start (exit {proc.wait()})")
-        yield SimProcess(f"http://127.0.0.1:{port}", proc.pid)
+        yield SimProcess(base_url, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

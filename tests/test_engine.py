@@ -7,6 +7,8 @@ job asked for. Retries back off in milliseconds so the whole file stays fast.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import io
 import json
@@ -25,6 +27,7 @@ from bulkops.model import OpStatus
 from bulkops.progress import PlainDisplay
 from bulkops.run.engine import Engine, EngineOptions
 from bulkops.run.retry import RetryPolicy
+from bulkops.run.stats import StopReason
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import (
     FROM_PLAN,
@@ -37,6 +40,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
+from bulkops.simulator.simulator import Reply
 
 CREDS = Credentials("engine-account", "engine-client", "engine-secret-9c4d")
 ENV = {
@@ -53,6 +57,18 @@ class MaxJitter(random.Random):
 
     def uniform(self, a: float, b: float) -> float:
         return b
+
+
+class StopOnBackoff(MaxJitter):
+    """Draws the longest backoff and has the engine stopped while it waits it out."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def uniform(self, a: float, b: float) -> float:
+        asyncio.get_running_loop().call_soon(self.engine.request_stop, StopReason.MAX_RUNTIME)
+        return super().uniform(a, b)
 
 
 @dataclass
@@ -187,14 +203,24 @@ async def test_every_dropped_answer_is_reconciled_not_resent(tmp_path: Path) -> 
 # -- token expiry --------------------------------------------------------------------------------
 
 
+class TickingClock:
+    """A clock that moves ``tick`` seconds each time it is read, whatever the real time."""
+
+    def __init__(self, tick: float, now: float = 1000.0) -> None:
+        self.tick = tick
+        self.now = now
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
 async def test_an_expiring_token_is_renewed_and_the_request_replayed(tmp_path: Path) -> None:
     setup = _setup(tmp_path, users=8)
-    start = time.monotonic()
-
-    def fast_clock() -> float:  # the simulator's time runs 600x faster: 60 s tokens last 0.1 s
-        return start + (time.monotonic() - start) * 600
-
-    async with serving(setup, clock=fast_clock, token_ttl=60, latency_ms=20) as running:
+    # The simulator reads its clock twice per API request (its gate and its journal): a 60 s
+    # token lasts 15 requests, however slowly a busy machine gets through them.
+    clock = TickingClock(2.0)
+    async with serving(setup, clock=clock, token_ttl=60, latency_ms=20) as running:
         sim = running.simulator
         job = write_job(tmp_path, holiday_rows(setup.users, 6))
         outcome, text = await run(running, job, tmp_path / "state", concurrency=2)
@@ -239,17 +265,63 @@ async def test_retry_after_is_honoured_and_the_limiter_backs_off(
         assert limited <= 10, limited
 
 
+class WindowAtSendTime(Simulator):
+    """Places each request in the rate window at the moment the client's limiter let it go.
+
+    Client and simulator share one process here, so on a busy machine the loop can reach the
+    server's side of a request tens of milliseconds after the client sent it, and squeeze
+    evenly sent requests together: a "network" jitter beyond the limiter's 15 ms margin that
+    says nothing about the limiter. Every API attempt pays the limiter right before it is sent
+    (one request per lane: the connection pool never holds it back), so the sorted grant times
+    are the send times, and the n-th request through the gate takes the n-th of them.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.sent: collections.deque[float] = collections.deque()
+        self.unpaid = 0  # requests that reached the gate without a grant
+
+    def stamp_grants(self, engine: Engine) -> None:
+        """The ``engine_hook``: note when the run's limiter grants each request."""
+        limiter = engine.pacer
+        acquire = limiter.acquire
+
+        async def acquire_and_stamp() -> None:
+            await acquire()
+            self.sent.append(time.monotonic())
+
+        limiter.acquire = acquire_and_stamp  # type: ignore[method-assign]
+
+    def gate(self, authorization: str | None, method: str = "GET") -> Reply | None:
+        if not self.sent:
+            self.unpaid += 1
+            return super().gate(authorization, method)
+        sent_at, clock = self.sent.popleft(), self.clock
+        self.clock = lambda: sent_at
+        try:
+            return super().gate(authorization, method)
+        finally:
+            self.clock = clock
+
+
 async def test_no_429_at_the_nominal_business_rate(tmp_path: Path) -> None:
     setup = _setup(tmp_path, users=20)
-    async with serving(setup, plan=AccountPlan.BUSINESS, rate=FROM_PLAN) as running:
-        sim = running.simulator
+    sim = WindowAtSendTime(
+        SimConfig(
+            directory=setup.directory, credentials=CREDS, plan=AccountPlan.BUSINESS, rate=FROM_PLAN
+        )
+    )
+    async with run_simulator(simulator=sim) as running:
         assert sim.config.effective_rate == 40
         job = write_job(tmp_path, holiday_rows(setup.users, 9))
-        outcome, text = await run(running, job, tmp_path / "state", rate=None)
+        outcome, text = await run(
+            running, job, tmp_path / "state", rate=None, engine_hook=sim.stamp_grants
+        )
         assert outcome.exit_code == 0, text
         assert len(api_entries(sim)) == 200
         assert sim.journal.by_status.get("429", 0) == 0
         assert sim.stats()["max_in_window"] <= 40
+        assert (sim.unpaid, len(sim.sent)) == (0, 0), "one grant per request, right before it"
 
 
 async def test_daily_limit_stops_with_the_reset_time_and_a_rerun_completes(tmp_path: Path) -> None:

@@ -238,7 +238,11 @@ async def test_real_clock_stays_within_the_bucket_envelope() -> None:
     times = await grant_times(limiter.acquire, total=250, workers=8)
     # Loose (2 ms, 0.8): a busy CI machine may preempt us between two clock reads.
     assert within_envelope(times, limiter.capacity, limiter.pacing_rate, slop=2e-3)
-    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.8 * 1000
+    # Throughput on the time the limiter had the CPU: a gap of more than 10 grants' worth is
+    # the process being descheduled (a loaded machine), counted as 10 ms, not as slowness. A
+    # limiter pacing below 800/s still fails: its every gap is over 1.25 ms.
+    active = sum(min(b - a, 10e-3) for a, b in itertools.pairwise(times))
+    assert (len(times) - 1) / active >= 0.8 * 1000
 
 
 def test_envelope_check_catches_a_burst() -> None:

@@ -19,7 +19,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +56,26 @@ WAIT_S = 60.0  # the longest any one subprocess may take
 
 
 class WatchedSimulator(Simulator):
-    """A simulator that calls ``on_write(n)`` once it has answered its n-th API write."""
+    """A simulator the test can watch and hold still.
+
+    ``on_write(n)`` is called once it has answered its n-th API write. While writes are held
+    (:meth:`hold_writes`), every write waits at the door until :meth:`release`, so a run can be
+    pinned mid-job at a known point instead of racing the clock. :meth:`settled` waits until no
+    API request is being handled, so a write applied after its client died is in the state
+    before the next run reads it.
+    """
 
     def __init__(self, config: SimConfig) -> None:
         super().__init__(config)
         self.writes = 0
         self.on_write: Callable[[int], None] | None = None
+        self.held = 0  # writes waiting at the door right now
+        self.write_held = asyncio.Event()  # set once a write is waiting at the door
+        self._open = asyncio.Event()
+        self._open.set()
+        self._handling = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
 
     def record(self, method: str, path: str, query: str, reply: Reply, tracking_id: str) -> None:
         super().record(method, path, query, reply, tracking_id)
@@ -69,6 +83,43 @@ class WatchedSimulator(Simulator):
             self.writes += 1
             if self.on_write is not None:
                 self.on_write(self.writes)
+
+    def hold_writes(self) -> None:
+        self.write_held.clear()
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def settled(self) -> None:
+        await asyncio.wait_for(self._quiet.wait(), WAIT_S)
+
+    async def handle_api(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str | None,
+        body: Callable[[], Any],
+        query: Mapping[str, str],
+        authorization: str | None,
+    ) -> Reply:
+        self._handling += 1
+        self._quiet.clear()
+        try:
+            if method != "GET" and not self._open.is_set():
+                self.held += 1
+                self.write_held.set()
+                try:
+                    await self._open.wait()
+                finally:
+                    self.held -= 1
+            return await super().handle_api(
+                method, extension_id, setting_type, body, query, authorization
+            )
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._quiet.set()
 
 
 @dataclass
@@ -276,6 +327,7 @@ async def scenario(
             yield sim, world, cli
         finally:
             sim.on_write = None
+            sim.release()
             cli.cleanup()
             for proc in cli.procs:
                 with contextlib.suppress(Exception):
@@ -334,12 +386,18 @@ async def test_sigkill_at_random_points_converges_on_the_exact_state(
             proc = await cli.start(cli.args(state))
             if rng.random() < 0.7:  # mid-run, right after the simulator answered a write
                 _signal_after_writes(sim, proc, rng.randint(1, 7), [signal.SIGKILL])
-            else:  # anywhere: start-up, planning, opening the checkpoint, mid-run
+                done = await cli.wait(proc)
+            else:  # anywhere: start-up, planning, opening the checkpoint, stuck at a write
+                # Writes wait at the door meanwhile, so the job cannot end before the kill: the
+                # clock only picks where the kill lands, never whether it lands.
+                sim.hold_writes()
                 await asyncio.sleep(rng.uniform(0.05, 1.2))
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-            done = await cli.wait(proc)
+                done = await cli.wait(proc)
+                sim.release()  # the held writes are applied, their answers lost with the run
             sim.on_write = None
+            await sim.settled()  # what the dead run had sent lands before the next run reads
             if done.code == -signal.SIGKILL:
                 killed += 1
             else:
@@ -395,30 +453,25 @@ async def test_second_sigint_leaves_at_once_and_the_rerun_completes(tmp_path: Pa
     state = tmp_path / "state"
     async with scenario(tmp_path, latency_ms=60, latency_sigma=0.1) as (sim, world, cli):
         proc = await cli.start(cli.args(state))
-        hanging = asyncio.get_running_loop().create_future()
 
-        def slow_down(n: int) -> None:
-            if n >= 4 and not hanging.done():
-                sim.configure({"latency_ms": 2500, "latency_sigma": 0.01})
-                hanging.set_result(None)
+        def hold_after_four(n: int) -> None:
+            if n >= 4 and sim.on_write is hold_after_four:
+                sim.on_write = None
+                sim.hold_writes()
 
-        sim.on_write = slow_down
-        await asyncio.wait_for(hanging, WAIT_S)
-        await asyncio.sleep(0.2)  # the writes sent before the change are answered by now
-        await _until(lambda: bool(sim.busy))  # a write now hangs at the server
+        sim.on_write = hold_after_four
+        await asyncio.wait_for(sim.write_held.wait(), WAIT_S)  # a write now hangs at the server
         proc.send_signal(signal.SIGINT)
-        assert proc.stderr is not None
-        async with asyncio.timeout(WAIT_S):
-            while b"SIGINT received" not in await proc.stderr.readline():
-                pass
-        assert sim.busy, "the first SIGINT waits for the requests in flight"
+        await _read_stderr_until(proc, b"SIGINT received")
+        assert sim.held, "the first SIGINT waits for the requests in flight"
         proc.send_signal(signal.SIGINT)
         interrupted = await cli.wait(proc)
         assert interrupted.code == 130, interrupted.stderr
         assert "leaving now" in interrupted.stderr
-        assert sim.busy, "the second SIGINT left without waiting for the requests in flight"
+        assert sim.held, "the second SIGINT left without waiting for the requests in flight"
 
-        await _until(lambda: not sim.busy)  # let the server finish what was sent
+        sim.release()
+        await sim.settled()  # let the server finish what was sent
         sim.configure({"latency_ms": 5, "latency_sigma": 0.1})
         rerun = await cli.run(cli.args(state))
         assert rerun.code == 0, rerun.stdout + rerun.stderr
@@ -426,11 +479,15 @@ async def test_second_sigint_leaves_at_once_and_the_rerun_completes(tmp_path: Pa
         assert set(checkpoint_counts(state)) <= OK_STATES
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition of the in-process simulator, which offers no event for it."""
+async def _read_stderr_until(proc: asyncio.subprocess.Process, text: bytes) -> None:
+    """Read the run's stderr up to the line that holds ``text`` (the rest stays in the pipe)."""
+    assert proc.stderr is not None
     async with asyncio.timeout(WAIT_S):
-        while not condition():  # noqa: ASYNC110 - polling the simulator's plain attributes
-            await asyncio.sleep(0.02)
+        while True:
+            line = await proc.stderr.readline()
+            assert line, f"the run ended without saying {text!r}"
+            if text in line:
+                return
 
 
 # -- the state lock ------------------------------------------------------------------------------
@@ -438,27 +495,26 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 async def test_a_second_run_on_a_busy_state_exits_73(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    async with scenario(tmp_path, latency_ms=250, latency_sigma=0.1) as (sim, world, cli):
+    async with scenario(tmp_path, latency_ms=15) as (sim, world, cli):
+        # The first run holds the state and is pinned at its first write until released: the
+        # second run meets it there however long a process takes to start on a busy machine.
+        sim.hold_writes()
         holder = await cli.start(cli.args(state))
-        first_write: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        def started(n: int) -> None:
-            if not first_write.done():
-                # Zoom slows down from here: the holder stays busy, its job unfinished, however
-                # slowly the second process starts on a loaded machine.
-                sim.configure({"latency_ms": 2000, "latency_sigma": 0.01})
-                first_write.set_result(n)
-
-        sim.on_write = started
-        await asyncio.wait_for(first_write, WAIT_S)
+        await asyncio.wait_for(sim.write_held.wait(), WAIT_S)
         tokens = sim.journal.by_status["200"]  # the holder's token and reads so far, at least
-        second = await cli.run(cli.args(state))
+        try:
+            second = await cli.run(cli.args(state))
+        except TimeoutError:
+            pytest.fail("the second run was let in: it is waiting at the held writes")
         assert second.code == 73, second.stderr
         # The account's lease is taken before the state's lock: it names the holder's state.
         assert "another bulkops run is working on Zoom account" in second.stderr
         assert f"with state {state} " in second.stderr
         holder.send_signal(signal.SIGTERM)
+        await _read_stderr_until(holder, b"SIGTERM received")
+        sim.release()
         assert (await cli.wait(holder)).code == 75
+        assert checkpoint_counts(state)["in_flight"] == 0, "the holder finished what it sent"
         # The refused run never asked for a token: only the holder ever did.
         assert sum(1 for j in sim.journal if j.path.endswith("/oauth/token")) == 1
         assert tokens >= 1

@@ -6,7 +6,8 @@ import asyncio
 import base64
 import random
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,20 +16,60 @@ from conftest import SimClient
 
 from bulkops.simulator import ExtensionType, Fault, SimConfig, Simulator, run_simulator
 from bulkops.simulator.faults import FaultDice
+from bulkops.simulator.simulator import Reply
 
 HOLIDAY = {"name": "Faulty Day", "from": "2026-09-01T00:00:00Z", "to": "2026-09-02T00:00:00Z"}
 BODY = {"sub_setting_type": "holiday", "settings": HOLIDAY}
 
 
+class HoldingSimulator(Simulator):
+    """Can hold its next write inside the busy section, where another write meets the 409.
+
+    The simulator reads a write's body inside that section, so holding the body read holds the
+    write there for as long as the test needs, instead of racing a latency.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.hold_next = False
+        self.inside = asyncio.Event()  # the held write is in its busy section
+        self.go = asyncio.Event()  # let the held write finish
+
+    async def handle_api(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str | None,
+        body: Callable[[], Any],
+        query: Mapping[str, str],
+        authorization: str | None,
+    ) -> Reply:
+        if method == "GET" or not self.hold_next:
+            return await super().handle_api(
+                method, extension_id, setting_type, body, query, authorization
+            )
+        self.hold_next = False
+
+        async def held_body() -> Any:
+            self.inside.set()
+            await self.go.wait()
+            return await body()
+
+        return await super().handle_api(
+            method, extension_id, setting_type, held_body, query, authorization
+        )
+
+
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[SimClient]:
-    async with (
-        run_simulator(SimConfig(rate=None, extensions=12, seed=5)) as running,
-        aiohttp.ClientSession() as session,
-    ):
+    sim = HoldingSimulator(SimConfig(rate=None, extensions=12, seed=5))
+    async with run_simulator(simulator=sim) as running, aiohttp.ClientSession() as session:
         c = SimClient(running, session)
         await c.login()
-        yield c
+        try:
+            yield c
+        finally:
+            sim.go.set()
 
 
 def user(client: SimClient) -> str:
@@ -104,10 +145,16 @@ async def test_concurrent_writes_to_one_extension_are_refused(
     client: SimClient, changes: dict[str, int], status: int
 ) -> None:
     exts = [e.extension_id for e in client.sim.extensions if e.type is ExtensionType.USER][:2]
-    client.sim.configure({"conflict": 1.0, "latency_ms": 150.0, "latency_sigma": 0.0, **changes})
-    same = await asyncio.gather(
-        *(client.call("POST", exts[0], "holiday_hours", BODY) for _ in range(2))
-    )
+    sim = client.sim
+    assert isinstance(sim, HoldingSimulator)
+    sim.configure({"conflict": 1.0, "latency_ms": 150.0, "latency_sigma": 0.0, **changes})
+    sim.hold_next = True
+    first = asyncio.create_task(client.call("POST", exts[0], "holiday_hours", BODY))
+    # The first write is being handled when the second one arrives, however slow the machine.
+    await asyncio.wait_for(sim.inside.wait(), 30)
+    second = await client.call("POST", exts[0], "holiday_hours", BODY)
+    sim.go.set()
+    same = [await first, second]
     assert sorted(a.status for a in same) == sorted([201, status])
     refused = next(a for a in same if a.status == status)
     assert refused.body == {
