@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -37,6 +37,7 @@ from ..model import SettingType
 from ..run.ratelimit import AdaptiveLimiter
 from ..run.retry import parse_retry_after
 from .auth import TokenProvider
+from .redact import scrub
 
 __all__ = ["DEFAULT_TIMEOUT", "Response", "ZoomClient", "classify"]
 
@@ -48,6 +49,7 @@ TRACKING_HEADER = "x-zm-trackingid"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
 _MESSAGE_LIMIT = 300
+_RAW_LIMIT = 64 * 1024  # of Zoom's message, before scrubbing and clipping
 _EXTENSION_GONE = "Extension does not exist"  # Zoom's 404 message, followed by ": {id}"
 _AUTH_HINTS = {
     401: "check the app's scopes (phone:read:admin, phone:write:admin)",
@@ -75,9 +77,18 @@ class Response:
 
 
 def classify(
-    status: int, headers: Mapping[str, str], body: Any, *, now: datetime
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    now: datetime,
+    secrets: Iterable[str] = (),
 ) -> ApiError | None:
     """Map one answer to the error tree: None for 2xx, else the exception to raise.
+
+    Zoom's message (and tracking id) are scrubbed of ``secrets`` (the token and client secret
+    the request carried) and of anything shaped like a credential before they go into the error:
+    every message bulkops stores or shows passes through here.
 
     401 with Zoom code 124 (expired or invalid token) is an :class:`AuthError` with ``code=124``;
     the client refreshes the token and replays once before letting it escape. A 404 saying
@@ -88,8 +99,10 @@ def classify(
         return None
     h = CIMultiDict(headers)
     code, zoom_message = _zoom_error(body)
-    message = zoom_message or f"HTTP {status}"
-    kw: dict[str, Any] = {"status": status, "code": code, "tracking_id": h.get(TRACKING_HEADER)}
+    message = _clip(scrub(zoom_message, secrets)) or f"HTTP {status}"
+    tracking = h.get(TRACKING_HEADER)
+    tracking_id = None if tracking is None else scrub(tracking, secrets)
+    kw: dict[str, Any] = {"status": status, "code": code, "tracking_id": tracking_id}
     retry_after = parse_retry_after(h.get("Retry-After"), now=now)
     if status == 429:
         kind = h.get("X-RateLimit-Type", "").strip().lower()
@@ -130,7 +143,7 @@ def _zoom_error(body: Any) -> tuple[int | None, str]:
         ]
         if details:
             message += f" ({'; '.join(details)})"
-    return code, _clip(message)
+    return code, message[:_RAW_LIMIT]  # scrubbed, then clipped, by the caller
 
 
 def _clip(text: str, limit: int = _MESSAGE_LIMIT) -> str:
@@ -324,8 +337,10 @@ class ZoomClient:
             raise failure from None
         latency = self._clock() - started
         parsed = _json_or_none(raw)
-        error = classify(status, answer_headers, parsed, now=self._utcnow())
+        secrets = (token, self._credentials.client_secret)
+        error = classify(status, answer_headers, parsed, now=self._utcnow(), secrets=secrets)
         tracking = answer_headers.get(TRACKING_HEADER)
+        tracking = None if tracking is None else scrub(tracking, secrets)
         logger.debug(
             "%s %s -> %d in %.3fs tracking=%s", method, url.path, status, latency, tracking
         )
