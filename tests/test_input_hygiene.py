@@ -315,6 +315,65 @@ def test_a_damaged_parquet_message_is_clipped(tmp_path: Path) -> None:
     assert "not a readable Parquet file" in problem.reason and len(problem.reason) < 300
 
 
+# --- every case through the CLI: exit 2, one message, no traceback --------------------------
+
+
+def _bad_file(tmp_path: Path, case: str) -> Path:
+    if case == "fifo":
+        path = tmp_path / "job.csv"
+        os.mkfifo(path)
+        return path
+    if case == "dev-zero":
+        return Path("/dev/zero")
+    if case == "directory":
+        return tmp_path
+    if case == "parquet-nul":
+        return _parquet(tmp_path, _job_columns(name=["A\x00", "B"]))
+    if case == "parquet-int":
+        return _parquet(tmp_path, _job_columns(extension_id=[1, 2]))
+    texts = {
+        "wide-header": ",".join(f"c{i}" for i in range(200_000)) + "\n",
+        "surplus-fields": f"{HEADER}\n{ROW},x\n",
+        "year-overflow": f"{HEADER},timezone\n{ROW.replace('2027-03-01', '0001-01-01')},Asia/Tokyo\n",
+        "blank-name": f"{HEADER}\n{ROW.replace('Company Day', '   ')}\n",
+        "not-a-job-file": "root:x:0:0:root:/root:/bin/bash\n",
+    }
+    return write(tmp_path, texts[case])
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            "fifo", marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+        ),
+        pytest.param(
+            "dev-zero",
+            marks=pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero"),
+        ),
+        "directory",
+        "wide-header",
+        "surplus-fields",
+        "parquet-nul",
+        "parquet-int",
+        "year-overflow",
+        "blank-name",
+        "not-a-job-file",
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_every_bad_input_exits_2_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+) -> None:
+    path = _bad_file(tmp_path, case)
+    assert main([command, str(path)]) == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text and "nothing was sent" in text
+    assert max(len(line) for line in text.splitlines()) < 400
+    assert "root:x" not in text
+
+
 # --- --rate --------------------------------------------------------------------------------
 
 
