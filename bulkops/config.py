@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,9 +72,11 @@ class Endpoints:
 def resolve_rate(plan: AccountPlan | str | None, rate: float | None) -> float:
     """``--rate`` wins; otherwise the plan's LIGHT budget; Pro when nothing is said."""
     if rate is not None:
-        if not rate > 0:
+        # inf would turn the limiter's interval into 0 and nan compares false with everything.
+        if not (math.isfinite(rate) and rate > 0):
             raise ConfigError(
-                f"--rate must be a positive number of requests per second, not {rate}"
+                f"--rate must be a positive, finite number of requests per second (such as 20 "
+                f"or 40, the Pro and Business budgets), not {rate}"
             )
         return float(rate)
     try:

@@ -161,6 +161,7 @@ async def run_job(
         log.warning("%s", warning)
     if not settings.simulate:
         Credentials.from_env(env)  # missing credentials: say so before any state is made
+    resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
     state_dir = state_dir_for(settings)
     scratch: str | None = None
     if settings.options.dry_run:

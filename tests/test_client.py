@@ -153,6 +153,32 @@ def test_classify_scopes_and_vanished_extensions_by_method(
     assert len(error.message) <= 300
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        pytest.param(400, "Invalid header Authorization: Bearer tok-9", id="400-bearer"),
+        pytest.param(401, "token tok-9 is not valid", id="401-bare-token"),
+        pytest.param(404, "Extension does not exist: tok-9", id="404-extension"),
+        pytest.param(429, "slow down, tok-9", id="429"),
+        pytest.param(503, "upstream saw tok-9 and S3CRET-value", id="503"),
+    ],
+)
+def test_classify_scrubs_the_secrets_it_is_given(status: int, message: str) -> None:
+    body = {"code": status, "message": message, "errors": [{"field": "x", "message": "tok-9"}]}
+    headers = {"x-zm-trackingid": "rid=tok-9"}
+    error = classify(status, headers, body, now=NOW, secrets=("tok-9", "S3CRET-value"))
+    assert error is not None and "***" in error.message
+    for text in (error.message, str(error), repr(error), error.tracking_id or ""):
+        assert "tok-9" not in text and "S3CRET-value" not in text
+
+
+def test_classify_scrubs_before_it_clips() -> None:
+    """A token cut in half by the 300-character cap would no longer match the secret."""
+    message = "x" * 280 + " tok-123456789abcdef"
+    error = classify(400, {}, {"message": message}, now=NOW, secrets=("tok-123456789abcdef",))
+    assert error is not None and "tok-1" not in error.message
+
+
 def test_classify_caps_long_messages_to_one_line() -> None:
     error = classify(400, {}, {"code": 400, "message": "x\n" * 1000}, now=NOW)
     assert error is not None
@@ -201,6 +227,17 @@ class FakeZoom:
         track = {"x-zm-trackingid": f"trk-{len(self.calls)}"}
         if (ext == "stale" and token == "tok-1") or ext == "always401":
             return _error(401, 124, "Access token is expired.")
+        if ext == "echo":  # a proxy that quotes the request's headers back
+            header = request.headers.get("Authorization", "")
+            return web.json_response(
+                {
+                    "code": 300,
+                    "message": f"Bad request; Authorization: {header}",
+                    "errors": [{"field": "auth", "message": f"{token} / {SECRET}"}],
+                },
+                status=400,
+                headers={"x-zm-trackingid": f"rid={token}"},
+            )
         if ext == "forbidden":
             return _error(403, 2031, "Zoom Phone has not been enabled for this account.")
         if ext == "qps":
@@ -411,6 +448,21 @@ async def test_shared_session_is_not_closed(env: Env) -> None:
         async with client as zoom:
             await zoom.get_settings("e1")
         assert not session.closed
+
+
+async def test_an_echoed_authorization_header_is_scrubbed(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client, _ = await env.client()
+    async with client as zoom:
+        with pytest.raises(FatalApiError) as info:
+            await zoom.add("echo", "holiday_hours", {})
+    error = info.value
+    assert error.status == 400 and error.message.startswith("Bad request; Authorization:")
+    for text in (error.message, str(error), repr(error), error.tracking_id or "", caplog.text):
+        assert "tok-1" not in text and SECRET not in text
+    assert error.tracking_id == "rid=***"
 
 
 async def test_token_and_secret_never_leak(env: Env, caplog: pytest.LogCaptureFixture) -> None:

@@ -155,3 +155,69 @@ def test_sample_directory_is_clean() -> None:
     assert len(directory) >= 50
     assert {"user", "call_queue"} <= set(directory.frame["type"])
     assert len(directory.match(parse_selector("site=London"))) > 0
+
+
+UNICODE_DIRECTORY = """extension_id,email,site
+idk,kim@example.com,München
+idz,strasse@example.com,Straße
+idu,\u00fcrsula@example.com,Z\u00fcrich
+"""
+
+
+@pytest.fixture
+def unicode_directory(tmp_path: Path) -> Directory:
+    path = tmp_path / "directory.csv"
+    path.write_text(UNICODE_DIRECTORY, encoding="utf-8")
+    return load_directory(path)
+
+
+@pytest.mark.parametrize(
+    ("email", "position"),
+    [
+        pytest.param("kim@example.com", 0, id="same"),
+        pytest.param("KIM@EXAMPLE.COM", 0, id="ascii-upper"),
+        pytest.param("\u212aim@example.com", None, id="kelvin-sign-is-not-k"),
+        pytest.param("stra\u00dfe@example.com", None, id="sharp-s-is-not-ss"),
+        pytest.param("STRASSE@example.com", 1, id="ascii-ss"),
+        pytest.param("\u00dcrsula@example.com", None, id="non-ascii-case-is-kept"),
+        pytest.param("\u00fcrsula@EXAMPLE.com", 2, id="ascii-part-folds"),
+        pytest.param(" kim@example.com", None, id="no-trimming"),
+    ],
+)
+def test_email_lookup_folds_ascii_letters_only(
+    unicode_directory: Directory, email: str, position: int | None
+) -> None:
+    assert unicode_directory.position(ExtensionRef.EMAIL, email) == position
+
+
+def test_email_selector_folds_ascii_letters_only(unicode_directory: Directory) -> None:
+    assert list(unicode_directory.match(parse_selector("email=KIM@example.com"))) == [0]
+    assert list(unicode_directory.match(parse_selector("email=\u212aim@example.com"))) == []
+    assert list(unicode_directory.match(parse_selector("email=stra\u00dfe@example.com"))) == []
+
+
+def test_other_columns_still_fold_unicode_case(unicode_directory: Directory) -> None:
+    assert list(unicode_directory.match(parse_selector("site=M\u00dcNCHEN"))) == [0]
+    assert list(unicode_directory.match(parse_selector("site=z\u00fcrich"))) == [2]
+
+
+def test_emails_differing_beyond_ascii_case_are_not_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "dir.csv"
+    path.write_text(
+        "extension_id,email\n"
+        "a1,kim@example.com\n"
+        "a2,\u212aim@example.com\n"
+        "a3,strasse@example.com\n"
+        "a4,stra\u00dfe@example.com\n"
+        "a5,KIM@example.com\n",
+        encoding="utf-8",
+    )
+    directory, problems = read_directory(path)
+    assert directory is None
+    assert [(p.row, p.column, p.value) for p in problems] == [(6, "email", "KIM@example.com")]
+
+
+def test_a_selector_error_quotes_the_clause_clipped(directory: Directory) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_selector("site" + "x" * 500)
+    assert len(str(caught.value)) < 250

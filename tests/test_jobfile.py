@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from bulkops.errors import JobFileError, Problem
+from bulkops.jobs.intake import MAX_FIELD_CHARS
 from bulkops.jobs.jobfile import load
 from bulkops.jobs.plan import build_plan, validate
-from bulkops.jobs.tables import MAX_FIELD_CHARS, read_table
+from bulkops.jobs.tables import read_table
 
 HEADER = ["action", "setting_type", "sub_setting_type", "extension_id", "name", "from", "to"]
 GOOD = ["add", "holiday_hours", "holiday", "ext1", "Fête nationale", "2027-07-14", "2027-07-14"]
@@ -122,7 +123,8 @@ def test_duplicate_column(tmp_path: Path) -> None:
 
 def test_too_many_fields(tmp_path: Path) -> None:
     text = csv_text([GOOD, [*GOOD, "extra", "more"]])
-    assert "well-formed" in only_problem(write(tmp_path, text)).reason
+    problem = only_problem(write(tmp_path, text))
+    assert problem.row == 3 and "9 fields but the header names 7" in problem.reason
 
 
 def test_semicolon_separated(tmp_path: Path) -> None:

@@ -236,6 +236,53 @@ def test_write_plan_rejects_unknown_suffix(tmp_path: Path, directory: Path) -> N
         write_plan(plan, tmp_path / "plan.xlsx")
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_write_plan_replaces_atomically_with_mode_0600(
+    tmp_path: Path, directory: Path, suffix: str
+) -> None:
+    plan = build_plan(job(tmp_path, holiday("*")), directory=directory)
+    out = tmp_path / f"plan{suffix}"
+    out.write_text("an older plan")
+    out.chmod(0o644)
+    write_plan(plan, out)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["directory.csv", "job.csv", f"plan{suffix}"]
+    ), "no temporary file left behind"
+
+
+def test_write_plan_csv_neutralises_formulas(tmp_path: Path) -> None:
+    directory = tmp_path / "directory.csv"
+    directory.write_text(
+        "extension_id,extension_number,name\n"
+        'id1,101,"=HYPERLINK(""http://evil.example"",""x"")"\n'
+        "id2,102,@SUM(A1)\n"
+        "id3,103,Plain Name\n"
+    )
+    plan = build_plan(job(tmp_path, holiday("*", name="=1+1")), directory=directory)
+    csv_out, parquet_out = tmp_path / "plan.csv", tmp_path / "plan.parquet"
+    write_plan(plan, csv_out)
+    write_plan(plan, parquet_out)
+    back = pd.read_csv(csv_out, dtype=str, keep_default_na=False)
+    assert list(back["extension_name"]) == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'@SUM(A1)",
+        "Plain Name",
+    ]
+    assert set(back["holiday_name"]) == {"'=1+1"}
+    raw = pd.read_parquet(parquet_out)  # Parquet keeps the values as they are, like the reports
+    assert list(raw["extension_name"].astype(str))[1:] == ["@SUM(A1)", "Plain Name"]
+    assert set(raw["holiday_name"].astype(str)) == {"=1+1"}
+
+
+def test_write_plan_into_a_missing_directory_is_a_config_error(
+    tmp_path: Path, directory: Path
+) -> None:
+    plan = build_plan(job(tmp_path, holiday("*")), directory=directory)
+    with pytest.raises(ConfigError, match="cannot write --out"):
+        write_plan(plan, tmp_path / "no" / "such" / "plan.csv")
+
+
 def errors(path: Path, directory: Path | None) -> list[tuple[int | None, str]]:
     return [(p.row, p.reason) for p in validate(path, directory=directory) if p.severity == "error"]
 

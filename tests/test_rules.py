@@ -96,6 +96,15 @@ BERLIN = ZoneInfo("Europe/Berlin")
         pytest.param("2027-12-25", BERLIN, True, "2027-12-25T22:59:59Z", id="date-to-berlin"),
         pytest.param("2027-07-01 09:30", BERLIN, False, "2027-07-01T07:30:00Z", id="naive-summer"),
         pytest.param("2027-07-01T09:30:00Z", BERLIN, False, "2027-07-01T09:30:00Z", id="zone-wins"),
+        pytest.param("0001-01-01", None, False, "0001-01-01T00:00:00Z", id="year-1-padded"),
+        pytest.param("0999-05-01", None, True, "0999-05-01T23:59:59Z", id="year-999-padded"),
+        pytest.param(
+            "0001-01-01T00:30:00-01:00", None, False, "0001-01-01T01:30:00Z", id="year-1-west"
+        ),
+        pytest.param("9999-12-31", None, True, "9999-12-31T23:59:59Z", id="year-9999"),
+        pytest.param(
+            "9999-12-31T23:00:00+01:00", None, True, "9999-12-31T22:00:00Z", id="year-9999-east"
+        ),
     ],
 )
 def test_parse_when_normalises(value: str, tz: ZoneInfo | None, end: bool, expected: str) -> None:
@@ -118,6 +127,81 @@ def test_parse_when_normalises(value: str, tz: ZoneInfo | None, end: bool, expec
 def test_parse_when_rejects(value: str) -> None:
     result, reason = parse_when(value, None, end=False)
     assert result is None and reason is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "tz", "end"),
+    [
+        pytest.param("0001-01-01", BERLIN, False, id="year-1-east-of-utc"),
+        pytest.param("0001-01-01T00:00:00+00:30", None, False, id="year-1-offset"),
+        pytest.param("9999-12-31", ZoneInfo("America/New_York"), True, id="year-9999-west"),
+        pytest.param("9999-12-31T23:00:00-02:00", None, True, id="year-9999-offset"),
+    ],
+)
+def test_parse_when_refuses_what_leaves_the_years_1_to_9999(
+    value: str, tz: ZoneInfo | None, end: bool
+) -> None:
+    """Converted to UTC these fall into year 0 or 10000, which Python cannot represent."""
+    assert parse_when(value, tz, end=end) == (
+        None,
+        "is out of range: in UTC it falls before the year 1 or after 9999",
+    )
+
+
+def test_year_zero_and_five_digit_years_are_not_dates() -> None:
+    for value in ("0000-01-01", "10000-01-01"):
+        result, reason = parse_when(value, None, end=False)
+        assert result is None and reason is not None and "ISO-8601" in reason
+
+
+def test_a_holiday_in_year_1_is_sent_zero_padded() -> None:
+    cells = row(**HOLIDAY, name="Epoch", **{"from": "0001-01-01", "to": "0001-01-02"})
+    spec, problems = check_row(cells, file="f", row=2)
+    assert problems == [] and spec is not None
+    assert (spec.settings["from"], spec.settings["to"]) == (
+        "0001-01-01T00:00:00Z",
+        "0001-01-02T23:59:59Z",
+    )
+
+
+def test_a_year_out_of_range_is_a_row_error_not_a_crash() -> None:
+    cells = row(**HOLIDAY, name="End", timezone="America/New_York", **{"from": "9999-12-31"})
+    cells["to"] = "9999-12-31"
+    spec, problems = check_row(cells, file="f", row=4)
+    assert spec is None
+    assert [(p.column, p.row) for p in problems] == [("to", 4)]
+    assert "out of range" in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(" ", id="space"),
+        pytest.param("   \t ", id="spaces-and-tab"),
+        pytest.param("\u00a0\u3000", id="no-break-and-ideographic-space"),
+        pytest.param("\u200b\u200d", id="zero-width"),
+        pytest.param("\n", id="line-break"),
+    ],
+)
+def test_a_name_of_only_whitespace_is_refused(name: str) -> None:
+    cells = row(**HOLIDAY, name=name, **{"from": "2027-01-01", "to": "2027-01-01"})
+    spec, problems = check_row(cells, file="f", row=2)
+    assert spec is None
+    assert [(p.column, p.reason) for p in problems] == [
+        ("name", "has no visible characters: give the holiday a name")
+    ]
+
+
+def test_a_delete_by_a_blank_name_is_refused_too() -> None:
+    cells = row(action="delete", setting_type="holiday_hours", name="  ")
+    spec, problems = check_row(cells, file="f", row=2)
+    assert spec is None and any("no visible characters" in p.reason for p in problems)
+
+
+def test_a_name_with_spaces_around_a_word_is_kept() -> None:
+    cells = row(**HOLIDAY, name=" Day off ", **{"from": "2027-01-01", "to": "2027-01-01"})
+    spec, problems = check_row(cells, file="f", row=2)
+    assert problems == [] and spec is not None and spec.settings["name"] == " Day off "
 
 
 def test_timezone_names() -> None:

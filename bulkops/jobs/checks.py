@@ -10,6 +10,7 @@ docs/zoom-api.md and the OpenAPI extract.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -20,6 +21,7 @@ import orjson
 
 from ..errors import Problem
 from ..model import Action, SettingType, SubSettingType
+from .intake import echo
 
 # --- formats -------------------------------------------------------------------------------
 
@@ -36,7 +38,8 @@ _WHEN_RE = re.compile(
 _SCIENTIFIC_RE = re.compile(r"[+-]?[0-9](?:[.,][0-9]+)?[eE][+]?[0-9]+")
 _FLOATY_RE = re.compile(r"[+-]?[0-9]+[.,][0-9]+")
 
-ZOOM_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+VALUE_CHARS = 200  # of a cell, in a problem (printed clipped further)
+REASON_CHARS = 1_000
 #: A date-only ``to`` means the last second of that day (so back-to-back holidays never overlap).
 END_OF_DAY = time(23, 59, 59)
 
@@ -79,6 +82,11 @@ def check_extension_number(value: str) -> str | None:
 
 def check_email(value: str) -> str | None:
     return None if EMAIL_RE.fullmatch(value) else "must be an email address such as ann@example.com"
+
+
+def has_visible(value: str) -> bool:
+    """False for text of only spaces, line breaks and invisible format characters (U+200B…)."""
+    return any(not (c.isspace() or unicodedata.category(c) == "Cf") for c in value)
 
 
 def parse_timezone(value: str) -> tuple[ZoneInfo | None, str | None]:
@@ -126,7 +134,22 @@ def parse_when(value: str, tz: ZoneInfo | None, *, end: bool) -> tuple[str | Non
                 return None, expected + "; the UTC offset is out of range"
             offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
         when = datetime.combine(day, clock, tzinfo=offset)
-    return when.astimezone(UTC).strftime(ZOOM_TIME_FORMAT), None
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:
+        return None, "is out of range: in UTC it falls before the year 1 or after 9999"
+    return zoom_time(utc), None
+
+
+def zoom_time(when: datetime) -> str:
+    """``when`` (UTC) as Zoom's ``yyyy-MM-ddTHH:mm:ssZ``, the year always four digits.
+
+    ``strftime("%Y")`` writes the year 1 as ``1`` on glibc, so Zoom would get ``1-01-01T…``.
+    """
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+        f"T{when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
+    )
 
 
 def parse_settings(text: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -196,8 +219,12 @@ class RowCheck:
         self._add(column, value, reason, "warning")
 
     def _add(self, column: str | None, value: object, reason: str, severity: str) -> None:
-        shown = None if value is None else show_value(value)
-        self.problems.append(Problem(self.file, self.row, column, shown, reason, severity))
+        # A cell holds up to 10,000 characters and a settings key as many: a problem list of a
+        # million-row file keeps only what a reader can use.
+        shown = None if value is None else echo(show_value(value), VALUE_CHARS)
+        self.problems.append(
+            Problem(self.file, self.row, column, shown, echo(reason, REASON_CHARS), severity)
+        )
 
     @property
     def failed(self) -> bool:

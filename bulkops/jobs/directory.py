@@ -7,11 +7,17 @@ Grammar of a selector (the job file's ``target`` column)::
 
 ``column`` is any directory column; values compare case-insensitively after trimming spaces;
 ``,`` separates alternatives, ``&`` joins clauses that must all match.
+
+Emails (an ``email`` reference, an ``email=`` clause, the directory's uniqueness check) ignore
+the case of the ASCII letters A–Z only, and nothing else: Unicode case folding would let the
+Kelvin sign ``K`` match ``k`` and ``ß`` match ``ss``, which a mail server would not. Other columns
+(site names and the like) compare with Unicode case folding, so ``MÜNCHEN`` matches ``München``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +27,24 @@ import pandas as pd
 
 from ..errors import JobFileError, Problem
 from .checks import ID_RE, ExtensionRef, RowSpec
+from .intake import echo
 from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
 ATTRIBUTES = ("extension_id", "extension_number", "name", "email", "type", "site")
 
 IntArray = npt.NDArray[np.int64]
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold_email(value: str) -> str:
+    """An email's lookup key: A–Z become a–z, every other character stays as it is."""
+    return value.translate(_ASCII_LOWER)
+
+
+def _fold(column: str) -> Callable[[str], str]:
+    return fold_email if column == ExtensionRef.EMAIL.value else str.casefold
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +68,10 @@ def parse_selector(text: str) -> Selector:
         column, eq, values = part.partition("=")
         column = column.strip().lower()
         if not eq or not column:
-            raise ValueError(f"clause {part.strip()!r} is not column=value; " + example)
-        items = [v.strip().casefold() for v in values.split(",")]
+            raise ValueError(f"clause {echo(part.strip())!r} is not column=value; " + example)
+        items = [_fold(column)(v.strip()) for v in values.split(",")]
         if any(not v for v in items):
-            raise ValueError(f"clause {part.strip()!r} has an empty value; " + example)
+            raise ValueError(f"clause {echo(part.strip())!r} has an empty value; " + example)
         clauses.append((column, frozenset(items)))
     return Selector(text, tuple(clauses))
 
@@ -74,7 +92,12 @@ class Directory:
     def column(self, name: str) -> pd.Series:
         """A column trimmed and case-folded, for selector matching (computed once)."""
         if name not in self._folded:
-            self._folded[name] = self.frame[name].str.strip().str.casefold()
+            trimmed = self.frame[name].str.strip()
+            self._folded[name] = (
+                trimmed.str.translate(_ASCII_LOWER)
+                if name == ExtensionRef.EMAIL.value
+                else trimmed.str.casefold()
+            )
         return self._folded[name]
 
     def position(self, ref: ExtensionRef, value: str) -> int | None:
@@ -83,9 +106,9 @@ class Directory:
         if key not in self._index:
             values = self.frame[key] if key in self.frame.columns else pd.Series([], dtype=str)
             if ref is ExtensionRef.EMAIL:
-                values = values.str.casefold()
+                values = values.str.translate(_ASCII_LOWER)
             self._index[key] = {v: i for i, v in enumerate(values.tolist()) if v}
-        return self._index[key].get(value.casefold() if ref is ExtensionRef.EMAIL else value)
+        return self._index[key].get(fold_email(value) if ref is ExtensionRef.EMAIL else value)
 
     def match(self, selector: Selector) -> IntArray:
         """Positions of the matching extensions, in directory order. KeyError: unknown column."""
@@ -128,7 +151,9 @@ def read_directory(
     report(ids.duplicated(keep="first"), "extension_id", "appears twice in the directory")
     for column in ("extension_number", "email"):
         if column in frame.columns:
-            values = frame[column].str.casefold() if column == "email" else frame[column]
+            values = frame[column]
+            if column == ExtensionRef.EMAIL.value:
+                values = values.str.translate(_ASCII_LOWER)
             report(
                 values.ne("") & values.duplicated(keep="first"),
                 column,
@@ -242,8 +267,8 @@ def _select(directory: Directory, text: str) -> IntArray | str:
     except ValueError as exc:
         return f"is not a valid selector: {exc}"
     except KeyError as exc:
-        columns = ", ".join(map(str, directory.frame.columns))
-        return f"uses column {exc.args[0]!r}, which the directory lacks; it has {columns}"
+        columns = echo(", ".join(map(str, directory.frame.columns)), 200)
+        return f"uses column {echo(exc.args[0])!r}, which the directory lacks; it has {columns}"
     if not len(found):
         return "matches no extension in the directory"
     return found

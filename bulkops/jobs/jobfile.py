@@ -18,7 +18,7 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | **extensions** — exactly one of: | |
 | `extension_id` | the Zoom extension id (`nNGsNx2zRDyiIXWVI23FCQ`) |
 | `extension_number` | looked up in the directory file (needs `--directory`) |
-| `email` | looked up in the directory file, case-insensitively (needs `--directory`) |
+| `email` | looked up in the directory file, ignoring the case of ASCII letters only (needs `--directory`) |
 | `target` | a selector over the directory: one operation per matching extension (grammar below) |
 | **settings** | |
 | `name`, `from`, `to` | the holiday: its name and start/end (see Dates) |
@@ -63,8 +63,9 @@ rejected. **Phone numbers** must match `^\\+[1-9]\\d{1,14}$`.
 `2027-12-25T09:00` / `2027-12-25 09:00` (naive), or a date `2027-12-25`. Naive and date-only
 values are read in the row's `timezone`, else the `timezone=` argument, else UTC. A date-only
 `from` is 00:00:00 of that day; a date-only `to` is **23:59:59** of that day (the whole day,
-and back-to-back holidays never overlap). Everything is sent as UTC `yyyy-MM-ddTHH:mm:ssZ`;
-`from` must be before `to`.
+and back-to-back holidays never overlap). Everything is sent as UTC `yyyy-MM-ddTHH:mm:ssZ`
+(the year always four digits); `from` must be before `to`. Years 0001–9999 are accepted; a
+value that leaves that range once converted to UTC is refused.
 
 **Selectors** (`target` column), matched against the directory file:
 
@@ -90,8 +91,14 @@ emails must be unique.
   forwarding entry): merge them into one row.
 An `extension_id` that the directory (when given) does not list is a warning.
 
-**Limits**: a cell holds at most 10,000 characters, a file at most 512 MB; NUL bytes, control
-characters, undecodable text and unreadable Parquet are reported as one problem each.
+**Limits**: only regular files are read (a FIFO, a device such as `/dev/zero` or a directory
+is refused before it is opened); a file holds at most 512 MB (a Parquet file also once
+uncompressed), its header at most 1,000 columns within 64 KiB, a cell at most 10,000
+characters. NUL bytes, control characters, undecodable text and unreadable Parquet are reported
+as one problem each; Parquet cells pass the same checks as CSV cells. A row with more fields
+than the header is an error naming that row. A `name` of only spaces is refused. Messages quote
+at most 80 characters of a file, and nothing of a file whose first row names none of the
+expected columns.
 """
 
 from __future__ import annotations
@@ -104,6 +111,7 @@ import pandas as pd
 
 from ..errors import Problem
 from .checks import RowSpec, parse_timezone
+from .intake import echo
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .tables import read_table
 
@@ -142,7 +150,7 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
                 Problem(
                     table.path,
                     1,
-                    str(column),
+                    echo(str(column)),
                     None,
                     "unknown column, ignored; known: " + ", ".join(sorted(KNOWN_COLUMNS)),
                     "warning",

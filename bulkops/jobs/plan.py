@@ -32,6 +32,7 @@ from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
 from .jobfile import load
+from .tables import atomic_file, atomic_path, neutralise_frame
 
 #: The plan frame's columns: exactly the fields of ``model.Operation``, in order.
 PLAN_COLUMNS = OPERATION_COLUMN_NAMES
@@ -351,11 +352,19 @@ def format_summary(summary: PlanSummary) -> str:
 
 
 def write_plan(plan: Plan, out_path: str | Path) -> None:
-    """Write the plan frame as CSV or Parquet, chosen by the suffix."""
-    suffix = Path(out_path).suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        plan.frame.to_parquet(out_path, index=False)
-    elif suffix == ".csv":
-        plan.frame.to_csv(out_path, index=False)
-    else:
+    """Write the plan frame as CSV or Parquet, chosen by the suffix, the way reports are written:
+    atomically, mode 0600, and in CSV with formula-like cells neutralised (names, descriptions
+    and Zoom's settings come from job and directory files)."""
+    path = Path(out_path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"--out must end in .csv or .parquet, not {suffix or 'no suffix'!r}")
+    try:
+        if suffix == ".csv":
+            with atomic_file(path) as fh:
+                neutralise_frame(plan.frame).to_csv(fh, index=False, lineterminator="\n")
+        else:
+            with atomic_path(path) as tmp:
+                plan.frame.to_parquet(tmp, index=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {path}: {exc.strerror or exc}") from None

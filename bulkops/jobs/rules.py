@@ -25,12 +25,14 @@ from .checks import (
     check_email,
     check_extension_number,
     check_id,
+    has_visible,
     parse_settings,
     parse_timezone,
     parse_when,
     show_value,
 )
 from .fields import check_settings
+from .intake import echo
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -125,13 +127,15 @@ def check_row(
                 r.error(
                     name,
                     cell,
-                    f"conflicts with settings.{name} = {inner!r}: give it in one place only",
+                    f"conflicts with settings.{name} = {echo(inner)!r}: give it in one place only",
                 )
                 continue
             cell = cell or inner
         if cell:
             flat[name] = cell
 
+    if "name" in flat and not has_visible(flat["name"]):
+        r.error("name", flat["name"], "has no visible characters: give the holiday a name")
     for name in ("holiday_id", "call_forwarding_id"):
         if name in flat and (reason := check_id(flat[name])):
             r.error(name, flat[name], reason)

@@ -1,7 +1,9 @@
 """Tables in and out: read a CSV or Parquet file with every cell as text, write reports safely.
 
 **Reading** (job files, directory files): every cell is read as text, so nothing is ever
-coerced; size limits, encodings, NUL bytes and control characters, damaged Parquet and bad
+coerced. What a file must pass before it is parsed (a regular file, size, header width) and what
+every cell must pass after is in ``intake``; Parquet specifics are in ``parquet``. Encodings, NUL
+bytes and control characters, rows with more fields than the header, damaged Parquet and bad
 headers are each reported as one ``JobFileError`` naming the file (and row where it can).
 
 **Writing** (reports): a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab, a carriage
@@ -25,20 +27,26 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import orjson
 import pandas as pd
 
-from ..errors import JobFileError, Problem
+from .intake import (
+    CONTROL_RE,
+    MAX_HEADER_CHARS,
+    check_cells,
+    check_header,
+    echo,
+    fail,
+    read_regular,
+)
+from .parquet import MAGIC, PARQUET_SUFFIXES, read_parquet
 
 # --- reading ---------------------------------------------------------------------------------
 
-MAX_FILE_BYTES = 512 * 1024 * 1024
-MAX_FIELD_CHARS = 10_000
-MAX_REPORTED_CELLS = 20  # per column: enough to see the pattern, not a flood
-PARQUET_SUFFIXES = (".parquet", ".pq")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: How far into the first data row its fields are counted before pandas parses the file.
+FIRST_ROW_SCAN_CHARS = 1024 * 1024
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +58,8 @@ class Table:
     frame: pd.DataFrame  # columns: normalised header names; index: spreadsheet row numbers
 
 
-def _fail(
-    path: str, reason: str, *, row: int | None = None, value: str | None = None
-) -> JobFileError:
-    return JobFileError([Problem(path, row, None, value, reason)])
-
-
 def is_parquet(path: str | Path, data: bytes) -> bool:
-    return str(path).lower().endswith(PARQUET_SUFFIXES) or data[:4] == b"PAR1"
+    return str(path).lower().endswith(PARQUET_SUFFIXES) or data[:4] == MAGIC
 
 
 def read_table(
@@ -75,48 +77,44 @@ def read_table(
     with no rows is an error unless ``allow_empty``.
     """
     name = str(path)
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(name, f"the {what} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise _fail(name, f"cannot read the {what}: {exc.strerror or exc}") from None
+    data = read_regular(path, what)
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise _fail(name, f"the {what} is empty: it needs a header row and at least one row")
+        raise fail(name, f"the {what} is empty: it needs a header row and at least one row")
+    expected = (*required, *any_of)
     frame = (
-        _read_parquet(name, data, what)
+        read_parquet(name, data, what, expected)
         if is_parquet(path, data)
-        else _read_csv(name, data, encoding, what)
+        else _read_csv(name, data, encoding, what, expected)
     )
 
     missing = [c for c in required if c not in frame.columns]
     if any_of and not any(c in frame.columns for c in any_of):
         missing.append(" or ".join(any_of))
     if missing:
-        raise _fail(
-            name,
-            f"the {what} lacks column(s) {', '.join(missing)}; its header is "
-            f"{', '.join(map(str, frame.columns)) or '(empty)'}",
-            row=1,
+        header = echo(", ".join(map(str, frame.columns)), 200)
+        raise fail(
+            name, f"the {what} lacks column(s) {', '.join(missing)}; its header is {header}", row=1
         )
-    _check_sizes(name, frame)
     blank = (frame == "").all(axis=1)
     frame = frame.loc[~blank]
     if frame.empty and not allow_empty:
-        raise _fail(name, f"the {what} has a header but no rows", row=1)
+        raise fail(name, f"the {what} has a header but no rows", row=1)
     return Table(name, data, frame)
 
 
-def _read_csv(name: str, data: bytes, encoding: str | None, what: str) -> pd.DataFrame:
+def _read_csv(
+    name: str, data: bytes, encoding: str | None, what: str, expected: Sequence[str]
+) -> pd.DataFrame:
     codec = encoding or "utf-8-sig"
     try:
         text = data.decode(codec)
     except LookupError:
-        raise _fail(name, f"unknown encoding {codec!r}: use e.g. utf-8, cp1252, utf-16") from None
+        raise fail(
+            name, f"unknown encoding {echo(codec)!r}: use e.g. utf-8, cp1252, utf-16"
+        ) from None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise _fail(
+        raise fail(
             name,
             f"the {what} is not valid {codec} text (byte {exc.start}, line {line}): save it as "
             "UTF-8 CSV, or pass the file's encoding (e.g. cp1252, utf-16)",
@@ -124,28 +122,28 @@ def _read_csv(name: str, data: bytes, encoding: str | None, what: str) -> pd.Dat
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    bad = _CONTROL_RE.search(text)
+    bad = CONTROL_RE.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         char = "NUL bytes" if bad.group() == "\x00" else f"control character {bad.group()!r}"
-        raise _fail(
+        raise fail(
             name,
             f"the {what} contains {char} (line {line}): it is not a text CSV file",
             row=line,
         )
-    try:
-        header = next(csv.reader(io.StringIO(text)), [])
-    except csv.Error as exc:
-        raise _fail(name, f"the header row cannot be read: {exc}", row=1) from None
-    columns = [h.strip().lower() for h in header]
-    _check_header(name, columns, what)
-    if len(columns) == 1 and ";" in header[0]:
-        raise _fail(
-            name,
-            f"the {what} looks ';'-separated; save it as comma-separated CSV",
-            row=1,
-            value=header[0],
-        )
+    header, first, cut = _leading_records(name, text, what)
+    if len(header) == 1 and ";" in header[0]:
+        parts = [p.strip().lower() for p in header[0].split(";")]
+        if not expected or any(p in expected for p in parts):
+            raise fail(
+                name,
+                f"the {what} looks ';'-separated; save it as comma-separated CSV",
+                row=1,
+                value=header[0],
+            )
+    columns = check_header(name, header, what, expected)
+    if first is not None and len(first) > len(columns):
+        raise _extra_fields(name, 2, len(first), len(columns), more=cut)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -157,94 +155,81 @@ def _read_csv(name: str, data: bytes, encoding: str | None, what: str) -> pd.Dat
             engine="c",
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise _fail(name, f"the {what} is not well-formed CSV: {exc}") from None
+        fields = _FIELDS_RE.search(str(exc))
+        if fields:
+            raise _extra_fields(name, int(fields[2]), int(fields[3]), int(fields[1])) from None
+        raise fail(name, f"the {what} is not well-formed CSV: {echo(str(exc), 200)}") from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas takes a first row with surplus fields as an index: every column would shift.
+        raise _extra_fields(name, 2, len(columns) + frame.index.nlevels, len(columns))
     frame.columns = pd.Index(columns)
     frame.index = pd.RangeIndex(2, 2 + len(frame))
-    return frame.fillna("").astype(str)
-
-
-def _check_header(name: str, columns: list[str], what: str) -> None:
-    if not columns or all(not c for c in columns):
-        raise _fail(name, f"the {what} has no header row", row=1)
-    if "" in columns:
-        raise _fail(name, f"column {columns.index('') + 1} of the header has no name", row=1)
-    seen: set[str] = set()
-    for c in columns:
-        if c in seen:
-            raise _fail(name, f"column {c!r} appears twice in the header", row=1, value=c)
-        seen.add(c)
-
-
-def _read_parquet(name: str, data: bytes, what: str) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, … for damaged files
-        raise _fail(name, f"the {what} is not a readable Parquet file: {exc}") from None
-    columns = [str(c).strip().lower() for c in table.column_names]
-    _check_header(name, columns, what)
-    out: dict[str, list[str]] = {}
-    for field, column, col in zip(table.schema, columns, table.columns, strict=True):
-        kind = field.type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-            col = col.cast(kind)
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
-            out[column] = ["" if v is None else v for v in col.to_pylist()]
-        elif column == "settings" and (
-            pa.types.is_struct(kind) or pa.types.is_map(kind) or pa.types.is_list(kind)
-        ):
-            out[column] = [_settings_json(v) for v in col.to_pylist()]
-        else:
-            raise _fail(
-                name,
-                f"column {column!r} has Parquet type {kind}; store every column as string "
-                "(settings may also be a struct) so no value is coerced",
-                row=1,
-                value=column,
-            )
-    frame = pd.DataFrame(out, columns=columns, dtype=str)
-    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    frame = frame.fillna("").astype(str)
+    check_cells(name, frame, controls=False)  # control characters: the whole text, above
     return frame
 
 
-def _settings_json(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list) and all(isinstance(x, tuple) and len(x) == 2 for x in value):
-        value = dict(value)  # a Parquet map arrives as a list of (key, value) pairs
-    return orjson.dumps(_drop_nulls(value)).decode()
+def _extra_fields(
+    name: str, row: int, fields: int, columns: int, *, more: bool = False
+) -> Exception:
+    return fail(
+        name,
+        f"row {row} has {fields:,}{' or more' if more else ''} fields but the header names "
+        f"{columns:,} columns: quote values that contain a comma, or give the extra column a "
+        "header",
+        row=row,
+    )
 
 
-def _drop_nulls(value: Any) -> Any:
-    """A struct column gives every row every field; the absent ones come back as null."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
+class _Lines:
+    """Lines of ``text`` for ``csv.reader``, ending at ``limit`` characters (a line is cut)."""
+
+    def __init__(self, text: str, limit: int) -> None:
+        self.text = text
+        self.pos = 0
+        self.limit = limit
+        self.cut = False  # a line was cut short at the limit
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        stop = min(len(self.text), self.limit)
+        if self.pos >= stop:
+            raise StopIteration
+        end = self.text.find("\n", self.pos, stop)
+        if end < 0:
+            end = stop
+            self.cut = stop < len(self.text)
+        else:
+            end += 1
+        line, self.pos = self.text[self.pos : end], end
+        return line
 
 
-def _check_sizes(name: str, frame: pd.DataFrame) -> None:
-    problems: list[Problem] = []
-    for column in frame.columns:
-        lengths = frame[column].str.len()
-        over = lengths[lengths > MAX_FIELD_CHARS]
-        rows: list[Any] = over.index.tolist()[:MAX_REPORTED_CELLS]
-        for row, length in zip(rows, over.tolist(), strict=False):
-            problems.append(
-                Problem(
-                    name,
-                    int(row),
-                    str(column),
-                    str(frame.at[row, column])[:40],
-                    f"the cell holds {int(length):,} characters; the limit is {MAX_FIELD_CHARS:,}",
-                )
-            )
-    if problems:
-        raise JobFileError(problems)
+def _leading_records(name: str, text: str, what: str) -> tuple[list[str], list[str] | None, bool]:
+    """The header and the first row as far as it is scanned (and whether that was all of it),
+    read with bounded effort."""
+    lines = _Lines(text, MAX_HEADER_CHARS)
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise fail(name, f"the header row cannot be read: {echo(str(exc), 200)}", row=1) from None
+    if lines.cut:
+        raise fail(
+            name,
+            f"the first row of the {what} is longer than {MAX_HEADER_CHARS:,} characters: "
+            "is it the right file, with a header row?",
+            row=1,
+        )
+    lines.limit = lines.pos + FIRST_ROW_SCAN_CHARS
+    try:
+        # A row cut at the scan limit gives a lower bound on its fields, which is enough.
+        first = next(reader, None)
+    except csv.Error:
+        first = None  # pandas reports it, with its row number
+    return header, first, lines.cut
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -270,12 +255,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in out.columns:
         column = out[name]
-        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        if isinstance(column.dtype, pd.CategoricalDtype) and _is_text(column.cat.categories):
+            column = column.astype("string")  # a plan's text columns are categoricals
+        if _is_text(column):
             text = column.astype("string")
             risky = text.str.contains(_FORMULA_RE, regex=True, na=False)
             if risky.any():
                 out[name] = text.mask(risky, "'" + text)
     return out
+
+
+def _is_text(values: pd.Series | pd.Index) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
 
 
 def one_line(value: str | None, limit: int = MESSAGE_LIMIT) -> str | None:

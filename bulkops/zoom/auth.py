@@ -27,6 +27,7 @@ import orjson
 from ..config import Credentials
 from ..errors import AuthError, RateLimitedError, RetriableApiError
 from ..run.retry import parse_retry_after
+from .redact import scrub
 from .transport import no_answer
 
 __all__ = ["Token", "TokenProvider"]
@@ -105,7 +106,7 @@ class TokenProvider:
 
     async def _fetch(self) -> Token:
         creds = self._credentials
-        basic = base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
+        basic = self._basic()
         params = {"grant_type": "account_credentials", "account_id": creds.account_id}
         started = self._clock()
         self.fetches += 1
@@ -140,7 +141,7 @@ class TokenProvider:
                 "check ZOOM_OAUTH_URL",
                 status=status,
             )
-        reason = self._scrub(_reason(body))
+        reason = scrub(_reason(body), (self._basic(), creds.client_secret))[:200]
         if status == 429:
             raise RateLimitedError(
                 f"the Zoom token endpoint is rate limiting ({reason or 'HTTP 429'})",
@@ -155,14 +156,9 @@ class TokenProvider:
             f"Zoom refused the OAuth credentials (HTTP {status}{shown}); {_CHECK}", status=status
         )
 
-    def _scrub(self, text: str) -> str:
-        """Zoom's words, minus our secret (plain or inside the Basic credentials) if echoed."""
+    def _basic(self) -> str:
         creds = self._credentials
-        basic = base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
-        for secret in (basic, creds.client_secret):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -188,4 +184,4 @@ def _reason(body: Any) -> str:
     if not isinstance(body, dict):
         return ""
     parts = [str(body[k]) for k in ("reason", "error", "message") if body.get(k)]
-    return " ".join(" ".join(parts).split())[:200]
+    return " ".join(" ".join(parts).split())[:65536]  # clipped once scrubbed

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -44,6 +44,7 @@ from ..model import SettingType
 from ..run.ratelimit import AdaptiveLimiter
 from ..run.retry import parse_retry_after
 from .auth import TokenProvider
+from .redact import scrub
 from .transport import no_answer
 
 __all__ = ["DEFAULT_TIMEOUT", "Response", "ZoomClient", "classify"]
@@ -66,6 +67,7 @@ _SCOPES = {
     "PATCH": ("phone:write:admin", "phone:update:call_handling_setting:admin"),
     "DELETE": ("phone:write:admin", "phone:delete:call_handling_setting:admin"),
 }
+_RAW_LIMIT = 64 * 1024  # of Zoom's message, before scrubbing and clipping
 _AUTH_HINTS = {
     401: "check the app's scopes (phone:read:admin, phone:write:admin)",
     403: "check that Zoom Phone is enabled for the account and the app's admin has access",
@@ -98,8 +100,13 @@ def classify(
     *,
     now: datetime,
     method: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> ApiError | None:
     """Map one answer to ``method``'s request to the error tree: None for 2xx, else the error.
+
+    Zoom's message (and tracking id) are scrubbed of ``secrets`` (the token and client secret
+    the request carried) and of anything shaped like a credential before they go into the error:
+    every message bulkops stores or shows passes through here.
 
     401 with Zoom code 124 (expired or invalid token) is an :class:`AuthError` with ``code=124``;
     the client refreshes the token and replays once before letting it escape. Code 4711 (the
@@ -116,8 +123,10 @@ def classify(
         return None
     h = CIMultiDict(headers)
     code, zoom_message = _zoom_error(body)
-    message = zoom_message or f"HTTP {status}"
-    kw: dict[str, Any] = {"status": status, "code": code, "tracking_id": h.get(TRACKING_HEADER)}
+    message = _clip(scrub(zoom_message, secrets)) or f"HTTP {status}"
+    tracking = h.get(TRACKING_HEADER)
+    tracking_id = None if tracking is None else scrub(tracking, secrets)
+    kw: dict[str, Any] = {"status": status, "code": code, "tracking_id": tracking_id}
     retry_after = parse_retry_after(h.get("Retry-After"), now=now)
     if status == 429:
         kind = h.get("X-RateLimit-Type", "").strip().lower()
@@ -176,7 +185,7 @@ def _zoom_error(body: Any) -> tuple[int | None, str]:
         ]
         if details:
             message += f" ({'; '.join(details)})"
-    return code, _clip(message)
+    return code, message[:_RAW_LIMIT]  # scrubbed, then clipped, by the caller
 
 
 def _clip(text: str, limit: int = _MESSAGE_LIMIT) -> str:
@@ -370,8 +379,12 @@ class ZoomClient:
             raise failure from None
         latency = self._clock() - started
         parsed, problem = _decode(raw)
-        error = classify(status, answer_headers, parsed, now=self._utcnow(), method=method)
+        secrets = (token, self._credentials.client_secret)
+        error = classify(
+            status, answer_headers, parsed, now=self._utcnow(), method=method, secrets=secrets
+        )
         tracking = answer_headers.get(TRACKING_HEADER)
+        tracking = None if tracking is None else scrub(tracking, secrets)
         if error is None and method == "GET" and not isinstance(parsed, dict):
             kind = answer_headers.get("Content-Type", "no content type")
             reason = _not_an_object(parsed, problem, f"{kind}, {len(raw)} bytes")
