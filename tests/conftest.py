@@ -22,6 +22,7 @@ from bulkops.simulator import (
     Simulator,
     run_simulator,
 )
+from bulkops.simulator.profile import VARIANTS
 
 # The suite is deterministic: Hypothesis draws the same examples on every run, so a property
 # fails on every machine or on none, and its timing checks (a per-example deadline, "too slow"
@@ -134,18 +135,22 @@ class SimClient:
         return await self.call("DELETE", extension_id, setting, params=params)
 
 
-#: Every way the simulator can store a holiday (simulator/storage.py): Zoom documents none of
-#: them, so a test of the exactly-once or undo promise runs against each.
-HOLIDAY_STORAGE = [
-    pytest.param({"holiday_times": times, "holiday_names": names}, id=f"{times}-{names}")
-    for times in HolidayTimes
-    for names in HolidayNames
+#: Every behaviour the simulator can play where Zoom is silent: each way of storing a holiday
+#: (simulator/storage.py) and each profile variant (simulator/profile.py VARIANTS). Zoom
+#: documents none of them, so a test of the exactly-once or undo promise runs against each.
+SIM_VARIANTS = [
+    *(
+        pytest.param({"holiday_times": times, "holiday_names": names}, id=f"{times}-{names}")
+        for times in HolidayTimes
+        for names in HolidayNames
+    ),
+    *(pytest.param(dict(changes), id=name) for name, changes in VARIANTS.items() if changes),
 ]
 
 
-@pytest.fixture(params=HOLIDAY_STORAGE)
-def holiday_storage(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """SimConfig fields for one way of storing holidays; a test that asks runs once per way."""
+@pytest.fixture(params=SIM_VARIANTS)
+def sim_variant(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """SimConfig fields for one simulator variant; a test that asks runs once per variant."""
     return dict(request.param)
 
 

@@ -502,12 +502,12 @@ def _counts(outcome: RunOutcome) -> dict[str, int]:
 
 
 async def test_a_rerun_creates_no_duplicate_and_a_year_picks_the_holiday(
-    tmp_path: Path, holiday_storage: dict[str, Any]
+    tmp_path: Path, sim_variant: dict[str, Any]
 ) -> None:
     exts = [e for e in generate_directory(12, 7) if e.type is ExtensionType.USER][:2]
     directory = tmp_path / "directory.csv"
     write_directory(exts, directory)
-    config = SimConfig(directory=directory, rate=None, seed=7, credentials=CREDS, **holiday_storage)
+    config = SimConfig(directory=directory, rate=None, seed=7, credentials=CREDS, **sim_variant)
     u1, u2 = (e.extension_id for e in exts)
     rows = [
         f'add,holiday_hours,holiday,{u},"{name}",{day},{day},,'

@@ -1,6 +1,6 @@
 """End to end against the simulator: a mixed run, its reports, then undo.csv and failures.csv.
 
-Both run against every way the simulator may store a holiday (conftest.HOLIDAY_STORAGE); one
+Both run against every simulator variant (conftest.SIM_VARIANTS: holiday storage, profiles); one
 holiday's name has two spaces, which an account that trims does not keep.
 """
 
@@ -125,9 +125,9 @@ def _engine_client_shim(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def sim(
-    tmp_path: Path, holiday_storage: dict[str, Any]
+    tmp_path: Path, sim_variant: dict[str, Any]
 ) -> AsyncIterator[tuple[World, RunningSimulator]]:
-    w = _world(tmp_path, holiday_storage)
+    w = _world(tmp_path, sim_variant)
     async with run_simulator(w.config) as running:
         yield w, running
 

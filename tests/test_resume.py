@@ -375,11 +375,11 @@ async def test_sigkill_at_random_points_converges_on_the_exact_state(
     seed: int,
     kills: int,
     faults: dict[str, Any],
-    holiday_storage: dict[str, Any],
+    sim_variant: dict[str, Any],
 ) -> None:
     rng = random.Random(seed)
     state = tmp_path / "state"
-    config = {**faults, **holiday_storage}
+    config = {**faults, **sim_variant}
     async with scenario(tmp_path, seed=seed, latency_ms=15, **config) as (sim, world, cli):
         killed = 0
         for _ in range(kills):
