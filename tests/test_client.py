@@ -23,7 +23,8 @@ from bulkops.errors import (
     RetriableApiError,
 )
 from bulkops.run.ratelimit import AdaptiveLimiter
-from bulkops.zoom.client import Response, ZoomClient, classify
+from bulkops.zoom.answers import Response, classify
+from bulkops.zoom.client import ZoomClient
 
 NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."

@@ -111,18 +111,6 @@ def _job(w: World, *, unfixable: bool) -> str:
     return HEADER + "\n" + "\n".join(rows) + "\n"
 
 
-@pytest.fixture(autouse=True)
-def _engine_client_shim(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TEMPORARY: the engine reads ``response.json``, ZoomClient's Response has ``.body``.
-
-    Reported to the engine's owner; inert as soon as either side is changed to match.
-    """
-    from bulkops.zoom import client
-
-    if not hasattr(client.Response, "json"):
-        monkeypatch.setattr(client.Response, "json", property(lambda r: r.body), raising=False)
-
-
 @pytest.fixture
 async def sim(
     tmp_path: Path, sim_variant: dict[str, Any]

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulkops.run.retry import RetryPolicy, parse_retry_after
+from bulkops.run.retry import RetryPolicy
+from bulkops.zoom.answers import parse_retry_after
 
 NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""When to try again: ``Retry-After`` parsing and the retry budgets and backoff.
+"""When to try again: the retry budgets and backoff (Zoom's ``Retry-After`` is read by
+:func:`bulkops.zoom.answers.parse_retry_after`).
 
 The client never retries (except one token refresh); :func:`bulkops.run.decide.decide` asks
 :class:`RetryPolicy` whether another attempt is allowed and how long to wait before it.
@@ -6,54 +7,10 @@ The client never retries (except one token refresh); :func:`bulkops.run.decide.d
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait according to a ``Retry-After`` header, or None if absent or unreadable.
-
-    Accepts delta-seconds (``"2"``, ``"1.5"``), an HTTP-date (``Wed, 21 Oct 2026 07:28:00 GMT``)
-    and an ISO-8601 timestamp (``2020-05-31T00:00:00Z`` or with an offset), which is what Zoom
-    actually sends. A moment already past means "now" (0.0). Naive datetimes are taken as UTC.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    moment = _parse_moment(text)
-    if moment is None:
-        return None
-    return max(0.0, (moment - now).total_seconds())
-
-
-def _parse_moment(text: str) -> datetime | None:
-    moment: datetime | None = None
-    if text[:4].isdigit():  # ISO-8601 starts with the year; HTTP-dates with a weekday or day
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    else:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+__all__ = ["RetryPolicy"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import orjson
 
 from ..config import Credentials
 from ..errors import AuthError, RateLimitedError, RetriableApiError
-from ..run.retry import parse_retry_after
+from .answers import parse_retry_after
 from .redact import scrub
 from .transport import no_answer
 
