@@ -68,7 +68,7 @@ def cmd_holidays(ns: argparse.Namespace) -> int:
         ns.start,
         ns.until,
     )
-    extra = cal.parse_extra(ns.extra.read_text("utf-8"), str(ns.extra)) if ns.extra else []
+    extra = cal.parse_extra(_read(ns.extra), str(ns.extra)) if ns.extra else []
     if ns.by_site:
         if ns.directory is None or ns.target or ns.country:
             raise ConfigError("--by-site takes --directory FILE and no --target or --country")
@@ -88,11 +88,24 @@ def cmd_holidays(ns: argparse.Namespace) -> int:
     if ns.out is None:
         sys.stdout.write(text)
     else:
-        ns.out.write_text(text, "utf-8")
+        try:
+            ns.out.write_text(text, "utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {ns.out}: {exc.strerror}; choose another --out"
+            ) from exc
         print(
             f"wrote {len(rows)} rows to {ns.out}; check it with bulkops validate", file=sys.stderr
         )
     return EXIT_OK
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"cannot read {path}: {reason}; give a UTF-8 CSV date,name[,to]") from exc
 
 
 def cmd_init(ns: argparse.Namespace) -> int:

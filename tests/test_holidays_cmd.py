@@ -299,3 +299,23 @@ def test_a_by_site_rollout_runs_and_each_site_gets_its_own_holidays(tmp_path: Pa
         assert len(names) == len(set(names)), ext.site
         got = {date.fromisoformat(s["from"][:10]) for s in spans}
         assert got == set(_package(*regions[ext.site], 2027)), ext.site
+
+
+def test_a_subdivision_by_its_name_and_files_that_cannot_be_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cal.parse_region("gb", "Scotland") == cal.Region("GB", "SCT")
+    latin1 = tmp_path / "extra.csv"
+    latin1.write_bytes("date,name\n2027-06-01,Fête\n".encode("latin-1"))
+    base = ["holidays", "--country", "GB", "--year", "2027", "--target", "*"]
+    assert main([*base, "--extra", str(latin1)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "missing" / "job.csv")]) == 2
+    assert "choose another --out" in capsys.readouterr().err
+
+
+def test_a_site_a_selector_cannot_name_is_refused(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.csv"
+    odd.write_text('extension_id,site,country\nAAAA,"Paris, Nord",FR\n', "utf-8")
+    with pytest.raises(ConfigError, match="rename it in the directory"):
+        cal.directory_sites(load_directory(odd), {})

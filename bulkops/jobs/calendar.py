@@ -71,11 +71,14 @@ def parse_region(text: str, subdiv: str | None = None) -> Region:
         )
     if sub is not None:
         cls = holidays_pkg.country_holidays(country).__class__
-        known = list(supported[country]) + list(getattr(cls, "subdivisions_aliases", {}) or {})
-        if sub not in {k.upper() for k in known}:
+        codes = {code.upper(): code for code in supported[country]}
+        aliases = getattr(cls, "subdivisions_aliases", None) or {}
+        codes |= {alias.upper(): code for alias, code in aliases.items()}
+        if sub not in codes:
             raise ConfigError(
                 f"{country} has no subdivision {sub!r}; it has {', '.join(supported[country])}"
             )
+        sub = codes[sub]
     return Region(country, sub)
 
 
@@ -266,6 +269,11 @@ def directory_sites(directory: Directory, overrides: Mapping[str, Region]) -> li
     out: list[Site] = []
     missing: list[str] = []
     for site, values in seen.items():
+        if "," in site or "&" in site:
+            raise ConfigError(
+                f"site {site!r} contains ',' or '&', which a target selector cannot hold; "
+                "rename it in the directory or write that site's rows with --target"
+            )
         zones = sorted({z for _, _, z in values if z})
         codes = sorted({(c.upper(), s.upper()) for c, s, _ in values if c})
         if site.casefold() in overrides:
