@@ -119,7 +119,7 @@ def test_extra_days_merge_and_names_stay_unique(
     extra = tmp_path / "extra.csv"
     extra.write_text(
         "date,name,to\n2027-12-29,Company Shutdown,2027-12-31\n2027-12-25,Christmas Day,\n"
-        "2027-06-01,Founders Day,\n\n2026-06-01,Founders Day,\n",
+        "2027-06-01,Founders Day,\n,,\n2026-06-01,Founders Day,\n",
         "utf-8",
     )
     rows = _holidays(
@@ -319,3 +319,10 @@ def test_a_site_a_selector_cannot_name_is_refused(tmp_path: Path) -> None:
     odd.write_text('extension_id,site,country\nAAAA,"Paris, Nord",FR\n', "utf-8")
     with pytest.raises(ConfigError, match="rename it in the directory"):
         cal.directory_sites(load_directory(odd), {})
+
+
+def test_a_bad_date_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["holidays", "--country", "GB", "--target", "*", "--from", "24.12.2027"])
+    assert stopped.value.code == 2
+    assert "write 2027-12-24" in capsys.readouterr().err
