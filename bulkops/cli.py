@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from . import __version__
+from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .config import AccountPlan, resolve_rate
 from .errors import BulkopsError, ConfigError
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
@@ -157,6 +158,8 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("job", type=Path, nargs="?", help="the job file (finds its default state)")
     p.add_argument("--state", type=Path, help="state directory")
     p.add_argument("--out", type=Path, help="write the reports here instead")
+
+    add_authoring_commands(sub)
 
     p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
     p.add_argument("--host", default="127.0.0.1")
@@ -323,6 +326,8 @@ _COMMANDS = {
     "status": _cmd_status,
     "report": _cmd_report,
     "simulate": _cmd_simulate,
+    "holidays": cmd_holidays,
+    "init": cmd_init,
 }
 
 

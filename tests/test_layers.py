@@ -27,6 +27,7 @@ STAGES: dict[str, int] = {
     "exit_codes": 6,
     "progress": 6,
     "runner": 7,
+    "authoring": 7,
     "cli": 8,
     "__init__": 9,
     "__main__": 9,

@@ -8,6 +8,10 @@ Grammar of a selector (the job file's ``target`` column)::
 ``column`` is any directory column; values compare case-insensitively after trimming spaces;
 ``,`` separates alternatives, ``&`` joins clauses that must all match.
 
+Optional columns beyond ``ATTRIBUTES`` are kept and selectable like any other: ``country``
+(ISO 3166 alpha-2) and ``subdivision`` give a site's holiday calendar to ``bulkops holidays
+--by-site`` (``jobs.calendar``), and ``country=GB`` works as a selector clause.
+
 Emails (an ``email`` reference, an ``email=`` clause, the directory's uniqueness check) ignore
 the case of the ASCII letters A–Z only, and nothing else: Unicode case folding would let the
 Kelvin sign ``K`` match ``k`` and ``ß`` match ``ss``, which a mail server would not. Other columns

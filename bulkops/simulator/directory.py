@@ -1,8 +1,9 @@
 """The simulated account's extensions: a seeded generator and a CSV/Parquet directory reader.
 
-A directory file has the columns ``extension_id, extension_number, name, email, type, site``;
-``type`` is one of ``user``, ``call_queue``, ``auto_receptionist``, ``shared_line_group`` and
-``email`` is empty for everything but users.
+A directory file has the columns ``extension_id, extension_number, name, email, type, site``
+and, optionally, ``country`` and ``subdivision`` (the site's ISO 3166 codes, for holiday
+calendars); ``type`` is one of ``user``, ``call_queue``, ``auto_receptionist``,
+``shared_line_group`` and ``email`` is empty for everything but users.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from ..errors import JobFileError, Problem
 COLUMNS = ("extension_id", "extension_number", "name", "email", "type", "site")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SITES = ("New York", "London", "Berlin")
+#: Each site's ISO 3166 country and subdivision, so `bulkops holidays --by-site` has them.
+SITE_REGIONS = {"New York": ("US", "NY"), "London": ("GB", "ENG"), "Berlin": ("DE", "BE")}
+REGION_COLUMNS = ("country", "subdivision")
 
 _FIRST = [
     "Ada",
@@ -116,6 +120,8 @@ class Extension:
     email: str | None
     type: ExtensionType
     site: str
+    country: str = ""
+    subdivision: str = ""
 
 
 def zoom_id(rng: random.Random) -> str:
@@ -165,7 +171,8 @@ def generate_directory(n: int, seed: int) -> list[Extension]:
             if name in used_names:
                 name = f"{name} {number}"
         used_names.add(name)
-        out.append(Extension(zoom_id(rng), number, name, email, kind, site))
+        country, subdivision = SITE_REGIONS[site]
+        out.append(Extension(zoom_id(rng), number, name, email, kind, site, country, subdivision))
     return out
 
 
@@ -190,7 +197,10 @@ def load_directory(path: str | Path) -> list[Extension]:
     out: list[Extension] = []
     seen: set[str] = set()
     for i, rec in enumerate(frame.to_dict("records"), start=2):
-        values = {c: ("" if pd.isna(rec[c]) else str(rec[c]).strip()) for c in COLUMNS}
+        values = {
+            c: ("" if pd.isna(rec.get(c, "")) else str(rec.get(c, "")).strip())
+            for c in (*COLUMNS, *REGION_COLUMNS)
+        }
         ext_id, kind = values["extension_id"], values["type"]
         if not ext_id:
             problems.append(Problem(name, i, "extension_id", ext_id, "must not be empty"))
@@ -216,6 +226,8 @@ def load_directory(path: str | Path) -> list[Extension]:
                 email,
                 ExtensionType(kind),
                 values["site"],
+                values["country"],
+                values["subdivision"],
             )
         )
     if problems:
@@ -237,10 +249,12 @@ def write_directory(extensions: Sequence[Extension], path: str | Path) -> None:
                 "email": e.email or "",
                 "type": e.type.value,
                 "site": e.site,
+                "country": e.country,
+                "subdivision": e.subdivision,
             }
             for e in extensions
         ],
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, *REGION_COLUMNS],
     )
     if path.suffix.lower() in (".parquet", ".pq"):
         frame.to_parquet(path, index=False)
