@@ -31,6 +31,7 @@ from ..model import (
 from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
+from .hours import from_body
 from .jobfile import load
 from .tables import atomic_file, atomic_path, neutralise_frame
 
@@ -56,6 +57,11 @@ class PlanSummary:
     requests: int  # operations + lookups
     rate: float
     eta_seconds: float
+    hours: tuple[tuple[int, str], ...] = ()  # (job-file row, its business hours in words)
+
+
+#: Rows whose business hours a plan's summary lists in words before it gives only a count.
+HOURS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +320,21 @@ def summarize(frame: pd.DataFrame, rate: float, *, precheck: bool = True) -> Pla
         requests=ops + lookups,
         rate=rate,
         eta_seconds=(ops + lookups) / rate if rate > 0 else math.inf,
+        hours=hours_by_row(frame),
     )
+
+
+def hours_by_row(frame: pd.DataFrame) -> tuple[tuple[int, str], ...]:
+    """Each custom_hours row's hours in words, once per job-file row (not per extension), so a
+    reader checks the week they set rather than Zoom's 1 = Sunday numbers."""
+    chosen = frame["sub_setting_type"].astype(str).eq("custom_hours").to_numpy(dtype=bool)
+    rows = frame.loc[chosen, ["row", "settings"]].drop_duplicates("row").sort_values("row")
+    out: list[tuple[int, str]] = []
+    for row, settings in rows.itertuples(index=False, name=None):
+        body = orjson.loads(str(settings))
+        week = from_body(body) if isinstance(body, dict) else None
+        out.append((int(row), "hours unchanged" if week is None else week.words()))
+    return tuple(out)
 
 
 def format_duration(seconds: float) -> str:
@@ -348,6 +368,11 @@ def format_summary(summary: PlanSummary) -> str:
         f" + {summary.lookups:,} lookups = {summary.requests:,} requests"
         f" at {summary.rate:g}/s ≈ {format_duration(summary.eta_seconds)}"
     )
+    if summary.hours:
+        out += ["", "business hours, as each row sets them:"]
+        out += [f"  row {row}: {words}" for row, words in summary.hours[:HOURS_SHOWN]]
+        if len(summary.hours) > HOURS_SHOWN:
+            out.append(f"  … and {len(summary.hours) - HOURS_SHOWN:,} more rows")
     return "\n".join(out)
 
 

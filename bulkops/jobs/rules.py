@@ -10,7 +10,8 @@ user) the check is the union of what Zoom accepts, and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -42,7 +43,7 @@ FLAT_ONLY = ("call_forwarding_id",)
 #: The columns that name a row's extensions: a row gives exactly one of them.
 REF_COLUMNS = tuple(ref.value for ref in ExtensionRef)
 KNOWN_COLUMNS = frozenset(
-    {"action", "setting_type", "sub_setting_type", "settings", "timezone"}
+    {"action", "setting_type", "sub_setting_type", "settings", "timezone", "hours"}
     | set(FLAT_FIELDS)
     | set(FLAT_ONLY)
     | set(REF_COLUMNS)
@@ -55,6 +56,13 @@ _REF_CHECKS: dict[ExtensionRef, Callable[[str], str | None]] = {
 }  # a selector is checked against the directory, when the row is expanded
 
 
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'update'?)`` for the known value closest to ``value``, else ""."""
+    choices = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
+
+
 def _choice(r: RowCheck, column: str, value: str, kind: type[_E]) -> _E | None:
     valid = tuple(k.value for k in kind)
     if value in valid:
@@ -62,7 +70,28 @@ def _choice(r: RowCheck, column: str, value: str, kind: type[_E]) -> _E | None:
     if not value:
         r.error(column, None, f"is required: one of {', '.join(valid)}")
     else:
-        r.error(column, value, f"must be one of {', '.join(valid)}")
+        r.error(column, value, f"must be one of {', '.join(valid)}{did_you_mean(value, valid)}")
+    return None
+
+
+#: Columns that make a row about something other than the holiday itself.
+_NOT_HOLIDAY = ("phone_number", "call_forwarding_id", "description")
+
+
+def _implied_sub(
+    action: Action | None, setting: SettingType | None, cells: Mapping[str, str], flat: set[str]
+) -> SubSettingType | None:
+    """The one sub_setting_type a row can mean when it leaves the column empty, else None."""
+    if setting is SettingType.BUSINESS_HOURS and cells.get("hours"):
+        return SubSettingType.CUSTOM_HOURS
+    if (
+        setting is SettingType.HOLIDAY_HOURS
+        and action in (Action.ADD, Action.UPDATE)
+        and flat & {"name", "from", "to", "holiday_id"}
+        and not flat & set(_NOT_HOLIDAY)
+        and not cells.get("settings", "").strip()
+    ):
+        return SubSettingType.HOLIDAY
     return None
 
 
@@ -133,6 +162,8 @@ def check_row(
             cell = cell or inner
         if cell:
             flat[name] = cell
+    if get("hours"):
+        flat["hours"] = get("hours")
 
     if "name" in flat and not has_visible(flat["name"]):
         r.error("name", flat["name"], "has no visible characters: give the holiday a name")
@@ -168,6 +199,8 @@ def check_row(
                 "is required (or give call_forwarding_id/phone_number, or holiday_id/name, "
                 "so a delete can tell what it deletes)",
             )
+    elif not sub_text and (implied := _implied_sub(action, setting, cells, set(flat))):
+        sub = implied
     else:
         sub = _choice(r, "sub_setting_type", sub_text, SubSettingType)
 
