@@ -30,7 +30,7 @@ import orjson
 
 from . import __version__
 from .config import AccountPlan, resolve_rate
-from .errors import BulkopsError, ConfigError
+from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
@@ -209,8 +209,8 @@ def _cmd_validate(ns: argparse.Namespace) -> int:
 
     problems = validate(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
     errors = [p for p in problems if p.severity == "error"]
-    for problem in problems:
-        print(f"{problem.severity}: {problem}")
+    for severity, line in group_problems(problems):
+        print(f"{severity}: {line}")
     if errors:
         print(f"{len(errors)} error(s); nothing was sent. Fix them and validate again.")
         return EXIT_USAGE

@@ -112,7 +112,7 @@ import pandas as pd
 from ..errors import Problem
 from .checks import RowSpec, parse_timezone
 from .intake import echo
-from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
+from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row, did_you_mean
 from .tables import read_table
 
 
@@ -141,6 +141,19 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
     if table.frame.empty:
         nothing = "the job file has a header but no rows: there is nothing to do"
         problems.append(Problem(table.path, 1, None, None, nothing, "warning"))
+    if len(table.sheets) > 1:
+        others = ", ".join(repr(s) for s in table.sheets[1:])
+        read = f"the workbook has {len(table.sheets)} sheets; only the first, "
+        problems.append(
+            Problem(
+                table.path,
+                None,
+                None,
+                None,
+                echo(f"{read}{table.sheets[0]!r}, was read ({others} ignored)", 300),
+                "warning",
+            )
+        )
     tz, reason = parse_timezone(timezone or "")
     if reason:
         problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))
@@ -152,7 +165,10 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
                     1,
                     echo(str(column)),
                     None,
-                    "unknown column, ignored; known: " + ", ".join(sorted(KNOWN_COLUMNS)),
+                    "unknown column, ignored"
+                    + did_you_mean(str(column), KNOWN_COLUMNS)
+                    + "; known: "
+                    + ", ".join(sorted(KNOWN_COLUMNS)),
                     "warning",
                 )
             )
