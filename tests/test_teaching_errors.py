@@ -261,3 +261,23 @@ def test_an_xlsx_cell_beyond_the_header_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(JobFileError) as err:
         load(job)
     assert "row 2 has a value beyond the last named column" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("target", "suggestion"),
+    [
+        ("site=Lodnon", "site=lodnon (did you mean 'London'?)"),
+        ("type=call_queu", "type=call_queu (did you mean 'call_queue'?)"),
+        ("sitte=London", "uses column 'sitte' (did you mean 'site'?)"),
+    ],
+)
+def test_sites_types_and_directory_columns_get_a_suggestion(
+    tmp_path: Path, target: str, suggestion: str
+) -> None:
+    directory = tmp_path / "dir.csv"
+    directory.write_text("extension_id,type,site\ne1,user,London\ne2,call_queue,Berlin\n")
+    job = tmp_path / "j.csv"
+    job.write_text(f"action,setting_type,target,hours\nupdate,business_hours,{target},24/7\n")
+    with pytest.raises(JobFileError) as err:
+        build_plan(job, directory=directory)
+    assert suggestion in str(err.value)

@@ -13,6 +13,7 @@ import difflib
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -89,6 +90,13 @@ def check_email(value: str) -> str | None:
 def has_visible(value: str) -> bool:
     """False for text of only spaces, line breaks and invisible format characters (U+200B…)."""
     return any(not (c.isspace() or unicodedata.category(c) == "Cf") for c in value)
+
+
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'update'?)`` for the known value closest to ``value``, else ""."""
+    choices = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
 
 
 def parse_timezone(value: str) -> tuple[ZoneInfo | None, str | None]:

@@ -3,8 +3,8 @@
 ## Job-file format
 
 A job file is a table, one operation template per row: **CSV** (UTF-8, with or without a BOM;
-other encodings with `encoding=` / `--encoding`) or **Parquet** (recognised by a `.parquet`/`.pq`
-suffix or its `PAR1` magic bytes). Every cell is read as text, so nothing is ever coerced: a
+other encodings with `encoding=` / `--encoding`), **Parquet** (recognised by a `.parquet`/`.pq`
+suffix or its `PAR1` magic bytes) or an **.xlsx** workbook (its first sheet; see ``xlsx``). Every cell is read as text, so nothing is ever coerced: a
 spreadsheet's damage (`1.20589E+10`, a dropped `+`, `1234.0`, lost leading zeros) is reported
 with the offending value, never repaired. Column names use Zoom's own field names; they are
 matched case-insensitively and surrounding spaces are ignored. Blank rows are skipped. Rows are
@@ -28,6 +28,7 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | `call_forwarding_id` | the forwarding entry to update/delete |
 | `settings` | a JSON object (CSV) or a struct / JSON string (Parquet) with the rest of the body's `settings`: `type`, `custom_hours_settings`, call-handling fields, `call_forwarding_settings`, `require_press_1_before_connecting`, … |
 | `timezone` | IANA zone (`Europe/Berlin`) for this row's date-only and naive times |
+| `hours` | business hours in words (`Mon-Fri 08:00-18:00`, `24/7`, `closed`; grammar in ``hours``) for update business_hours/custom_hours, which it implies |
 
 Flat columns and `settings` merge into one body; the same field given in both with different
 values is an error. Unknown columns and unknown `settings` keys are warnings (Zoom has many
@@ -110,9 +111,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem
-from .checks import RowSpec, parse_timezone
+from .checks import RowSpec, did_you_mean, parse_timezone
 from .intake import echo
-from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row, did_you_mean
+from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .tables import read_table
 
 

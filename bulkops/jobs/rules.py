@@ -10,8 +10,7 @@ user) the check is the union of what Zoom accepts, and says so.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from .checks import (
     check_email,
     check_extension_number,
     check_id,
+    did_you_mean,
     has_visible,
     parse_settings,
     parse_timezone,
@@ -54,13 +54,6 @@ _REF_CHECKS: dict[ExtensionRef, Callable[[str], str | None]] = {
     ExtensionRef.EXTENSION_NUMBER: check_extension_number,
     ExtensionRef.EMAIL: check_email,
 }  # a selector is checked against the directory, when the row is expanded
-
-
-def did_you_mean(value: str, known: Iterable[str]) -> str:
-    """`` (did you mean 'update'?)`` for the known value closest to ``value``, else ""."""
-    choices = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
 
 
 def _choice(r: RowCheck, column: str, value: str, kind: type[_E]) -> _E | None:
