@@ -15,7 +15,7 @@ from bulkops.cli import main
 from bulkops.errors import JobFileError, Problem, group_problems
 from bulkops.jobs.checks import parse_timezone
 from bulkops.jobs.jobfile import load
-from bulkops.jobs.plan import build_plan, format_summary
+from bulkops.jobs.plan import _job_hash, build_plan, format_summary
 from bulkops.jobs.rules import check_row
 
 USER = "VVr6DbYmXjlkaEc6oRoggD"
@@ -281,3 +281,30 @@ def test_sites_types_and_directory_columns_get_a_suggestion(
     with pytest.raises(JobFileError) as err:
         build_plan(job, directory=directory)
     assert suggestion in str(err.value)
+
+
+def test_sheet_names_the_sheet_to_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "Readme"
+    book.active.append(["this workbook's job is on the sheet Job"])
+    job_sheet = book.create_sheet("Job")
+    job_sheet.append(["action", "setting_type", "extension_id", "hours"])
+    job_sheet.append(["update", "business_hours", USER, "Mon-Fri 08:00-18:00"])
+    path = tmp_path / "job.xlsx"
+    book.save(path)
+    loaded = load(path, sheet="Job")
+    assert loaded.problems == [] and len(loaded.specs) == 1
+    assert main(["validate", str(path), "--sheet", "Job"]) == 0
+    assert main(["validate", str(path), "--sheet", "Jbo"]) == 2
+    assert "has no sheet 'Jbo'; its sheets: 'Readme', 'Job'" in capsys.readouterr().out
+    # The sheet is part of the job's identity, like the encoding: another sheet is another job.
+    hashes = {_job_hash(path.read_bytes(), None, None, None, sheet) for sheet in (None, "Job")}
+    assert len(hashes) == 2
+
+
+def test_sheet_on_a_csv_is_refused(tmp_path: Path) -> None:
+    job = tmp_path / "j.csv"
+    job.write_text(HOURS_HEADER + f"\nupdate,business_hours,{USER},24/7\n")
+    with pytest.raises(JobFileError) as err:
+        load(job, sheet="Job")
+    assert "--sheet reads an .xlsx workbook" in str(err.value)

@@ -128,8 +128,15 @@ class JobRows:
     rows: int  # non-blank data rows read
 
 
-def load(path: str | Path, *, encoding: str | None = None, timezone: str | None = None) -> JobRows:
-    """Read and check every row of a job file. Unreadable files raise JobFileError."""
+def load(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    timezone: str | None = None,
+    sheet: str | None = None,
+) -> JobRows:
+    """Read and check every row of a job file (``sheet``: of a workbook, else its first).
+    Unreadable files raise JobFileError."""
     # A header alone is a job with nothing to do: a failures.csv of a run where nothing failed.
     table = read_table(
         path,
@@ -137,12 +144,13 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
         required=("action", "setting_type"),
         any_of=REF_COLUMNS,
         allow_empty=True,
+        sheet=sheet,
     )
     problems: list[Problem] = []
     if table.frame.empty:
         nothing = "the job file has a header but no rows: there is nothing to do"
         problems.append(Problem(table.path, 1, None, None, nothing, "warning"))
-    if len(table.sheets) > 1:
+    if len(table.sheets) > 1 and sheet is None:
         others = ", ".join(repr(s) for s in table.sheets[1:])
         read = f"the workbook has {len(table.sheets)} sheets; only the first, "
         problems.append(

@@ -98,9 +98,10 @@ def build_plan(
     directory: str | Path | None = None,
     encoding: str | None = None,
     timezone: str | None = None,
+    sheet: str | None = None,
 ) -> Plan:
     """Read, check and expand a job file; raise JobFileError listing every problem if any."""
-    plan, problems = _prepare(path, directory, encoding, timezone)
+    plan, problems = _prepare(path, directory, encoding, timezone, sheet)
     if plan is None or any(p.severity == "error" for p in problems):
         raise JobFileError(problems)
     return plan
@@ -112,9 +113,10 @@ def validate(
     directory: str | Path | None = None,
     encoding: str | None = None,
     timezone: str | None = None,
+    sheet: str | None = None,
 ) -> list[Problem]:
     """Every problem (errors and warnings) ``build_plan`` would find; empty means clean."""
-    return _prepare(path, directory, encoding, timezone)[1]
+    return _prepare(path, directory, encoding, timezone, sheet)[1]
 
 
 def _prepare(
@@ -122,6 +124,7 @@ def _prepare(
     directory_path: str | Path | None,
     encoding: str | None,
     timezone: str | None,
+    sheet: str | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
     problems: list[Problem] = []
     directory: Directory | None = None
@@ -129,7 +132,7 @@ def _prepare(
         directory, found = read_directory(directory_path)
         problems.extend(found)
     try:
-        job = load(path, encoding=encoding, timezone=timezone)
+        job = load(path, encoding=encoding, timezone=timezone, sheet=sheet)
     except JobFileError as exc:
         return None, problems + exc.problems
     row_problems = list(job.problems)
@@ -140,7 +143,7 @@ def _prepare(
         specs = job.specs
     resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
-    job_hash = _job_hash(job.data, directory, encoding, timezone)
+    job_hash = _job_hash(job.data, directory, encoding, timezone, sheet)
     frame = expand(specs, resolution, directory, job_hash)
     row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
     row_problems.sort(key=lambda p: p.row or 0)
@@ -156,13 +159,17 @@ def _prepare(
 
 
 def _job_hash(
-    data: bytes, directory: Directory | None, encoding: str | None, timezone: str | None
+    data: bytes,
+    directory: Directory | None,
+    encoding: str | None,
+    timezone: str | None,
+    sheet: str | None = None,
 ) -> str:
     digest = hashlib.sha256(data)
     if directory is not None:
         digest.update(b"\0directory\0" + directory.data)
     # The arguments change how the same bytes are read, so they are part of the job's identity.
-    for name, value in (("encoding", encoding), ("timezone", timezone)):
+    for name, value in (("encoding", encoding), ("timezone", timezone), ("sheet", sheet)):
         if value:
             digest.update(f"\0{name}={value}".encode())
     return digest.hexdigest()

@@ -72,6 +72,7 @@ def read_table(
     any_of: Sequence[str] = (),
     what: str = "job file",
     allow_empty: bool = False,
+    sheet: str | None = None,
 ) -> Table:
     """Read a CSV or Parquet file with every cell as text; raise JobFileError when unreadable.
 
@@ -86,7 +87,9 @@ def read_table(
     refuse_other(name, data, what)
     sheets: list[str] = []
     if is_xlsx(path, data):
-        frame, sheets = read_xlsx(name, data, what, expected)
+        frame, sheets = read_xlsx(name, data, what, expected, sheet)
+    elif sheet is not None:
+        raise fail(name, f"--sheet reads an .xlsx workbook; the {what} is not one: drop --sheet")
     elif is_parquet(path, data):
         frame = read_parquet(name, data, what, expected)
     else:

@@ -1,11 +1,12 @@
 """Excel workbooks: an ``.xlsx`` job or directory file is read like a CSV, every cell as text.
 
-The first sheet is read (a workbook with more sheets says which one it took). Cells become the
-text a CSV export would hold: numbers as written (``1234``, ``1.5``, a 12-digit phone number
-without its ``+`` stays without it and is reported, never repaired), a date cell as its date
-(``2027-12-25``, so a ``to`` date still means the whole day) or date-time, a time as ``HH:mm``,
-TRUE/FALSE as ``true``/``false``. Older and other binary spreadsheets (``.xls``, ``.ods``,
-``.numbers``) are refused with one sentence: bulkops reads no format it cannot check.
+The first sheet is read, or the one ``--sheet`` names (a workbook with more sheets and no
+``--sheet`` says which one it took). Cells become the text a CSV export would hold: numbers as
+written (``1234``, ``1.5``; a 12-digit phone number without its ``+`` stays without it and is
+reported, never repaired), a date cell as its date (``2027-12-25``, so a ``to`` date still means
+the whole day) or date-time, a time as ``HH:mm``, TRUE/FALSE as ``true``/``false``. Older and
+other binary spreadsheets (``.xls``, ``.xlsb``, ``.ods``, ``.numbers``) are refused with one
+sentence: bulkops reads no format it cannot check.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import JobFileError
 from .intake import MAX_FILE_BYTES, check_cells, check_header, echo, fail
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -44,10 +46,10 @@ def refuse_other(name: str, data: bytes, what: str) -> None:
 
 
 def read_xlsx(
-    name: str, data: bytes, what: str, expected: tuple[str, ...]
+    name: str, data: bytes, what: str, expected: tuple[str, ...], sheet: str | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The first sheet as one str column per header (rows indexed as the sheet numbers them),
-    and the names of every sheet in the workbook."""
+    """The sheet named ``sheet`` (else the first) as one str column per header, rows indexed as
+    the sheet numbers them, and the names of every sheet in the workbook."""
     import openpyxl  # type: ignore[import-untyped]  # no stubs shipped
 
     unreadable = (
@@ -67,10 +69,16 @@ def read_xlsx(
         )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        rows = [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         sheets = list(book.sheetnames)
+        if sheet is not None and sheet not in sheets:
+            book.close()
+            named = ", ".join(repr(s) for s in sheets)
+            raise fail(name, f"the {what} has no sheet {echo(sheet)!r}; its sheets: {named}")
+        chosen = book[sheet] if sheet is not None else book.worksheets[0]
+        rows = [[_text(v) for v in row] for row in chosen.iter_rows(values_only=True)]
         book.close()
+    except JobFileError:
+        raise
     except Exception as exc:  # openpyxl raises KeyError, InvalidFileException, … on damage
         raise fail(name, f"{unreadable} ({echo(str(exc), 120)})") from None
     if not rows:
