@@ -31,7 +31,7 @@ import orjson
 from . import __version__
 from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .config import AccountPlan, resolve_rate
-from .errors import BulkopsError, ConfigError
+from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
@@ -57,10 +57,11 @@ def _positive_int(text: str) -> int:
 
 
 def _add_job_input(p: argparse.ArgumentParser) -> None:
-    p.add_argument("job", type=Path, help="job file (CSV or Parquet)")
+    p.add_argument("job", type=Path, help="job file (CSV, Parquet or .xlsx)")
     p.add_argument("--directory", type=Path, help="extension directory file (CSV or Parquet)")
     p.add_argument("--encoding", help="text encoding of a CSV job file (default UTF-8)")
     p.add_argument("--timezone", help="IANA zone for date-only and naive times (default UTC)")
+    p.add_argument("--sheet", help="the sheet of an .xlsx job file to read (default: the first)")
 
 
 def _add_rate(p: argparse.ArgumentParser) -> None:
@@ -210,10 +211,12 @@ def _state_dir(ns: argparse.Namespace) -> Path:
 def _cmd_validate(ns: argparse.Namespace) -> int:
     from .jobs.plan import validate
 
-    problems = validate(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
+    problems = validate(
+        ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone, sheet=ns.sheet
+    )
     errors = [p for p in problems if p.severity == "error"]
-    for problem in problems:
-        print(f"{problem.severity}: {problem}")
+    for severity, line in group_problems(problems):
+        print(f"{severity}: {line}")
     if errors:
         print(f"{len(errors)} error(s); nothing was sent. Fix them and validate again.")
         return EXIT_USAGE
@@ -225,7 +228,9 @@ def _cmd_plan(ns: argparse.Namespace) -> int:
     from .jobs.plan import build_plan, format_summary, write_plan
 
     rate = resolve_rate(ns.account_plan, ns.rate)
-    plan = build_plan(ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone)
+    plan = build_plan(
+        ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone, sheet=ns.sheet
+    )
     for warning in plan.warnings:
         print(f"warning: {warning}")
     print(format_summary(plan.summary(rate, precheck=not ns.no_precheck)))
@@ -271,6 +276,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         retry_failed=ns.retry_failed,
         encoding=ns.encoding,
         timezone=ns.timezone,
+        sheet=ns.sheet,
         api_url=ns.api_url,
         oauth_url=ns.oauth_url,
         log_format=ns.log_format,

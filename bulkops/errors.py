@@ -25,6 +25,7 @@ Per-operation API errors never escape the engine: they become results in the rep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,55 @@ def _clip(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+#: A problem repeated on this many rows is shown as one line; fewer are shown one by one.
+GROUP_AT = 3
+#: Rows a grouped line lists before it gives only the total.
+GROUP_ROWS_SHOWN = 5
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+def _shape(value: str | None) -> str | None:
+    """``8:00`` and ``9:30`` have one shape (``9:99``), ``08:00`` another: a systematic mistake
+    repeats a shape, not a value."""
+    return None if value is None else _DIGIT_RE.sub("9", value)
+
+
+def group_problems(problems: Sequence[Problem]) -> list[tuple[str, str]]:
+    """(severity, line) per problem, with a problem repeated on GROUP_AT or more rows (same
+    file, column, reason and value shape) folded into one line that gives the rows and total.
+
+    Grouping is presentation only: ``problems`` keeps every Problem. Groups stand where their
+    first row stands, so the output still reads top to bottom through the file.
+    """
+    groups: dict[tuple[str, str, str | None, str, str | None], list[Problem]] = {}
+    for p in problems:
+        key = (p.severity, p.file, p.column, p.reason, _shape(p.value))
+        groups.setdefault(key, []).append(p)
+    lines: list[tuple[str, str]] = []
+    for members in groups.values():
+        rows = sorted({p.row for p in members if p.row is not None})
+        if len(rows) < GROUP_AT:
+            lines.extend((p.severity, str(p)) for p in members)
+            continue
+        first = members[0]
+        where = first.file + (f" [{first.column}]" if first.column else "")
+        values = {p.value for p in members}
+        have = ""
+        if first.value is not None:
+            have = f" have {_clip(first.value)!r}" + (" (or alike)" if len(values) > 1 else "")
+        lines.append((first.severity, f"{where}: {_rows(rows)}{have}: {first.reason}"))
+    return lines
+
+
+def _rows(rows: Sequence[int]) -> str:
+    """``200 rows (rows 2–201)`` when contiguous, else the first few and the total."""
+    if rows[-1] - rows[0] + 1 == len(rows):
+        return f"{len(rows):,} rows (rows {rows[0]}–{rows[-1]})"
+    shown = ", ".join(map(str, rows[:GROUP_ROWS_SHOWN]))
+    more = ", …" if len(rows) > GROUP_ROWS_SHOWN else ""
+    return f"{len(rows):,} rows (rows {shown}{more})"
+
+
 class JobFileError(BulkopsError):
     """The job file (or the directory file) has defects; ``problems`` lists every one."""
 
@@ -66,9 +116,10 @@ class JobFileError(BulkopsError):
         self.problems = list(problems)
         errors = [p for p in self.problems if p.severity == "error"]
         head = f"{len(errors)} problem(s) in the input; nothing was sent to Zoom"
-        lines = [head, *(f"  {p}" for p in errors[:50])]
-        if len(errors) > 50:
-            lines.append(f"  … and {len(errors) - 50} more (run `bulkops validate` to see all)")
+        grouped = [line for _, line in group_problems(errors)]
+        lines = [head, *(f"  {line}" for line in grouped[:50])]
+        if len(grouped) > 50:
+            lines.append(f"  … and {len(grouped) - 50} more (run `bulkops validate` to see all)")
         super().__init__("\n".join(lines))
 
 

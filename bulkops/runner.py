@@ -52,6 +52,7 @@ class RunSettings:
     retry_failed: bool = False
     encoding: str | None = None
     timezone: str | None = None
+    sheet: str | None = None  # of an .xlsx job file
     api_url: str | None = None
     oauth_url: str | None = None
     log_format: str = "text"
@@ -156,6 +157,7 @@ async def run_job(
         directory=settings.directory,
         encoding=settings.encoding,
         timezone=settings.timezone,
+        sheet=settings.sheet,
     )
     for warning in plan.warnings:
         log.warning("%s", warning)

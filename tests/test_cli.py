@@ -353,9 +353,9 @@ def test_quiet_says_nothing_when_all_is_well_and_the_summary_when_not(
 
 def test_output_cut_short_by_head_ends_quietly(tmp_path: Path) -> None:
     """`bulkops validate big.csv | head -1`: no traceback, the shell's SIGPIPE code."""
-    rows = [
-        f"add,holiday_hours,holiday,{USER},Bad Day {i},2027-13-01,2027-13-01" for i in range(3000)
-    ]
+    # Each action a different word: alike problems are grouped into one line, these are not.
+    words = ["".join(chr(97 + int(d)) for d in str(i)) for i in range(3000)]
+    rows = [f"x{w},holiday_hours,holiday,{USER},Bad Day,2027-12-01,2027-12-01" for w in words]
     job = _write(tmp_path / "big.csv", rows)
     with subprocess.Popen(
         [sys.executable, "-m", "bulkops", "validate", str(job)],

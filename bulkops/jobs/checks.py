@@ -9,13 +9,16 @@ docs/zoom-api.md and the OpenAPI extract.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import orjson
 
@@ -89,6 +92,13 @@ def has_visible(value: str) -> bool:
     return any(not (c.isspace() or unicodedata.category(c) == "Cf") for c in value)
 
 
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'update'?)`` for the known value closest to ``value``, else ""."""
+    choices = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
+
+
 def parse_timezone(value: str) -> tuple[ZoneInfo | None, str | None]:
     if not value:
         return None, None
@@ -97,7 +107,22 @@ def parse_timezone(value: str) -> tuple[ZoneInfo | None, str | None]:
             raise ValueError(value)
         return ZoneInfo(value), None
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None, "must be an IANA time zone name such as Europe/Berlin or America/New_York"
+        reason = "must be an IANA time zone name such as Europe/Berlin or America/New_York"
+        return None, reason + _zone_hint(value)
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def _zone_hint(value: str) -> str:
+    zones = _zones()
+    key = value.strip().lower().replace(" ", "_")
+    if key in zones:  # right name, wrong case or spaces: ZoneInfo is exact
+        return f" (did you mean {zones[key]!r}?)"
+    close = difflib.get_close_matches(key, list(zones), n=1, cutoff=0.75)
+    return f" (did you mean {zones[close[0]]!r}?)" if close else ""
 
 
 def parse_when(value: str, tz: ZoneInfo | None, *, end: bool) -> tuple[str | None, str | None]:

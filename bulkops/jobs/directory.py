@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import JobFileError, Problem
-from .checks import ID_RE, ExtensionRef, RowSpec
+from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean
 from .intake import echo
 from .tables import read_table
 
@@ -272,10 +272,26 @@ def _select(directory: Directory, text: str) -> IntArray | str:
         return f"is not a valid selector: {exc}"
     except KeyError as exc:
         columns = echo(", ".join(map(str, directory.frame.columns)), 200)
-        return f"uses column {echo(exc.args[0])!r}, which the directory lacks; it has {columns}"
+        hint = did_you_mean(str(exc.args[0]), map(str, directory.frame.columns))
+        return (
+            f"uses column {echo(exc.args[0])!r}{hint}, which the directory lacks; it has {columns}"
+        )
     if not len(found):
-        return "matches no extension in the directory"
+        return "matches no extension in the directory" + _value_hints(directory, selector)
     return found
+
+
+def _value_hints(directory: Directory, selector: Selector) -> str:
+    """Each selector value no extension has, with the directory's closest (a site, a type)."""
+    hints = []
+    for column, values in selector.clauses:
+        have = set(directory.column(column).tolist())
+        for value in values:
+            if value not in have:
+                hint = did_you_mean(value, directory.frame[column].str.strip().unique().tolist())
+                if hint:
+                    hints.append(f"{column}={value}{hint}")
+    return ": " + "; ".join(hints) if hints else ""
 
 
 def _zero_hints(directory: Directory | None) -> dict[str, str]:

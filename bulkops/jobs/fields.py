@@ -19,6 +19,7 @@ from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
 from ..zoom.schema import FORWARDING_ENTRIES, HOLIDAY_ID, Field, Kind, Text
 from .checks import RowCheck, RowSpec, check_e164, check_id, is_int, show_value
+from .hours import HoursError, parse_hours, weekday_names
 
 HHMM_RE = re.compile(schema.PATTERNS[Text.HH_MM])
 
@@ -313,7 +314,10 @@ def _build_custom_hours(
     settings: dict[str, Any],
 ) -> None:
     what = _what(spec)
-    _unused(r, flat, set(), what)
+    _unused(r, flat, {"hours"}, what)
+    plain = "hours" in flat
+    if plain:
+        _plain_hours(r, flat["hours"], settings)
     _unknown_keys(r, settings, CUSTOM_HOURS_KEYS, what)
     kind = settings.get("type")
     if kind is None:
@@ -327,14 +331,32 @@ def _build_custom_hours(
     if kind == 2 and days is None:
         r.error("settings", None, "settings.custom_hours_settings is required when type is 2")
     if days is not None:
-        _check_days(r, days)
+        _check_days(r, days, monday_first=not plain)
     spec.settings.update(settings)
 
 
-def _check_days(r: RowCheck, days: object) -> None:
+def _plain_hours(r: RowCheck, text: str, settings: dict[str, Any]) -> None:
+    """The ``hours`` column in words becomes Zoom's body, unless ``settings`` gives one too."""
+    both = [key for key in ("type", "custom_hours_settings") if key in settings]
+    if both:
+        r.error(
+            "hours",
+            text,
+            f"give the hours once: the hours column or settings.{both[0]}, not both",
+        )
+        return
+    try:
+        settings.update(parse_hours(text).body())
+    except HoursError as exc:
+        r.error("hours", text, str(exc))
+        settings["type"] = 1  # the row has failed; only keeps the body's own checks quiet
+
+
+def _check_days(r: RowCheck, days: object, *, monday_first: bool) -> None:
     where = "settings.custom_hours_settings"
     expected = "a list of 1–7 weekday objects"
     seen: set[int] = set()
+    open_days: set[int] = set()
     for at, day in _objects(r, days, where, most=_DAYS.max_items, expected=expected, empty=False):
         weekday: Any = day.get("weekday")
         kind: Any = day.get("type")
@@ -348,6 +370,8 @@ def _check_days(r: RowCheck, days: object) -> None:
             r.error("settings", f"weekday={weekday}", f"{at}.weekday {weekday} appears twice")
         else:
             seen.add(weekday)
+            if kind in (1, 2):
+                open_days.add(weekday)
         if not is_int(kind) or kind not in _DAY_TYPES:
             r.error(
                 "settings",
@@ -367,6 +391,14 @@ def _check_days(r: RowCheck, days: object) -> None:
                     ok = False
             if ok and str(start) >= str(end):
                 r.error("settings", f"{start}-{end}", f"{at}: from must be before to")
+    if monday_first and open_days == {1, 2, 3, 4, 5}:
+        # Weekday 1 is Sunday: someone counting from Monday gets Sunday–Thursday, silently.
+        r.warn(
+            "settings",
+            "weekday 1–5",
+            f"weekday 1 is Sunday: these hours apply {weekday_names(sorted(open_days))}; "
+            "for Mon–Fri use 2–6 or the `hours` column",
+        )
 
 
 def _build_call_handling(

@@ -3,8 +3,8 @@
 ## Job-file format
 
 A job file is a table, one operation template per row: **CSV** (UTF-8, with or without a BOM;
-other encodings with `encoding=` / `--encoding`) or **Parquet** (recognised by a `.parquet`/`.pq`
-suffix or its `PAR1` magic bytes). Every cell is read as text, so nothing is ever coerced: a
+other encodings with `encoding=` / `--encoding`), **Parquet** (recognised by a `.parquet`/`.pq`
+suffix or its `PAR1` magic bytes) or an **.xlsx** workbook (its first sheet; see ``xlsx``). Every cell is read as text, so nothing is ever coerced: a
 spreadsheet's damage (`1.20589E+10`, a dropped `+`, `1234.0`, lost leading zeros) is reported
 with the offending value, never repaired. Column names use Zoom's own field names; they are
 matched case-insensitively and surrounding spaces are ignored. Blank rows are skipped. Rows are
@@ -28,6 +28,7 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | `call_forwarding_id` | the forwarding entry to update/delete |
 | `settings` | a JSON object (CSV) or a struct / JSON string (Parquet) with the rest of the body's `settings`: `type`, `custom_hours_settings`, call-handling fields, `call_forwarding_settings`, `require_press_1_before_connecting`, … |
 | `timezone` | IANA zone (`Europe/Berlin`) for this row's date-only and naive times |
+| `hours` | business hours in words (`Mon-Fri 08:00-18:00`, `24/7`, `closed`; grammar in ``hours``) for update business_hours/custom_hours, which it implies |
 
 Flat columns and `settings` merge into one body; the same field given in both with different
 values is an error. Unknown columns and unknown `settings` keys are warnings (Zoom has many
@@ -110,7 +111,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem
-from .checks import RowSpec, parse_timezone
+from .checks import RowSpec, did_you_mean, parse_timezone
 from .intake import echo
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .tables import read_table
@@ -127,8 +128,15 @@ class JobRows:
     rows: int  # non-blank data rows read
 
 
-def load(path: str | Path, *, encoding: str | None = None, timezone: str | None = None) -> JobRows:
-    """Read and check every row of a job file. Unreadable files raise JobFileError."""
+def load(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    timezone: str | None = None,
+    sheet: str | None = None,
+) -> JobRows:
+    """Read and check every row of a job file (``sheet``: of a workbook, else its first).
+    Unreadable files raise JobFileError."""
     # A header alone is a job with nothing to do: a failures.csv of a run where nothing failed.
     table = read_table(
         path,
@@ -136,11 +144,25 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
         required=("action", "setting_type"),
         any_of=REF_COLUMNS,
         allow_empty=True,
+        sheet=sheet,
     )
     problems: list[Problem] = []
     if table.frame.empty:
         nothing = "the job file has a header but no rows: there is nothing to do"
         problems.append(Problem(table.path, 1, None, None, nothing, "warning"))
+    if len(table.sheets) > 1 and sheet is None:
+        others = ", ".join(repr(s) for s in table.sheets[1:])
+        read = f"the workbook has {len(table.sheets)} sheets; only the first, "
+        problems.append(
+            Problem(
+                table.path,
+                None,
+                None,
+                None,
+                echo(f"{read}{table.sheets[0]!r}, was read ({others} ignored)", 300),
+                "warning",
+            )
+        )
     tz, reason = parse_timezone(timezone or "")
     if reason:
         problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))
@@ -152,7 +174,10 @@ def load(path: str | Path, *, encoding: str | None = None, timezone: str | None 
                     1,
                     echo(str(column)),
                     None,
-                    "unknown column, ignored; known: " + ", ".join(sorted(KNOWN_COLUMNS)),
+                    "unknown column, ignored"
+                    + did_you_mean(str(column), KNOWN_COLUMNS)
+                    + "; known: "
+                    + ", ".join(sorted(KNOWN_COLUMNS)),
                     "warning",
                 )
             )

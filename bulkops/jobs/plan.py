@@ -31,6 +31,7 @@ from ..model import (
 from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
+from .hours import from_body
 from .jobfile import load
 from .tables import atomic_file, atomic_path, neutralise_frame
 
@@ -56,6 +57,11 @@ class PlanSummary:
     requests: int  # operations + lookups
     rate: float
     eta_seconds: float
+    hours: tuple[tuple[int, str], ...] = ()  # (job-file row, its business hours in words)
+
+
+#: Rows whose business hours a plan's summary lists in words before it gives only a count.
+HOURS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +98,10 @@ def build_plan(
     directory: str | Path | None = None,
     encoding: str | None = None,
     timezone: str | None = None,
+    sheet: str | None = None,
 ) -> Plan:
     """Read, check and expand a job file; raise JobFileError listing every problem if any."""
-    plan, problems = _prepare(path, directory, encoding, timezone)
+    plan, problems = _prepare(path, directory, encoding, timezone, sheet)
     if plan is None or any(p.severity == "error" for p in problems):
         raise JobFileError(problems)
     return plan
@@ -106,9 +113,10 @@ def validate(
     directory: str | Path | None = None,
     encoding: str | None = None,
     timezone: str | None = None,
+    sheet: str | None = None,
 ) -> list[Problem]:
     """Every problem (errors and warnings) ``build_plan`` would find; empty means clean."""
-    return _prepare(path, directory, encoding, timezone)[1]
+    return _prepare(path, directory, encoding, timezone, sheet)[1]
 
 
 def _prepare(
@@ -116,6 +124,7 @@ def _prepare(
     directory_path: str | Path | None,
     encoding: str | None,
     timezone: str | None,
+    sheet: str | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
     problems: list[Problem] = []
     directory: Directory | None = None
@@ -123,7 +132,7 @@ def _prepare(
         directory, found = read_directory(directory_path)
         problems.extend(found)
     try:
-        job = load(path, encoding=encoding, timezone=timezone)
+        job = load(path, encoding=encoding, timezone=timezone, sheet=sheet)
     except JobFileError as exc:
         return None, problems + exc.problems
     row_problems = list(job.problems)
@@ -134,7 +143,7 @@ def _prepare(
         specs = job.specs
     resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
-    job_hash = _job_hash(job.data, directory, encoding, timezone)
+    job_hash = _job_hash(job.data, directory, encoding, timezone, sheet)
     frame = expand(specs, resolution, directory, job_hash)
     row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
     row_problems.sort(key=lambda p: p.row or 0)
@@ -150,13 +159,17 @@ def _prepare(
 
 
 def _job_hash(
-    data: bytes, directory: Directory | None, encoding: str | None, timezone: str | None
+    data: bytes,
+    directory: Directory | None,
+    encoding: str | None,
+    timezone: str | None,
+    sheet: str | None = None,
 ) -> str:
     digest = hashlib.sha256(data)
     if directory is not None:
         digest.update(b"\0directory\0" + directory.data)
     # The arguments change how the same bytes are read, so they are part of the job's identity.
-    for name, value in (("encoding", encoding), ("timezone", timezone)):
+    for name, value in (("encoding", encoding), ("timezone", timezone), ("sheet", sheet)):
         if value:
             digest.update(f"\0{name}={value}".encode())
     return digest.hexdigest()
@@ -314,7 +327,21 @@ def summarize(frame: pd.DataFrame, rate: float, *, precheck: bool = True) -> Pla
         requests=ops + lookups,
         rate=rate,
         eta_seconds=(ops + lookups) / rate if rate > 0 else math.inf,
+        hours=hours_by_row(frame),
     )
+
+
+def hours_by_row(frame: pd.DataFrame) -> tuple[tuple[int, str], ...]:
+    """Each custom_hours row's hours in words, once per job-file row (not per extension), so a
+    reader checks the week they set rather than Zoom's 1 = Sunday numbers."""
+    chosen = frame["sub_setting_type"].astype(str).eq("custom_hours").to_numpy(dtype=bool)
+    rows = frame.loc[chosen, ["row", "settings"]].drop_duplicates("row").sort_values("row")
+    out: list[tuple[int, str]] = []
+    for row, settings in rows.itertuples(index=False, name=None):
+        body = orjson.loads(str(settings))
+        week = from_body(body) if isinstance(body, dict) else None
+        out.append((int(row), "hours unchanged" if week is None else week.words()))
+    return tuple(out)
 
 
 def format_duration(seconds: float) -> str:
@@ -348,6 +375,11 @@ def format_summary(summary: PlanSummary) -> str:
         f" + {summary.lookups:,} lookups = {summary.requests:,} requests"
         f" at {summary.rate:g}/s ≈ {format_duration(summary.eta_seconds)}"
     )
+    if summary.hours:
+        out += ["", "business hours, as each row sets them:"]
+        out += [f"  row {row}: {words}" for row, words in summary.hours[:HOURS_SHOWN]]
+        if len(summary.hours) > HOURS_SHOWN:
+            out.append(f"  … and {len(summary.hours) - HOURS_SHOWN:,} more rows")
     return "\n".join(out)
 
 

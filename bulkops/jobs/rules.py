@@ -25,6 +25,7 @@ from .checks import (
     check_email,
     check_extension_number,
     check_id,
+    did_you_mean,
     has_visible,
     parse_settings,
     parse_timezone,
@@ -42,7 +43,7 @@ FLAT_ONLY = ("call_forwarding_id",)
 #: The columns that name a row's extensions: a row gives exactly one of them.
 REF_COLUMNS = tuple(ref.value for ref in ExtensionRef)
 KNOWN_COLUMNS = frozenset(
-    {"action", "setting_type", "sub_setting_type", "settings", "timezone"}
+    {"action", "setting_type", "sub_setting_type", "settings", "timezone", "hours"}
     | set(FLAT_FIELDS)
     | set(FLAT_ONLY)
     | set(REF_COLUMNS)
@@ -62,7 +63,28 @@ def _choice(r: RowCheck, column: str, value: str, kind: type[_E]) -> _E | None:
     if not value:
         r.error(column, None, f"is required: one of {', '.join(valid)}")
     else:
-        r.error(column, value, f"must be one of {', '.join(valid)}")
+        r.error(column, value, f"must be one of {', '.join(valid)}{did_you_mean(value, valid)}")
+    return None
+
+
+#: Columns that make a row about something other than the holiday itself.
+_NOT_HOLIDAY = ("phone_number", "call_forwarding_id", "description")
+
+
+def _implied_sub(
+    action: Action | None, setting: SettingType | None, cells: Mapping[str, str], flat: set[str]
+) -> SubSettingType | None:
+    """The one sub_setting_type a row can mean when it leaves the column empty, else None."""
+    if setting is SettingType.BUSINESS_HOURS and cells.get("hours"):
+        return SubSettingType.CUSTOM_HOURS
+    if (
+        setting is SettingType.HOLIDAY_HOURS
+        and action in (Action.ADD, Action.UPDATE)
+        and flat & {"name", "from", "to", "holiday_id"}
+        and not flat & set(_NOT_HOLIDAY)
+        and not cells.get("settings", "").strip()
+    ):
+        return SubSettingType.HOLIDAY
     return None
 
 
@@ -133,6 +155,8 @@ def check_row(
             cell = cell or inner
         if cell:
             flat[name] = cell
+    if get("hours"):
+        flat["hours"] = get("hours")
 
     if "name" in flat and not has_visible(flat["name"]):
         r.error("name", flat["name"], "has no visible characters: give the holiday a name")
@@ -168,6 +192,8 @@ def check_row(
                 "is required (or give call_forwarding_id/phone_number, or holiday_id/name, "
                 "so a delete can tell what it deletes)",
             )
+    elif not sub_text and (implied := _implied_sub(action, setting, cells, set(flat))):
+        sub = implied
     else:
         sub = _choice(r, "sub_setting_type", sub_text, SubSettingType)
 

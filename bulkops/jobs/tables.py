@@ -1,4 +1,4 @@
-"""Tables in and out: read a CSV or Parquet file with every cell as text, write reports safely.
+"""Tables in and out: read a CSV, Parquet or .xlsx file with every cell as text, write reports.
 
 **Reading** (job files, directory files): every cell is read as text, so nothing is ever
 coerced. What a file must pass before it is parsed (a regular file, size, header width) and what
@@ -41,6 +41,7 @@ from .intake import (
     read_regular,
 )
 from .parquet import MAGIC, PARQUET_SUFFIXES, read_parquet
+from .xlsx import is_xlsx, read_xlsx, refuse_other
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ class Table:
     path: str
     data: bytes
     frame: pd.DataFrame  # columns: normalised header names; index: spreadsheet row numbers
+    sheets: tuple[str, ...] = ()  # an .xlsx workbook's sheets; the first is the one read
 
 
 def is_parquet(path: str | Path, data: bytes) -> bool:
@@ -70,6 +72,7 @@ def read_table(
     any_of: Sequence[str] = (),
     what: str = "job file",
     allow_empty: bool = False,
+    sheet: str | None = None,
 ) -> Table:
     """Read a CSV or Parquet file with every cell as text; raise JobFileError when unreadable.
 
@@ -81,11 +84,16 @@ def read_table(
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise fail(name, f"the {what} is empty: it needs a header row and at least one row")
     expected = (*required, *any_of)
-    frame = (
-        read_parquet(name, data, what, expected)
-        if is_parquet(path, data)
-        else _read_csv(name, data, encoding, what, expected)
-    )
+    refuse_other(name, data, what)
+    sheets: list[str] = []
+    if is_xlsx(path, data):
+        frame, sheets = read_xlsx(name, data, what, expected, sheet)
+    elif sheet is not None:
+        raise fail(name, f"--sheet reads an .xlsx workbook; the {what} is not one: drop --sheet")
+    elif is_parquet(path, data):
+        frame = read_parquet(name, data, what, expected)
+    else:
+        frame = _read_csv(name, data, encoding, what, expected)
 
     missing = [c for c in required if c not in frame.columns]
     if any_of and not any(c in frame.columns for c in any_of):
@@ -99,7 +107,7 @@ def read_table(
     frame = frame.loc[~blank]
     if frame.empty and not allow_empty:
         raise fail(name, f"the {what} has a header but no rows", row=1)
-    return Table(name, data, frame)
+    return Table(name, data, frame, tuple(sheets))
 
 
 def _read_csv(
