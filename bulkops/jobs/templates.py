@@ -30,10 +30,11 @@ TEMPLATES: dict[str, str] = {
         "add,holiday_hours,holiday,*,Company Shutdown,2027-12-29,2027-12-31\n"
     ),
     "business-hours.csv": (
-        "action,setting_type,sub_setting_type,extension_number,settings\n"
-        f"update,business_hours,custom_hours,3101,{_WEEK}\n"
-        f"update,business_hours,custom_hours,3103,{_WEEK}\n"
-        'update,business_hours,custom_hours,1101,"{""type"": 1}"\n'
+        "action,setting_type,sub_setting_type,extension_number,hours,settings\n"
+        "update,business_hours,,3101,Mon-Fri 08:30-17:30,\n"
+        "update,business_hours,,3102,Mon-Thu 08:00-17:00; Fri 08:00-15:00,\n"
+        f"update,business_hours,custom_hours,3103,,{_WEEK}\n"
+        "update,business_hours,,1101,24/7,\n"
     ),
     "call-forwarding.csv": (
         "action,setting_type,sub_setting_type,target,phone_number,description,settings\n"
@@ -67,9 +68,11 @@ holiday-rollout.csv
         bulkops holidays --country GB --subdiv SCT --year 2027 --target 'site=Glasgow'
 
 business-hours.csv
-    Replaces business hours. `settings` is Zoom's body as JSON: type 1 = 24 hours, type 2 =
-    custom with one entry per weekday, where weekday 1 is SUNDAY and 7 is Saturday; an entry's
-    type 0 = closed, 2 = open from..to (HH:mm). The example opens Mon-Fri 08:30-17:30.
+    Replaces business hours. Say them in words in `hours` ("Mon-Fri 08:30-17:30",
+    "Mon-Thu 08:00-17:00; Fri 08:00-15:00", "24/7", "closed"; days not named are closed), or
+    give Zoom's body as JSON in `settings` (row 4): type 1 = 24 hours, type 2 = custom with one
+    entry per weekday, where weekday 1 is SUNDAY and 7 is Saturday; an entry's type 0 = closed,
+    2 = open from..to (HH:mm). `bulkops plan` shows every row's hours in words.
 
 call-forwarding.csv
     Adds a forwarding number to the closed hours of London's users and sets what happens to an
