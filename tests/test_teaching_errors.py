@@ -132,6 +132,21 @@ def test_an_unknown_column_gets_a_suggestion(tmp_path: Path) -> None:
     assert "unknown column, ignored (did you mean 'timezone'?); known:" in problem.reason
 
 
+def test_a_misspelt_required_column_is_named_with_its_fix(tmp_path: Path) -> None:
+    job = tmp_path / "j.csv"
+    job.write_text(f"acton,setting_type,extenson_id\nupdate,business_hours,{USER}\n")
+    with pytest.raises(JobFileError) as caught:
+        load(job)
+    (problem,) = caught.value.problems
+    assert problem.row == 1
+    assert "did you mean 'action' for 'acton', 'extension_id' for 'extenson_id'?" in problem.reason
+    far = tmp_path / "far.csv"
+    far.write_text(f"verb,setting_type,extension_id\nupdate,business_hours,{USER}\n")
+    with pytest.raises(JobFileError) as caught:
+        load(far)
+    assert "did you mean" not in caught.value.problems[0].reason
+
+
 def test_a_holiday_row_implies_its_only_sub_setting() -> None:
     cells = {
         "action": "update",

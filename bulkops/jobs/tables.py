@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import io
 import os
 import re
@@ -101,7 +102,10 @@ def read_table(
     if missing:
         header = echo(", ".join(map(str, frame.columns)), 200)
         raise fail(
-            name, f"the {what} lacks column(s) {', '.join(missing)}; its header is {header}", row=1
+            name,
+            f"the {what} lacks column(s) {', '.join(missing)}; its header is {header}"
+            + _misspelt(missing, [str(c) for c in frame.columns]),
+            row=1,
         )
     blank = (frame == "").all(axis=1)
     frame = frame.loc[~blank]
@@ -312,3 +316,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_text(path: Path, text: str) -> None:
     with atomic_file(path) as fh:
         fh.write(text)
+
+
+def _misspelt(missing: Sequence[str], header: Sequence[str]) -> str:
+    """``; did you mean 'action' for 'acton'?`` for header names close to a missing column."""
+    hints = []
+    for wanted in (w for group in missing for w in group.split(" or ")):
+        close = difflib.get_close_matches(wanted, header, n=1, cutoff=0.75)
+        if close:
+            hints.append(f"{wanted!r} for {echo(close[0], 40)!r}")
+    return f"; did you mean {', '.join(hints)}?" if hints else ""
