@@ -375,6 +375,34 @@ async def test_a_post_applied_but_unanswered_is_found_by_a_read_and_never_resent
     assert result.stats.reconciliations == 1 and result.stats.retries == 1
 
 
+@pytest.mark.parametrize(
+    "busy",
+    [
+        pytest.param(server_error(409), id="409"),
+        pytest.param(RateLimitedError("busy", retry_after=1.0), id="429"),
+    ],
+)
+async def test_a_busy_refusal_after_a_lost_answer_is_read_for_before_resending(
+    run: Run, busy: ApiError
+) -> None:
+    """The first POST's answer is lost before it lands; the read after it finds nothing; the
+    resend is refused as busy while the first one lands (the scripted refusal applies it). A
+    third POST would add the holiday twice: the engine reads again and finds it."""
+    run.zoom.script[("POST", "e1")] = [Fault(dropped()), Fault(busy, applied=True)]
+    result = await run([add("e1", "Late")])
+    assert result.counts == {OpStatus.SUCCEEDED: 1}
+    calls = run.zoom.requests(extension_id="e1")
+    assert [(c.method, c.name) for c in calls] == [
+        ("GET", None),
+        ("POST", "Late"),  # answer lost, not yet applied
+        ("GET", None),  # absent: sending again is safe now
+        ("POST", "Late"),  # refused as busy while the first one lands
+        ("GET", None),  # read before any resend: it is there
+    ]
+    assert run.zoom.holiday_names("e1") == ["Late"]
+    assert run.outcomes()[0]["reconciled"] == 1
+
+
 async def test_a_post_that_failed_unapplied_is_read_then_sent_once_more(run: Run) -> None:
     run.zoom.script[("POST", "e1")] = [Fault(server_error(502))]
     result = await run([add("e1", "Retried")])

@@ -21,6 +21,8 @@ matching row wins:
     2xx read not understood (wrong shape)
       … the budget of attempts spent          fail                    fail
       … a POST that may have taken effect                             reconcile, then as above
+    any retry of a POST whose earlier answer                          reconcile (after the wait),
+      was lost (a 409 or 429 "busy" included)                         then resend if absent
     404 "Extension does not exist"            fail                    extension gone
     404 to a DELETE that may have worked                              took effect
     any other 4xx                             fail                    fail
@@ -174,12 +176,14 @@ def decide(
     if isinstance(error, AuthError):
         return Stop(StopReason.AUTH, error.message)
     if isinstance(error, RateLimitedError):
-        return _after_rate_limit(error, read, history, policy, rng, stalled)
+        return _read_first(
+            _after_rate_limit(error, read, history, policy, rng, stalled), method, history
+        )
     if isinstance(error, RetriableApiError) and _never_reached_zoom(error):
-        return _after_no_connection(error, history, policy, rng)
+        return _read_first(_after_no_connection(error, history, policy, rng), method, history)
     if isinstance(error, RetriableApiError):
         then = _after_failure(error, read, history, policy, rng)
-        if method == "POST" and _may_have_applied(error):
+        if method == "POST" and (_may_have_applied(error) or history.maybe_applied):
             return Reconcile(then)
         return then
     if isinstance(error, ExtensionNotFoundError):
@@ -187,6 +191,15 @@ def decide(
     if method == "DELETE" and error.status == 404 and _delete_may_have_worked(history):
         return TookEffect()
     return Fail(error.message)
+
+
+def _read_first(decision: Decision, method: str, history: History) -> Decision:
+    """A resend of a POST whose earlier answer was lost waits, reads, and goes only if the item
+    is absent: that attempt may still be landing, and a refusal now ("busy": a 409, or Zoom's
+    429) is no proof it did not."""
+    if method == "POST" and history.maybe_applied and isinstance(decision, Retry):
+        return Reconcile(decision)
+    return decision
 
 
 def _after_rate_limit(

@@ -294,6 +294,13 @@ class LaneRunner:
                 await self.cp.record_outcome(seq, _pending_after(exc))
                 return await self._wait(decision)
             case Reconcile(then=then):
+                if isinstance(then, Retry):
+                    # Wait first, then read: the read that clears a resend stands right before
+                    # it, and a write refused as busy may be this one's lost attempt landing.
+                    # Until that read the operation stays in_flight, so a crash still reads.
+                    if not await self._wait(then):
+                        return False
+                    then = Retry(0.0)
                 found = await self._reconcile(lane, lo)
                 if found is None:  # could not read: the outcome stays unknown (in_flight)
                     return False
