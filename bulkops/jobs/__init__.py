@@ -2,14 +2,22 @@
 
 Bottom to top (imports only go down):
 
-tables.py     read CSV/Parquet with every cell as text; write report files CSV-safely
-checks.py     one cell's formats (ids, E.164, dates, …), RowSpec and RowCheck
+intake.py     what a file must pass before it is parsed (regular, sized, a sane header)
+parquet.py    Parquet read with the checks CSV cells get
+xlsx.py       .xlsx read like CSV; other spreadsheets refused in one sentence
+tables.py     read CSV/Parquet/.xlsx with every cell as text; write report files CSV-safely
+checks.py     one cell's formats (ids, E.164, dates, …), RowSpec and RowCheck, suggestions
+hours.py      business hours in words ("Mon-Fri 08:00-18:00") and back
+body.py       what every settings body is checked for (unused columns, unknown keys, lists)
+custom_hours.py  the custom_hours body: Zoom's JSON, or the hours column turned into it
 fields.py     Zoom's settings-body rules per sub_setting_type (fills in a RowSpec)
 rules.py      one row as a whole: columns, the extension reference, sub_setting_type
 jobfile.py    the job-file format (its docstring) and ``load``: every row checked
 directory.py  the directory file, selectors, and resolving each row's extension reference
 conflicts.py  duplicates and contradictions per extension
 plan.py       ``build_plan`` / ``validate``: rows × extensions → the plan frame
+calendar.py   a country's holidays as job rows (``bulkops holidays``)
+templates.py  the example jobs ``bulkops init`` writes
 
 Words: a row names its extensions by one *reference* (``ExtensionRef``: an extension_id,
 extension_number, email, or a *selector* in the ``target`` column); ``directory.resolve`` turns

@@ -12,31 +12,24 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
 from ..zoom.schema import FORWARDING_ENTRIES, HOLIDAY_ID, Field, Kind, Text
-from .checks import RowCheck, RowSpec, check_e164, check_id, is_int, show_value
-from .hours import HoursError, parse_hours, weekday_names
-
-HHMM_RE = re.compile(schema.PATTERNS[Text.HH_MM])
+from .body import objects, row_kind, unknown_keys, unused
+from .checks import RowCheck, RowSpec, check_e164, check_id, show_value
+from .custom_hours import build_custom_hours
 
 # --- Zoom's field table, from bulkops.zoom.schema ---------------------------------------------
 
-_CUSTOM_HOURS = schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CUSTOM_HOURS)
 _FORWARDING = schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CALL_FORWARDING)
-_DAYS = _CUSTOM_HOURS.field(Action.UPDATE, "custom_hours_settings")
 _ENTRIES = _FORWARDING.field(Action.UPDATE, FORWARDING_ENTRIES)
 
-CUSTOM_HOURS_KEYS = _CUSTOM_HOURS.names(Action.UPDATE)
 #: ``enable`` is bulkops' shorthand for the one entry a row names, not a key of Zoom's body.
 FORWARDING_UPDATE_KEYS = _FORWARDING.names(Action.UPDATE) | {"enable"}
 _FORWARDING_ITEM_KEYS = frozenset(part.name for part in _ENTRIES.parts)
-_WEEKDAYS = _DAYS.part("weekday").choices
-_DAY_TYPES = _DAYS.part("type").choices
-_HOURS_TYPES = _CUSTOM_HOURS.field(Action.UPDATE, "type").choices
 _E164_PLUS_OPTIONAL_RE = re.compile(schema.PATTERNS[Text.E164_PLUS_OPTIONAL])
 
 
@@ -68,23 +61,6 @@ def check_settings(
 ) -> None:
     """Check ``flat`` and ``settings`` for ``sub`` and write the request body into ``spec``."""
     _BUILDERS[sub](r, spec, action, setting, flat, when, settings)
-
-
-# --- shared by the builders ----------------------------------------------------------------
-
-
-def _unused(r: RowCheck, flat: Mapping[str, str], used: set[str], what: str) -> None:
-    for name, value in flat.items():
-        if name not in used:
-            r.error(name, value, f"is not used by {what}: remove it or check the row")
-
-
-def _unknown_keys(
-    r: RowCheck, settings: Mapping[str, Any], known: frozenset[str], what: str
-) -> None:
-    for key in settings:
-        if key not in known:
-            r.warn("settings", key, f"is not a setting bulkops knows for {what}; sent as given")
 
 
 def _holiday_columns(setting: SettingType) -> frozenset[str]:
@@ -119,33 +95,6 @@ def _no_body(r: RowCheck, spec: RowSpec, settings: Mapping[str, Any]) -> None:
         r.warn("settings", ", ".join(settings), "is ignored: a delete sends no body")
 
 
-def _objects(
-    r: RowCheck,
-    value: object,
-    where: str,
-    *,
-    most: int | None,
-    expected: str,
-    empty: bool = True,
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The objects of a list in ``settings`` with where each stands, after checking its shape."""
-    if not isinstance(value, list) or (not value and not empty):
-        r.error("settings", value, f"{where} must be {expected}")
-        return
-    if most is not None and len(value) > most:
-        r.error("settings", f"{len(value)} items", f"{where} holds at most {most} items")
-    for i, item in enumerate(value):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.error("settings", item, f"{at} must be an object")
-            continue
-        yield at, item
-
-
-def _what(spec: RowSpec) -> str:
-    return f"{spec.action} {spec.setting_type}/{spec.sub_setting_type}"
-
-
 # --- per sub_setting_type ------------------------------------------------------------------
 
 
@@ -158,8 +107,8 @@ def _build_holiday(
     when: Mapping[str, str],
     settings: dict[str, Any],
 ) -> None:
-    what = _what(spec)
-    _unused(r, flat, {"name", "from", "to", "holiday_id"}, what)
+    what = row_kind(spec)
+    unused(r, flat, {"name", "from", "to", "holiday_id"}, what)
     if action is Action.ADD and "holiday_id" in flat:
         r.error("holiday_id", flat["holiday_id"], "cannot be given when adding: Zoom assigns it")
     if action is not Action.DELETE:
@@ -176,7 +125,7 @@ def _build_holiday(
             spec.holiday_from = when.get("from")
             spec.holiday_to = when.get("to")
         spec.settings.update({"name": flat.get("name"), **when})
-        _unknown_keys(r, settings, frozenset(), what)
+        unknown_keys(r, settings, frozenset(), what)
     else:
         _holiday_ref(r, spec, flat, when, required=True)
         _no_body(r, spec, settings)
@@ -193,12 +142,12 @@ def _build_forwarding(
     when: Mapping[str, str],
     settings: dict[str, Any],
 ) -> None:
-    what = _what(spec)
+    what = row_kind(spec)
     holiday = setting is SettingType.HOLIDAY_HOURS
     holiday_cols = _holiday_columns(setting)
     phone = flat.get("phone_number")
     if action is Action.ADD:
-        _unused(r, flat, {"phone_number", "description"} | holiday_cols, what)
+        unused(r, flat, {"phone_number", "description"} | holiday_cols, what)
         if phone is None:
             r.error("phone_number", None, "is required to add a call forwarding number")
         spec.phone_number = phone
@@ -207,11 +156,11 @@ def _build_forwarding(
         spec.settings.update({"phone_number": phone})
         if "description" in flat:
             spec.settings["description"] = flat["description"]
-        _unknown_keys(r, settings, frozenset(), what)
+        unknown_keys(r, settings, frozenset(), what)
         spec.settings.update(settings)
         return
 
-    _unused(r, flat, {"call_forwarding_id", "phone_number", "description"} | holiday_cols, what)
+    unused(r, flat, {"call_forwarding_id", "phone_number", "description"} | holiday_cols, what)
     cf_id = flat.get("call_forwarding_id")
     if holiday:
         # A phone number alone is ambiguous across holidays; an id is not.
@@ -229,7 +178,7 @@ def _build_forwarding(
         return
 
     # update: one entry named by the flat columns, or Zoom's own call_forwarding_settings list.
-    _unknown_keys(r, settings, FORWARDING_UPDATE_KEYS | {HOLIDAY_ID}, what)
+    unknown_keys(r, settings, FORWARDING_UPDATE_KEYS | {HOLIDAY_ID}, what)
     require = settings.pop("require_press_1_before_connecting", None)
     if require is not None and not isinstance(require, bool):
         r.error("settings", require, "require_press_1_before_connecting must be true or false")
@@ -280,9 +229,7 @@ def _build_forwarding(
 def _check_forwarding_items(r: RowCheck, items: object) -> list[str]:
     where = "settings.call_forwarding_settings"
     ids: list[str] = []
-    for at, item in _objects(
-        r, items, where, most=_ENTRIES.max_items, expected="a list of objects"
-    ):
+    for at, item in objects(r, items, where, most=_ENTRIES.max_items, expected="a list of objects"):
         for key in item:
             if key not in _FORWARDING_ITEM_KEYS:
                 r.warn("settings", f"{at}.{key}", "is not a field Zoom documents; sent as given")
@@ -304,103 +251,6 @@ def _check_forwarding_items(r: RowCheck, items: object) -> list[str]:
     return ids
 
 
-def _build_custom_hours(
-    r: RowCheck,
-    spec: RowSpec,
-    action: Action,
-    setting: SettingType,
-    flat: Mapping[str, str],
-    when: Mapping[str, str],
-    settings: dict[str, Any],
-) -> None:
-    what = _what(spec)
-    _unused(r, flat, {"hours"}, what)
-    plain = "hours" in flat
-    if plain:
-        _plain_hours(r, flat["hours"], settings)
-    _unknown_keys(r, settings, CUSTOM_HOURS_KEYS, what)
-    kind = settings.get("type")
-    if kind is None:
-        r.error("settings", None, "settings.type is required: 1 (24 hours) or 2 (custom hours)")
-    elif not is_int(kind) or kind not in _HOURS_TYPES:
-        r.error("settings", f"type={show_value(kind)}", "settings.type must be 1 or 2 (a number)")
-    reset = settings.get("allow_members_to_reset")
-    if reset is not None and not isinstance(reset, bool):
-        r.error("settings", reset, "settings.allow_members_to_reset must be true or false")
-    days = settings.get("custom_hours_settings")
-    if kind == 2 and days is None:
-        r.error("settings", None, "settings.custom_hours_settings is required when type is 2")
-    if days is not None:
-        _check_days(r, days, monday_first=not plain)
-    spec.settings.update(settings)
-
-
-def _plain_hours(r: RowCheck, text: str, settings: dict[str, Any]) -> None:
-    """The ``hours`` column in words becomes Zoom's body, unless ``settings`` gives one too."""
-    both = [key for key in ("type", "custom_hours_settings") if key in settings]
-    if both:
-        r.error(
-            "hours",
-            text,
-            f"give the hours once: the hours column or settings.{both[0]}, not both",
-        )
-        return
-    try:
-        settings.update(parse_hours(text).body())
-    except HoursError as exc:
-        r.error("hours", text, str(exc))
-        settings["type"] = 1  # the row has failed; only keeps the body's own checks quiet
-
-
-def _check_days(r: RowCheck, days: object, *, monday_first: bool) -> None:
-    where = "settings.custom_hours_settings"
-    expected = "a list of 1–7 weekday objects"
-    seen: set[int] = set()
-    open_days: set[int] = set()
-    for at, day in _objects(r, days, where, most=_DAYS.max_items, expected=expected, empty=False):
-        weekday: Any = day.get("weekday")
-        kind: Any = day.get("type")
-        if not is_int(weekday) or weekday not in _WEEKDAYS:
-            r.error(
-                "settings",
-                f"weekday={show_value(weekday)}",
-                f"{at}.weekday must be 1–7 (1 = Sunday)",
-            )
-        elif weekday in seen:
-            r.error("settings", f"weekday={weekday}", f"{at}.weekday {weekday} appears twice")
-        else:
-            seen.add(weekday)
-            if kind in (1, 2):
-                open_days.add(weekday)
-        if not is_int(kind) or kind not in _DAY_TYPES:
-            r.error(
-                "settings",
-                f"type={show_value(kind)}",
-                f"{at}.type must be 0 (disabled), 1 (all day) or 2 (custom)",
-            )
-        if kind == 2:
-            start, end = day.get("from"), day.get("to")
-            ok = True
-            for key, value in (("from", start), ("to", end)):
-                if not isinstance(value, str) or not HHMM_RE.fullmatch(value):
-                    r.error(
-                        "settings",
-                        f"{key}={show_value(value)}",
-                        f"{at}.{key} must be HH:mm (00:00–23:59)",
-                    )
-                    ok = False
-            if ok and str(start) >= str(end):
-                r.error("settings", f"{start}-{end}", f"{at}: from must be before to")
-    if monday_first and open_days == {1, 2, 3, 4, 5}:
-        # Weekday 1 is Sunday: someone counting from Monday gets Sunday–Thursday, silently.
-        r.warn(
-            "settings",
-            "weekday 1–5",
-            f"weekday 1 is Sunday: these hours apply {weekday_names(sorted(open_days))}; "
-            "for Mon–Fri use 2–6 or the `hours` column",
-        )
-
-
 def _build_call_handling(
     r: RowCheck,
     spec: RowSpec,
@@ -410,15 +260,15 @@ def _build_call_handling(
     when: Mapping[str, str],
     settings: dict[str, Any],
 ) -> None:
-    what = _what(spec)
-    _unused(r, flat, {"phone_number", "description"} | _holiday_columns(setting), what)
+    what = row_kind(spec)
+    unused(r, flat, {"phone_number", "description"} | _holiday_columns(setting), what)
     if setting is SettingType.HOLIDAY_HOURS:
         _holiday_ref(r, spec, flat, when, required=True)
     for name in ("phone_number", "description"):
         if name in flat:
             settings[name] = flat[name]
     body = schema.section(setting, SubSettingType.CALL_HANDLING)
-    _unknown_keys(r, settings, body.names(Action.UPDATE) | {HOLIDAY_ID}, what)
+    unknown_keys(r, settings, body.names(Action.UPDATE) | {HOLIDAY_ID}, what)
     if not settings:
         r.error("settings", None, "is required: the call_handling fields to change")
     for key, value in settings.items():
@@ -499,6 +349,6 @@ def _one_of(choices: tuple[int, ...] | tuple[str, ...]) -> str:
 _BUILDERS = {
     SubSettingType.HOLIDAY: _build_holiday,
     SubSettingType.CALL_FORWARDING: _build_forwarding,
-    SubSettingType.CUSTOM_HOURS: _build_custom_hours,
+    SubSettingType.CUSTOM_HOURS: build_custom_hours,
     SubSettingType.CALL_HANDLING: _build_call_handling,
 }
