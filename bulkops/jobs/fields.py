@@ -161,16 +161,16 @@ def _build_forwarding(
         return
 
     unused(r, flat, {"call_forwarding_id", "phone_number", "description"} | holiday_cols, what)
-    cf_id = flat.get("call_forwarding_id")
+    forwarding_id = flat.get("call_forwarding_id")
     if holiday:
         # A phone number alone is ambiguous across holidays; an id is not.
-        _holiday_ref(r, spec, flat, when, required=cf_id is None or action is Action.UPDATE)
-    spec.call_forwarding_id = cf_id
-    if cf_id is None:
+        _holiday_ref(r, spec, flat, when, required=forwarding_id is None or action is Action.UPDATE)
+    spec.call_forwarding_id = forwarding_id
+    if forwarding_id is None:
         spec.phone_number = phone
 
     if action is Action.DELETE:
-        if cf_id is None and phone is None:
+        if forwarding_id is None and phone is None:
             r.error("call_forwarding_id", None, "give call_forwarding_id or phone_number to delete")
         if "description" in flat:
             r.error("description", flat["description"], f"is not used by {what}")
@@ -194,25 +194,25 @@ def _build_forwarding(
                 "give either call_forwarding_settings or description/enable, not both",
             )
         ids = _check_forwarding_items(r, items)
-        if cf_id is None and phone is None:
+        if forwarding_id is None and phone is None:
             if ids:
                 spec.call_forwarding_id = ids[0]
             else:
                 r.error("call_forwarding_id", None, "give call_forwarding_id or phone_number")
         spec.settings["call_forwarding_settings"] = items
     else:
-        if cf_id is None and phone is None:
+        if forwarding_id is None and phone is None:
             r.error("call_forwarding_id", None, "give call_forwarding_id or phone_number")
         entry: dict[str, Any] = {}
-        if cf_id is not None:
-            entry["id"] = cf_id
+        if forwarding_id is not None:
+            entry["id"] = forwarding_id
             if phone is not None:
                 entry["phone_number"] = phone  # with an id, the number is the new value
         if "description" in flat:
             entry["description"] = flat["description"]
         if enable is not None:
             entry["enable"] = enable
-        if set(entry) - {"id", "phone_number"} or (cf_id is not None and phone is not None):
+        if set(entry) - {"id", "phone_number"} or (forwarding_id is not None and phone is not None):
             spec.settings["call_forwarding_settings"] = [entry]
         elif require is None:
             r.error(

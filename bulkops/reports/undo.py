@@ -251,13 +251,13 @@ class UndoBuilder:
                 self.emit(op, row, "re-add a forwarding number of the deleted holiday")
 
     def _undo_forwarding_delete(self, op: Operation, outcome: Outcome, snap: Snapshot) -> None:
-        fid = op.call_forwarding_id or outcome.target_id
-        found = snap.forwarding_item(op.setting_type, fid)
+        forwarding_id = op.call_forwarding_id or outcome.target_id
+        found = snap.forwarding_item(op.setting_type, forwarding_id)
         if found is None:
-            self.cannot(op, f"forwarding entry {fid} is not in the before-image")
+            self.cannot(op, f"forwarding entry {forwarding_id} is not in the before-image")
             return
         hid, item = found
-        entry = ForwardingEntry.read(item) or ForwardingEntry(str(fid))
+        entry = ForwardingEntry.read(item) or ForwardingEntry(str(forwarding_id))
         if not entry.phone_number:
             why = _NO_CONTACT if entry.is_contact else "%s is Zoom's own: only Zoom adds it"
             self.cannot(op, why % entry.describe())
@@ -295,19 +295,19 @@ class UndoBuilder:
         restored: list[Json] = []
         holiday: str | None = None
         skipped: list[str] = []
-        for fid in ids:
-            found = snap.forwarding_item(op.setting_type, fid)
-            if found is None or (op.extension_id, fid) in self.deleted:
-                skipped.append(fid)
+        for forwarding_id in ids:
+            found = snap.forwarding_item(op.setting_type, forwarding_id)
+            if found is None or (op.extension_id, forwarding_id) in self.deleted:
+                skipped.append(forwarding_id)
                 continue
             holiday, old = found
-            entry: Json = {"id": fid}
+            entry: Json = {"id": forwarding_id}
             keys = ("enable",) if "phone_number" not in old else ("description", "enable")
             entry.update({k: old[k] for k in keys if k in old})
             if "phone_number" in old:
                 entry["phone_number"] = old["phone_number"]
             read = ForwardingEntry.read(old)
-            if read is not None and read.contact_id and fid in _contacts_changed(items):
+            if read is not None and read.contact_id and forwarding_id in _contacts_changed(items):
                 entry["external_contact"] = {"external_contact_id": read.contact_id}
             restored.append(entry)
         settings: Json = {}
