@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .common import CREDS, ROOT, NullDisplay, creds_env, planned_ops, simulator_process, write_job
+from .common import CREDS, ROOT, NullDisplay, planned_ops, simulator_process, write_job
 
 KINDS = ("bare", "bulkops", "bulkops-precheck")
 ENGINE_RATE = 100_000.0
@@ -65,7 +65,7 @@ async def _client(kind: str, ns: argparse.Namespace) -> dict[str, Any]:
     )
     cpu0, wall0 = time.process_time(), time.perf_counter()
     outcome = await run_job(
-        settings, env=creds_env(), display=NullDisplay(), out=io.StringIO(), engine_hook=hook
+        settings, env=CREDS.as_env(), display=NullDisplay(), out=io.StringIO(), engine_hook=hook
     )
     cpu1, wall1 = time.process_time(), time.perf_counter()
     out["ops"] = sum(outcome.result.counts.values())

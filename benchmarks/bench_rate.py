@@ -34,7 +34,6 @@ from . import naive
 from .common import (
     CREDS,
     NullDisplay,
-    creds_env,
     planned_ops,
     simulator_process,
     tally,
@@ -92,7 +91,7 @@ async def scenario(
             )
             started = time.perf_counter()
             outcome = await run_job(
-                settings, env=creds_env(), display=NullDisplay(), out=io.StringIO()
+                settings, env=CREDS.as_env(), display=NullDisplay(), out=io.StringIO()
             )
             out["seconds"] = time.perf_counter() - started
             out["engine_seconds"] = outcome.result.duration

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from .common import ROOT, NullDisplay, creds_env, simulator_process, write_job
+from .common import CREDS, ROOT, NullDisplay, simulator_process, write_job
 
 HOLIDAYS = 10
 CONCURRENCY = 32
@@ -67,7 +67,7 @@ async def _child(ns: argparse.Namespace) -> dict[str, Any]:
     )
     started = time.perf_counter()
     outcome = await run_job(
-        settings, env=creds_env(), display=NullDisplay(), out=io.StringIO(), engine_hook=hook
+        settings, env=CREDS.as_env(), display=NullDisplay(), out=io.StringIO(), engine_hook=hook
     )
     out["seconds"] = time.perf_counter() - started
     out["engine_rss_mb"] = _rss_mb()
@@ -139,7 +139,7 @@ def _time_to_first_request(folder: Path, operations: int, done_fraction: float) 
             "--concurrency", str(CONCURRENCY), "--log-format", "json",
             "--api-url", sim.api_url, "--oauth-url", sim.oauth_url,
         ]  # fmt: skip
-        env = {**os.environ, **creds_env()}
+        env = {**os.environ, **CREDS.as_env()}
         started = time.time()
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

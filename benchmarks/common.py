@@ -31,14 +31,6 @@ LIBRARIES = ("aiohttp", "aiolimiter", "pandas", "pyarrow", "orjson")
 HolidayKey = tuple[str, str, str, str]
 
 
-def creds_env(creds: Credentials = CREDS) -> dict[str, str]:
-    return {
-        "ZOOM_ACCOUNT_ID": creds.account_id,
-        "ZOOM_CLIENT_ID": creds.client_id,
-        "ZOOM_CLIENT_SECRET": creds.client_secret,
-    }
-
-
 def write_job(folder: Path, extensions: int, holidays: int, seed: int = 2026) -> tuple[Path, Path]:
     """A directory of ``extensions`` and a job adding ``holidays`` holidays to every one (``*``).
 
@@ -141,7 +133,7 @@ def simulator_process(directory: Path, *extra: str) -> Iterator[SimProcess]:
     # passing it on leaves a gap in which another process on a busy machine can take it.
     cmd = [sys.executable, "-m", "bulkops", "simulate", "--port", "0"]
     cmd += ["--directory", str(directory), *(extra or ("--rate", "unlimited"))]
-    env = {**os.environ, **creds_env()}
+    env = {**os.environ, **CREDS.as_env()}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

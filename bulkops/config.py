@@ -45,7 +45,17 @@ class Credentials:
                 "account id, client id and client secret, or pass --simulate to use the "
                 "built-in simulator"
             )
-        return cls(env["ZOOM_ACCOUNT_ID"], env["ZOOM_CLIENT_ID"], env["ZOOM_CLIENT_SECRET"])
+        return cls(*(env[name] for name in CREDENTIAL_VARIABLES))
+
+    def as_env(self) -> dict[str, str]:
+        """The ``ZOOM_*`` variables that ``from_env`` reads back as these credentials."""
+        return dict(
+            zip(
+                CREDENTIAL_VARIABLES,
+                (self.account_id, self.client_id, self.client_secret),
+                strict=True,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,12 +40,7 @@ DAYS = 4
 
 
 def env_for(creds: Credentials, run_dir: Path) -> dict[str, str]:
-    return {
-        "ZOOM_ACCOUNT_ID": creds.account_id,
-        "ZOOM_CLIENT_ID": creds.client_id,
-        "ZOOM_CLIENT_SECRET": creds.client_secret,
-        "XDG_RUNTIME_DIR": str(run_dir),
-    }
+    return {**creds.as_env(), "XDG_RUNTIME_DIR": str(run_dir)}
 
 
 class Waiting(logging.Handler):

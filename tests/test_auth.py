@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from conftest import FakeClock
 
 from bulkops.config import Credentials
 from bulkops.errors import AuthError, BulkopsError, RateLimitedError, RetriableApiError
@@ -19,14 +20,6 @@ from bulkops.zoom.auth import TokenProvider
 
 SECRET = "CANARY-s3cr3t-0f-th3-app"
 CREDS = Credentials("acct-1", "client-1", SECRET)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from conftest import FakeClock
 
 from bulkops.config import Credentials, Endpoints
 from bulkops.errors import (
@@ -193,14 +194,6 @@ CREDS = Credentials("acct", "cid", SECRET)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class FakeZoom:
     """Issues tok-1, tok-2, …; the extension id picks the API's behaviour."""
@@ -288,7 +281,7 @@ async def env() -> AsyncIterator[Env]:
     app.router.add_route("*", "/v2/phone/extension/{ext}/call_handling/settings/{type}", fake.api)
     async with TestServer(app, host="127.0.0.1") as server:
         base = str(server.make_url("")).rstrip("/")
-        yield Env(fake, Endpoints(f"{base}/v2", f"{base}/oauth/token"), FakeClock())
+        yield Env(fake, Endpoints(f"{base}/v2", f"{base}/oauth/token"), FakeClock(50.0))
         fake.release.set()
 
 

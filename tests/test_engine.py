@@ -43,11 +43,7 @@ from bulkops.simulator import (
 from bulkops.simulator.simulator import Reply
 
 CREDS = Credentials("engine-account", "engine-client", "engine-secret-9c4d")
-ENV = {
-    "ZOOM_ACCOUNT_ID": CREDS.account_id,
-    "ZOOM_CLIENT_ID": CREDS.client_id,
-    "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-}
+ENV = CREDS.as_env()
 HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,phone_number,description,settings"
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
+from conftest import FakeClock
 
 from bulkops.errors import (
     ApiError,
@@ -196,22 +197,6 @@ def _holiday_json(holiday_id: str, holiday: dict[str, str]) -> dict[str, Any]:
         "holiday_id": holiday_id,
         "details": [{"sub_setting_type": "holiday", "settings": holiday}],
     }
-
-
-class FakeClock:
-    """Monotonic seconds that only waits move: the engine's ``sleep`` adds to them at once."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class FakePacer:
@@ -715,7 +700,7 @@ async def test_429s_forever_stop_the_run_within_max_stall_and_resume_cleanly(
 ) -> None:
     """The issue's six operations took 24 minutes to fail; now: at most 5 minutes of waiting,
     then a resumable stop with nothing failed and nothing sent twice."""
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     run.zoom.script[("POST", "e1")] = storm(retry_after)
     result = await run(SIX, clock=clock, retry=RetryPolicy())
     assert result.stop_reason is StopReason.RATE_LIMITED
@@ -736,7 +721,7 @@ async def test_429s_forever_stop_the_run_within_max_stall_and_resume_cleanly(
 
 
 async def test_a_retry_after_beyond_max_stall_stops_at_once_until_then(run: Run) -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     run.zoom.script[("POST", "e1")] = storm(3600.0)
     result = await run(SIX, clock=clock, retry=RetryPolicy())
     assert result.stop_reason is StopReason.RATE_LIMITED
@@ -748,7 +733,7 @@ async def test_a_retry_after_beyond_max_stall_stops_at_once_until_then(run: Run)
 async def test_retry_afters_within_max_stall_are_honoured_until_the_stall_is_too_long(
     run: Run,
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     run.zoom.script[("GET", "e1")] = storm(120.0)  # the read alike: everyone held, then a stop
     result = await run(SIX, clock=clock, retry=RetryPolicy())
     assert result.stop_reason is StopReason.RATE_LIMITED
@@ -759,7 +744,7 @@ async def test_retry_afters_within_max_stall_are_honoured_until_the_stall_is_too
 
 async def test_a_success_between_429s_resets_the_stall(run: Run) -> None:
     """Another app sharing the quota: 429s interleaved with progress never stop the run."""
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     run.zoom.script[("POST", "e1")] = [
         f
         for _ in range(6)

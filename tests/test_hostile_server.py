@@ -9,7 +9,6 @@ engine's ``sleep`` moves a fake clock, and the tests count requests and fake sec
 
 from __future__ import annotations
 
-import asyncio
 import io
 import random
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from conftest import FakeClock
 
 from bulkops.config import Credentials
 from bulkops.errors import UnreadableAnswerError
@@ -36,11 +36,7 @@ from bulkops.state.reader import open_readonly
 from bulkops.zoom.view import ExtensionView
 
 CREDS = Credentials("hostile-account", "hostile-client", "hostile-secret-5e1b")
-ENV = {
-    "ZOOM_ACCOUNT_ID": CREDS.account_id,
-    "ZOOM_CLIENT_ID": CREDS.client_id,
-    "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-}
+ENV = CREDS.as_env()
 EXT = "nNGsNx2zRDyiIXWVI23FCQ"
 NAMES = [f"Hostile Day {i}" for i in range(6)]
 WALL = 1_800_000_000.0
@@ -148,22 +144,6 @@ async def zoom() -> AsyncIterator[tuple[HostileZoom, str]]:
 # -- the job -------------------------------------------------------------------------------------
 
 
-class FakeClock:
-    """Monotonic seconds that only the engine's waits move, at once."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 class Pacer:
     """Stands in for the limiter's steering (the client keeps a real one at 1000/s), so that a
     Retry-After held for everyone takes no real time."""
@@ -219,7 +199,7 @@ async def run(
         timezone="UTC",
     )
     out = io.StringIO()
-    hook = faked(clock or FakeClock(), pacer or Pacer())
+    hook = faked(clock or FakeClock(0.0), pacer or Pacer())
     outcome = await run_job(settings, env=ENV, display=PlainDisplay(out), out=out, engine_hook=hook)
     return outcome, out.getvalue()
 
@@ -516,7 +496,7 @@ async def test_a_429_storm_stops_the_run_resumably_within_max_stall(
 ) -> None:
     hostile, base = zoom
     hostile.storm, hostile.calm = storm, 3
-    clock, pacer = FakeClock(), Pacer()
+    clock, pacer = FakeClock(0.0), Pacer()
     outcome, text = await run(base, tmp_path, retry=RetryPolicy(), clock=clock, pacer=pacer)
     result = outcome.result
     assert outcome.exit_code == EXIT_RESUMABLE, text

@@ -479,11 +479,7 @@ HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,phone_n
 
 
 async def _run(job: Path, state: Path, running: RunningSimulator) -> RunOutcome:
-    env = {
-        "ZOOM_ACCOUNT_ID": CREDS.account_id,
-        "ZOOM_CLIENT_ID": CREDS.client_id,
-        "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-    }
+    env = CREDS.as_env()
     settings = RunSettings(
         job=job,
         state_dir=state,

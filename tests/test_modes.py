@@ -82,12 +82,7 @@ async def test_every_file_of_a_run_is_private_under_umask_000(
     job.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     run_dir = tmp_path / "xdg"
     run_dir.mkdir()
-    env = {
-        "ZOOM_ACCOUNT_ID": CREDS.account_id,
-        "ZOOM_CLIENT_ID": CREDS.client_id,
-        "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-        "XDG_RUNTIME_DIR": str(run_dir),
-    }
+    env = {**CREDS.as_env(), "XDG_RUNTIME_DIR": str(run_dir)}
     sim = HeldSimulator(SimConfig(directory=jobs / "directory.csv", rate=None, credentials=CREDS))
     async with run_simulator(simulator=sim) as running:
         settings = RunSettings(

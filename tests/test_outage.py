@@ -38,11 +38,7 @@ from bulkops.zoom.client import ZoomClient
 from bulkops.zoom.transport import NoAnswer, no_answer
 
 CREDS = Credentials("outage-account", "outage-client", "outage-secret-3c9d")
-ENV = {
-    "ZOOM_ACCOUNT_ID": CREDS.account_id,
-    "ZOOM_CLIENT_ID": CREDS.client_id,
-    "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-}
+ENV = CREDS.as_env()
 NO_WAIT = RetryPolicy(base_delay=0.0, max_delay=0.0, max_retry_after=0.0)
 HOLIDAYS = [("Outage Day A", "2027-05-03"), ("Outage Day B", "2027-06-07")]
 HEADER = "action,setting_type,sub_setting_type,target,name,from,to"

@@ -121,11 +121,7 @@ async def sim(
 
 
 async def _run(job: Path, state: Path, running: RunningSimulator, out: io.StringIO) -> RunOutcome:
-    env = {
-        "ZOOM_ACCOUNT_ID": CREDS.account_id,
-        "ZOOM_CLIENT_ID": CREDS.client_id,
-        "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-    }
+    env = CREDS.as_env()
     settings = RunSettings(
         job=job,
         state_dir=state,

@@ -55,11 +55,7 @@ from bulkops.simulator.profile import ALL_SCOPES, DEFAULTS, VARIANTS
 from bulkops.simulator.simulator import Reply
 
 CREDS = Credentials("profile-account", "profile-client", "profile-secret-7e2a")
-ENV = {
-    "ZOOM_ACCOUNT_ID": CREDS.account_id,
-    "ZOOM_CLIENT_ID": CREDS.client_id,
-    "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-}
+ENV = CREDS.as_env()
 HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,phone_number,description,settings"
 #: Racing writes are refused again and again: a budget no refusal streak here exhausts.
 PATIENT = RetryPolicy(base_delay=0.005, max_delay=0.04, max_attempts=40, max_rate_limited=200)

@@ -309,12 +309,7 @@ async def _run(running: RunningSimulator, job: Path, state: Path, run_dir: Path)
         api_url=running.api_url,
         oauth_url=running.oauth_url,
     )
-    env = {
-        "ZOOM_ACCOUNT_ID": CREDS.account_id,
-        "ZOOM_CLIENT_ID": CREDS.client_id,
-        "ZOOM_CLIENT_SECRET": CREDS.client_secret,
-        "XDG_RUNTIME_DIR": str(run_dir),
-    }
+    env = {**CREDS.as_env(), "XDG_RUNTIME_DIR": str(run_dir)}
     out = io.StringIO()
     return await run_job(settings, env=env, display=PlainDisplay(out), out=out)
 
