@@ -5,8 +5,8 @@ Bottom to top (imports only go down):
 intake.py     what a file must pass before it is parsed (regular, sized, a sane header)
 parquet.py    Parquet read with the checks CSV cells get
 xlsx.py       .xlsx read like CSV; other spreadsheets refused in one sentence
-tables.py     read CSV/Parquet/.xlsx with every cell as text; write report files CSV-safely
 checks.py     one cell's formats (ids, E.164, dates, …), RowSpec and RowCheck, suggestions
+tables.py     read CSV/Parquet/.xlsx with every cell as text; write report files CSV-safely
 hours.py      business hours in words ("Mon-Fri 08:00-18:00") and back
 body.py       what every settings body is checked for (unused columns, unknown keys, lists)
 custom_hours.py  the custom_hours body: Zoom's JSON, or the hours column turned into it

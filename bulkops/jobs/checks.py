@@ -92,11 +92,17 @@ def has_visible(value: str) -> bool:
     return any(not (c.isspace() or unicodedata.category(c) == "Cf") for c in value)
 
 
+def closest(value: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The known value nearest ``value`` (case and surrounding spaces ignored), if one is near."""
+    choices = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=cutoff)
+    return choices[close[0]] if close else None
+
+
 def did_you_mean(value: str, known: Iterable[str]) -> str:
     """`` (did you mean 'update'?)`` for the known value closest to ``value``, else ""."""
-    choices = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {choices[close[0]]!r}?)" if close else ""
+    near = closest(value, known)
+    return f" (did you mean {near!r}?)" if near else ""
 
 
 def parse_timezone(value: str) -> tuple[ZoneInfo | None, str | None]:
@@ -121,8 +127,8 @@ def _zone_hint(value: str) -> str:
     key = value.strip().lower().replace(" ", "_")
     if key in zones:  # right name, wrong case or spaces: ZoneInfo is exact
         return f" (did you mean {zones[key]!r}?)"
-    close = difflib.get_close_matches(key, list(zones), n=1, cutoff=0.75)
-    return f" (did you mean {zones[close[0]]!r}?)" if close else ""
+    near = closest(key, zones.values(), cutoff=0.75)
+    return f" (did you mean {near!r}?)" if near else ""
 
 
 def parse_when(value: str, tz: ZoneInfo | None, *, end: bool) -> tuple[str | None, str | None]:

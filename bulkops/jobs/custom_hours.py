@@ -4,20 +4,17 @@ Monday gets a warning."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
-from ..zoom.schema import Text
 from .body import objects, row_kind, unknown_keys, unused
 from .checks import RowCheck, RowSpec, is_int, show_value
-from .hours import HoursError, parse_hours, weekday_names
+from .hours import HHMM_RE, HoursError, parse_hours, weekday_names
 
-__all__ = ["CUSTOM_HOURS_KEYS", "HHMM_RE", "build_custom_hours"]
+__all__ = ["CUSTOM_HOURS_KEYS", "build_custom_hours"]
 
-HHMM_RE = re.compile(schema.PATTERNS[Text.HH_MM])
 _CUSTOM_HOURS = schema.section(SettingType.BUSINESS_HOURS, SubSettingType.CUSTOM_HOURS)
 _DAYS = _CUSTOM_HOURS.field(Action.UPDATE, "custom_hours_settings")
 CUSTOM_HOURS_KEYS = _CUSTOM_HOURS.names(Action.UPDATE)

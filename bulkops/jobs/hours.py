@@ -19,12 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..zoom import schema
+from ..zoom.schema import Text
+
 #: Monday-first, as people write weeks; Zoom's number for each is ``ZOOM_WEEKDAY``.
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ZOOM_WEEKDAY = {day: (i + 1) % 7 + 1 for i, day in enumerate(DAYS)}  # Mon → 2 … Sun → 1
 _BY_NAME = {**{d.lower(): i for i, d in enumerate(DAYS)}, **{d: i for i, d in enumerate(_FULL)}}
-_HHMM_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+HHMM_RE = re.compile(schema.PATTERNS[Text.HH_MM])  # Zoom's own HH:mm
 _LOOSE_TIME_RE = re.compile(r"([0-9]{1,2})[:.h]?([0-9]{2})?")
 _SPAN_RE = re.compile(r"(?P<from>[^-–\s]+)\s*[-–]\s*(?P<to>[^-–\s]+)")
 ALL_DAY = "all day"
@@ -164,7 +167,7 @@ def _when(text: str) -> Day:
 
 
 def _time(text: str) -> str:
-    if _HHMM_RE.fullmatch(text):
+    if HHMM_RE.fullmatch(text):
         return text
     loose = _LOOSE_TIME_RE.fullmatch(text)
     if loose and int(loose[1]) < 24 and int(loose[2] or 0) < 60:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import difflib
 import io
 import os
 import re
@@ -32,6 +31,7 @@ from typing import IO
 
 import pandas as pd
 
+from .checks import closest
 from .intake import (
     CONTROL_RE,
     MAX_HEADER_CHARS,
@@ -322,7 +322,6 @@ def _misspelt(missing: Sequence[str], header: Sequence[str]) -> str:
     """``; did you mean 'action' for 'acton'?`` for header names close to a missing column."""
     hints = []
     for wanted in (w for group in missing for w in group.split(" or ")):
-        close = difflib.get_close_matches(wanted, header, n=1, cutoff=0.75)
-        if close:
-            hints.append(f"{wanted!r} for {echo(close[0], 40)!r}")
+        if (near := closest(wanted, header, cutoff=0.75)) is not None:
+            hints.append(f"{wanted!r} for {echo(near, 40)!r}")
     return f"; did you mean {', '.join(hints)}?" if hints else ""
