@@ -52,11 +52,12 @@ class Problem:
             where += f":{self.row}"
         if self.column:
             where += f" [{self.column}]"
-        shown = "" if self.value is None else f" {_clip(self.value)!r}:"
+        shown = "" if self.value is None else f" {clip(self.value)!r}:"
         return f"{where}:{shown} {self.reason}"
 
 
-def _clip(value: str, limit: int = 80) -> str:
+def clip(value: str, limit: int = 80) -> str:
+    """``value`` fit to quote in a message: at most ``limit`` characters, an ellipsis if cut."""
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -95,7 +96,7 @@ def group_problems(problems: Sequence[Problem]) -> list[tuple[str, str]]:
         values = {p.value for p in members}
         have = ""
         if first.value is not None:
-            have = f" have {_clip(first.value)!r}" + (" (or alike)" if len(values) > 1 else "")
+            have = f" have {clip(first.value)!r}" + (" (or alike)" if len(values) > 1 else "")
         lines.append((first.severity, f"{where}: {_rows(rows)}{have}: {first.reason}"))
     return lines
 

@@ -26,6 +26,7 @@ from bulkops.errors import (
 from bulkops.run.ratelimit import AdaptiveLimiter
 from bulkops.zoom.answers import Response, classify
 from bulkops.zoom.client import ZoomClient
+from bulkops.zoom.routes import created_id_of
 
 NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
@@ -293,7 +294,7 @@ async def test_each_method_sends_one_request_and_pays_the_limiter(env: Env) -> N
         updated = await zoom.update("ext1", "business_hours", {"settings": {"x": 1}})
         deleted = await zoom.delete("ext1", "holiday_hours", holiday_id="hol-1")
     assert got.status == 200 and got.json == {"business_hours": []} and got.tracking_id == "trk-1"
-    assert added.status == 201 and added.created_id == "hol-1"
+    assert added.status == 201 and created_id_of(added.json) == "hol-1"
     assert updated == Response(204, None, "trk-3", 0.0)  # 204, no Content-Type: body None
     assert deleted.status == 204 and deleted.json is None
     assert [c[:2] for c in env.fake.calls] == [

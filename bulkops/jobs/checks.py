@@ -24,13 +24,15 @@ import orjson
 
 from ..errors import Problem
 from ..model import Action, SettingType, SubSettingType
+from ..zoom import schema
+from ..zoom.schema import Text
 from .intake import echo
 
 # --- formats -------------------------------------------------------------------------------
 
 #: Ids that go into a URL path or query: nothing that could change the URL's meaning.
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-E164_RE = re.compile(r"\+[1-9][0-9]{1,14}")
+E164_RE = re.compile(schema.PATTERNS[Text.E164])
 EXTENSION_NUMBER_RE = re.compile(r"[0-9]{1,20}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _WHEN_RE = re.compile(

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from ..errors import JobFileError, Problem
+from ..errors import JobFileError, Problem, clip
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_COLUMNS = 1_000
@@ -46,7 +46,7 @@ _KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
 
 def echo(value: str, limit: int = ECHO_CHARS) -> str:
     """File content fit to quote in a message: at most ``limit`` characters."""
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    return clip(value, limit)
 
 
 def fail(

@@ -31,6 +31,7 @@ from typing import IO
 
 import pandas as pd
 
+from ..errors import clip
 from .checks import closest
 from .intake import (
     CONTROL_RE,
@@ -285,8 +286,7 @@ def one_line(value: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
     """A message fit for one cell: control characters become spaces, length capped."""
     if value is None:
         return None
-    text = _CONTROL_RUN_RE.sub(" ", value).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(_CONTROL_RUN_RE.sub(" ", value).strip(), limit)
 
 
 @contextlib.contextmanager

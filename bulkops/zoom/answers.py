@@ -26,6 +26,7 @@ from ..errors import (
     RateLimitedError,
     RetriableApiError,
 )
+from ..errors import clip as clip_text
 from .redact import scrub
 
 __all__ = [
@@ -65,15 +66,6 @@ class Response:
     json: Any
     tracking_id: str | None
     latency: float  # seconds, this attempt only
-
-    @property
-    def created_id(self) -> str | None:
-        """The ``holiday_id`` or ``call_forwarding_id`` a POST returned, if any."""
-        if isinstance(self.json, dict):
-            for key in ("holiday_id", "call_forwarding_id"):
-                if isinstance(value := self.json.get(key), str):
-                    return value
-        return None
 
 
 def classify(
@@ -172,8 +164,8 @@ def _zoom_error(body: Any) -> tuple[int | None, str]:
 
 
 def clip(text: str, limit: int = _MESSAGE_LIMIT) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """Zoom's text as one line, clipped: messages end up in one cell of a report."""
+    return clip_text(" ".join(text.split()), limit)
 
 
 def decode(raw: bytes) -> tuple[Any, str | None]:

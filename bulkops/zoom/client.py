@@ -74,7 +74,7 @@ class ZoomClient:
         limiter = AdaptiveLimiter(resolve_rate(AccountPlan.PRO, None))
         async with ZoomClient(Endpoints.from_env(env), Credentials.from_env(env), limiter) as zoom:
             before = (await zoom.get_settings(extension_id)).json
-            holiday_id = (await zoom.add(extension_id, "holiday_hours", body)).created_id
+            holiday_id = created_id_of((await zoom.add(extension_id, "holiday_hours", body)).json)
             await zoom.send("DELETE", extension_id, "holiday_hours", params={"holiday_id": ...})
 
     A non-2xx answer raises the error :func:`classify` picks. Owns one ``aiohttp.ClientSession``

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UnreadableAnswerError
+from ..errors import UnreadableAnswerError, clip
 from ..model import SettingType, SubSettingType
 from .match import ForwardingEntry, Pick, forwarding_matches, match_added, pick_holiday
 from .schema import FORWARDING_ENTRIES, HOLIDAY_ID
@@ -62,7 +62,7 @@ class ExtensionView:
     def _parse(cls, body: Any) -> ExtensionView:
         top = _object(body, "the body")
         if not any(setting.value in top for setting in SettingType):
-            keys = ", ".join(_clip(str(key), 20) for key in sorted(top)[:5]) or "none"
+            keys = ", ".join(clip(str(key), 20) for key in sorted(top)[:5]) or "none"
             raise UnreadableAnswerError(
                 f"none of {', '.join(SettingType)} in the body (keys: {keys})"
             )
@@ -214,7 +214,9 @@ def _text(obj: dict[str, Any], key: str, at: str) -> str | None:
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise UnreadableAnswerError(f"{at}.{key} is {_kind(value)} {_clip(repr(value))}, not a string")
+    raise UnreadableAnswerError(
+        f"{at}.{key} is {_kind(value)} {clip(repr(value), 40)}, not a string"
+    )
 
 
 def _required(obj: dict[str, Any], key: str, at: str) -> str:
@@ -223,7 +225,3 @@ def _required(obj: dict[str, Any], key: str, at: str) -> str:
     if not value:
         raise UnreadableAnswerError(f"{at}.{key} is {'empty' if value == '' else 'missing'}")
     return value
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
