@@ -132,6 +132,9 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--max-runtime", type=_duration, help="stop (resumably) after e.g. 30m")
     p.add_argument("--dry-run", action="store_true", help="read and resolve, send no write")
     p.add_argument(
+        "--yes", action="store_true", help="do not ask before writing to a real account (cron)"
+    )
+    p.add_argument(
         "--no-precheck",
         action="store_true",
         help="skip the read before an extension's first add (fewer requests; a rerun with a new "
