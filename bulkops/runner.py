@@ -32,7 +32,7 @@ from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, StopReason
-from .run.sync import expand
+from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
@@ -254,12 +254,14 @@ async def _run(
                 if sync is not None and not checkpoint.has_plan:
                     # Recorded whole before the engine sends anything: a resumed sync carries
                     # out these operations, never a second reading of a half-changed account.
-                    expansion = await expand(
-                        list(plan.iter_operations()), sync, client, limiter, retry=options.retry
+                    planned = plan_frame(
+                        await expand(
+                            list(plan.iter_operations()), sync, client, limiter, retry=options.retry
+                        )
                     )
-                    checkpoint.load_plan(expansion.frame())
+                    checkpoint.load_plan(planned)
                     if settings.log_format != "json" and not settings.quiet:
-                        print(_sync_summary(sync, expansion.frame(), rate), file=out)
+                        print(_sync_summary(sync, planned, rate), file=out)
                 engine = Engine(checkpoint, client, limiter, options)
                 # The plan and the libraries are long-lived: park them outside the collector, so
                 # a full collection never pauses the loop between a limiter grant and its send

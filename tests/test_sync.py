@@ -1,19 +1,31 @@
-"""Sync jobs, the pure half: the flags, the rows a sync accepts, and the convergence of one
-extension (desired add rows + what it has now → adds, updates, deletes)."""
+"""Sync jobs without a server: the flags, the rows a sync accepts, the convergence of one
+extension (desired add rows + what it has now → adds, updates, deletes), and the expansion's
+reads against a scripted Zoom."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+import random
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import pytest
+from conftest import FakeClock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkops.errors import ConfigError
+from bulkops.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    ExtensionNotFoundError,
+    RateLimitedError,
+)
+from bulkops.jobs.plan import PLAN_COLUMNS
 from bulkops.jobs.sync import SyncScope, SyncSpec, Window, check_rows, converge, parse_window
 from bulkops.model import Action, Operation, SettingType, SubSettingType
+from bulkops.run.sync import expand, plan_frame
 from bulkops.zoom.match import ForwardingEntry, name_key, same_minute
 from bulkops.zoom.routes import Resolution, apply_to_view
 from bulkops.zoom.view import ExtensionView, Holiday
@@ -288,3 +300,108 @@ def test_a_holiday_forwarding_list_is_found_by_its_holiday() -> None:
     ]
     missing = replace(on_holiday, holiday_name="Other")
     assert converge([missing], view, FORWARDING) == [missing]  # the engine reports it per row
+
+
+# -- the expansion's reads, against a scripted Zoom ------------------------------------------
+
+
+@dataclass
+class Answered:
+    status: int
+    json: Any
+    tracking_id: str | None = None
+    latency: float = 0.0
+
+
+class ScriptedZoom:
+    """Answers each GET with the next item of its extension's script (an error is raised)."""
+
+    def __init__(self, scripts: dict[str, list[Any]]) -> None:
+        self.scripts = scripts
+        self.reads: list[str] = []
+
+    async def get_settings(self, extension_id: str) -> Answered:
+        self.reads.append(extension_id)
+        answer = self.scripts[extension_id].pop(0)
+        if isinstance(answer, ApiError):
+            raise answer
+        return Answered(200, answer)
+
+    async def send(self, *args: Any, **kwargs: Any) -> Answered:
+        raise AssertionError("the expansion only reads")
+
+
+class CountingPacer:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @property
+    def current_rate(self) -> float:
+        return 10.0
+
+    def on_rate_limited(self) -> None:
+        self.events.append("slower")
+
+    def on_success(self) -> None:
+        self.events.append("ok")
+
+    def pause_for(self, seconds: float) -> None:
+        self.events.append(f"pause {seconds:g}")
+
+
+def settings_with(*holidays: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "holiday_hours": [
+            {
+                "holiday_id": hid,
+                "details": [
+                    {
+                        "sub_setting_type": "holiday",
+                        "settings": {"name": n, "from": f"{d}T00:00:00Z", "to": f"{d}T23:59:00Z"},
+                    }
+                ],
+            }
+            for hid, n, d in holidays
+        ]
+    }
+
+
+async def test_the_expansion_waits_out_429s_retries_bad_answers_and_numbers_its_plan(
+    fake_clock: FakeClock,
+) -> None:
+    other = "extSyncBBBBBBBBBBBBBBB"
+    zoom = ScriptedZoom(
+        {
+            EXT: [
+                RateLimitedError("slow down", retry_after=2.0),
+                [],  # not the documented shape: read again, never taken as "empty"
+                settings_with(("h1", "Retired Day", "2027-06-01")),
+            ],
+            other: [ExtensionNotFoundError("Extension does not exist", status=404, code=404)],
+        }
+    )
+    pacer = CountingPacer()
+    desired = [
+        holiday_row(2, "New Year", "2027-01-01"),
+        replace(holiday_row(3, "New Year", "2027-01-01"), extension_id=other, op_id="other"),
+    ]
+    ops = await expand(desired, YEAR, zoom, pacer, rng=random.Random(1), sleep=fake_clock.sleep)
+    assert [(op.seq, op.extension_id, op.action) for op in ops] == [
+        (0, EXT, Action.DELETE),
+        (1, EXT, Action.ADD),
+        (2, other, Action.ADD),  # Zoom refused the extension: its row is left to the engine
+    ]
+    assert zoom.reads.count(EXT) == 3 and fake_clock.slept[0] == 2.0
+    assert "slower" in pacer.events and "pause 2" in pacer.events
+    frame = plan_frame(ops)
+    assert list(frame.columns) == list(PLAN_COLUMNS) and frame["action"].tolist() == [
+        "delete",
+        "add",
+        "add",
+    ]
+
+
+async def test_refused_credentials_end_the_expansion() -> None:
+    zoom = ScriptedZoom({EXT: [AuthError("Invalid access token.", status=401, code=124)]})
+    with pytest.raises(AuthError):
+        await expand([holiday_row(2, "New Year", "2027-01-01")], YEAR, zoom, CountingPacer())

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..errors import ApiError, AuthError, FatalApiError, SyncReadError
@@ -31,7 +31,7 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Expansion", "expand"]
+__all__ = ["expand", "plan_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,12 @@ log = logging.getLogger(__name__)
 READS_AT_ONCE = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Expansion:
-    """A sync job's operations, in plan order, and what the reads found."""
+def plan_frame(operations: Sequence[Operation]) -> pd.DataFrame:
+    """Operations as a plan frame (``jobs.plan.PLAN_COLUMNS``), the form the checkpoint loads."""
+    import pandas as pd
 
-    operations: tuple[Operation, ...]
-    extensions: int  # extensions the job names
-    unread: tuple[str, ...] = ()  # refused by Zoom (gone, or not an extension): rows kept as adds
-
-    def frame(self) -> pd.DataFrame:
-        """The operations as a plan frame (``jobs.plan.PLAN_COLUMNS``), for the checkpoint."""
-        import pandas as pd
-
-        records = [record_of(op, OPERATION_COLUMNS) for op in self.operations]
-        return pd.DataFrame.from_records(records, columns=list(PLAN_COLUMNS))
+    records = [record_of(op, OPERATION_COLUMNS) for op in operations]
+    return pd.DataFrame.from_records(records, columns=list(PLAN_COLUMNS))
 
 
 async def expand(
@@ -65,7 +57,7 @@ async def expand(
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     reads_at_once: int = READS_AT_ONCE,
-) -> Expansion:
+) -> tuple[Operation, ...]:
     """Read each extension of ``desired`` (plan order) and converge it within ``spec``.
 
     Raises AuthError when the credentials are refused, and SyncReadError when an extension
@@ -78,13 +70,18 @@ async def expand(
     for op in desired:
         by_extension.setdefault(op.extension_id, []).append(op)
     reader = _Reader(api, pacer, retry or RetryPolicy(), rng or random.Random(), sleep)
-    views: dict[str, ExtensionView | None] = {}
+    planned: dict[str, list[Operation]] = {}
     queue = list(reversed(by_extension))
 
     async def work() -> None:
         while queue:
             extension_id = queue.pop()
-            views[extension_id] = await reader.read(extension_id)
+            ops = by_extension[extension_id]
+            view = await reader.read(extension_id)
+            if view is None:
+                planned[extension_id] = ops
+            else:  # converged at once: a view is not kept longer than its extension needs
+                planned[extension_id] = converge(ops, view, spec)
 
     workers = [asyncio.create_task(work()) for _ in range(max(1, reads_at_once))]
     try:
@@ -92,17 +89,8 @@ async def expand(
     finally:
         for task in workers:
             task.cancel()
-    operations: list[Operation] = []
-    unread: list[str] = []
-    for extension_id, ops in by_extension.items():
-        view = views[extension_id]
-        if view is None:
-            unread.append(extension_id)
-            operations.extend(ops)
-        else:
-            operations.extend(converge(ops, view, spec))
-    numbered = tuple(replace(op, seq=i) for i, op in enumerate(operations))
-    return Expansion(numbered, len(by_extension), tuple(unread))
+    operations = [op for extension_id in by_extension for op in planned[extension_id]]
+    return tuple(replace(op, seq=i) for i, op in enumerate(operations))
 
 
 class _Reader:
