@@ -31,7 +31,7 @@ from .progress import Display, choose_display, format_summary, showing, stop_rec
 from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
-from .run.stats import RunResult, StopReason
+from .run.stats import RunResult, RunStats, StopReason
 from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
@@ -251,18 +251,27 @@ async def _run(
                 limiter,
                 connector_limit=options.concurrency or options.max_concurrency,
             ) as client:
+                reads = RunStats()
                 if sync is not None and not checkpoint.has_plan:
                     # Recorded whole before the engine sends anything: a resumed sync carries
                     # out these operations, never a second reading of a half-changed account.
+                    desired = list(plan.iter_operations())
                     planned = plan_frame(
                         await expand(
-                            list(plan.iter_operations()), sync, client, limiter, retry=options.retry
+                            desired, sync, client, limiter, retry=options.retry, stats=reads
                         )
                     )
                     checkpoint.load_plan(planned)
                     if settings.log_format != "json" and not settings.quiet:
                         print(_sync_summary(sync, planned, rate), file=out)
                 engine = Engine(checkpoint, client, limiter, options)
+                for counter in ("requests", "lookups", "rate_limited", "retries"):
+                    # A sync's reads are this run's requests too: the summary counts them all.
+                    setattr(
+                        engine.stats,
+                        counter,
+                        getattr(reads, counter) + getattr(engine.stats, counter),
+                    )
                 # The plan and the libraries are long-lived: park them outside the collector, so
                 # a full collection never pauses the loop between a limiter grant and its send
                 # (a 20 ms pause there is enough to put 41 requests into Zoom's window).

@@ -200,12 +200,16 @@ async def test_one_sync_converges_and_a_second_sends_no_write(
     assert_converged(sim, users, before)
     assert all(sim.holidays(ext)[0]["holiday_id"] == kept[ext] for ext in users)  # not re-added
     assert sim.writes == 3 * len(users)
+    stats = outcome.result.stats
+    assert stats.lookups == 2 * len(users)  # the sync's reads, then the engine's before writing
+    assert stats.requests == stats.lookups + stats.writes == 5 * len(users)
 
     outcome, text = await sync_run(running, job, tmp_path / "state")
     assert outcome.exit_code == 0, text
     assert sim.writes == 3 * len(users)  # not one write more
     assert outcome.generation == 2  # the first run is kept aside, the account read afresh
     assert "already has exactly what the job lists; nothing to send" in text
+    assert f"requests sent     {len(users)} (0 writes, {len(users)} reads)" in text
     assert_converged(sim, users, before)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..errors import ApiError, AuthError, FatalApiError, SyncReadError
+from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, SyncReadError
 from ..jobs.plan import PLAN_COLUMNS
 from ..jobs.sync import SyncSpec, converge
 from ..model import OPERATION_COLUMNS, Operation, record_of
@@ -27,6 +27,7 @@ from ..zoom.view import ExtensionView
 from .decide import History, Retry, decide
 from .ports import Api, Pacer
 from .retry import RetryPolicy
+from .stats import RunStats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +58,7 @@ async def expand(
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     reads_at_once: int = READS_AT_ONCE,
+    stats: RunStats | None = None,
 ) -> tuple[Operation, ...]:
     """Read each extension of ``desired`` (plan order) and converge it within ``spec``.
 
@@ -64,12 +66,15 @@ async def expand(
     could not be read for a reason a later run may not meet (5xx, timeouts, rate limits past
     their budget): nothing is planned then, since a sync that guessed would delete or add
     wrongly. An extension Zoom refuses for good keeps its rows as plain adds, which the engine
-    then fails with Zoom's reason, as it would in any job.
+    then fails with Zoom's reason, as it would in any job. ``stats`` counts the reads' requests,
+    429s and retries, so that a run's summary counts every request it sent.
     """
     by_extension: dict[str, list[Operation]] = {}
     for op in desired:
         by_extension.setdefault(op.extension_id, []).append(op)
-    reader = _Reader(api, pacer, retry or RetryPolicy(), rng or random.Random(), sleep)
+    reader = _Reader(
+        api, pacer, retry or RetryPolicy(), rng or random.Random(), sleep, stats or RunStats()
+    )
     planned: dict[str, list[Operation]] = {}
     queue = list(reversed(by_extension))
 
@@ -103,8 +108,10 @@ class _Reader:
         retry: RetryPolicy,
         rng: random.Random,
         sleep: Callable[[float], Awaitable[None]],
+        stats: RunStats,
     ) -> None:
         self.api = api
+        self.stats = stats
         self.pacer = pacer
         self.retry = retry
         self.rng = rng
@@ -114,13 +121,17 @@ class _Reader:
         """The extension's view; None when Zoom refuses it for good (gone, not an extension)."""
         history = History()
         while True:
+            self.stats.requests += 1
             try:
                 resp = await self.api.get_settings(extension_id)
                 view = ExtensionView.parse(resp.json, resp.status, resp.tracking_id)
             except ApiError as exc:
                 history = history.after(exc, "GET")
                 decision = decide(exc, "GET", history, self.retry, self.rng)
+                if isinstance(exc, RateLimitedError):
+                    self.stats.rate_limited += 1
                 if isinstance(decision, Retry):
+                    self.stats.retries += 1
                     if decision.slow_down:
                         self.pacer.on_rate_limited()
                     if decision.hold_everyone:
@@ -137,4 +148,5 @@ class _Reader:
                     "Nothing was planned or sent; run the same command again later"
                 ) from exc
             self.pacer.on_success()
+            self.stats.lookups += 1
             return view
