@@ -26,7 +26,7 @@ from bulkops.jobs.plan import PLAN_COLUMNS
 from bulkops.jobs.sync import SyncScope, SyncSpec, Window, check_rows, converge, parse_window
 from bulkops.model import Action, Operation, SettingType, SubSettingType
 from bulkops.run.sync import expand, plan_frame
-from bulkops.zoom.match import ForwardingEntry, name_key, same_minute
+from bulkops.zoom.match import ForwardingEntry, name_key, phone_key, same_minute
 from bulkops.zoom.routes import Resolution, apply_to_view
 from bulkops.zoom.view import ExtensionView, Holiday
 
@@ -405,3 +405,63 @@ async def test_refused_credentials_end_the_expansion() -> None:
     zoom = ScriptedZoom({EXT: [AuthError("Invalid access token.", status=401, code=124)]})
     with pytest.raises(AuthError):
         await expand([holiday_row(2, "New Year", "2027-01-01")], YEAR, zoom, CountingPacer())
+
+
+NUMBERS = ["+14155550100", "+14155550101", "+1 415 555 0102", "+14155550103"]
+
+
+@st.composite
+def forwarding_lists(draw: st.DrawFn) -> tuple[list[Operation], ExtensionView]:
+    wanted = draw(
+        st.lists(
+            st.tuples(st.sampled_from(NUMBERS), st.sampled_from(["desk", "home"])),
+            min_size=1,
+            max_size=4,
+            unique_by=lambda t: phone_key(t[0]),
+        )
+    )
+    entries = [ForwardingEntry(f"app{i}", description="Zoom Mobile Apps") for i in range(2)]
+    for i, (number, words) in enumerate(
+        draw(
+            st.lists(
+                st.tuples(st.sampled_from(NUMBERS), st.sampled_from(["desk", "x"])), max_size=6
+            )
+        )
+    ):
+        entries.append(ForwardingEntry(f"f{i}", phone_number=number, description=words))
+    if draw(st.booleans()):
+        entries.append(ForwardingEntry("contact", contact_id="c1", contact_numbers=(NUMBERS[3],)))
+    desired = [forwarding_row(i + 2, n, words) for i, (n, words) in enumerate(wanted)]
+    return desired, ExtensionView(forwarding={"business_hours": entries})
+
+
+@settings(max_examples=150)
+@given(forwarding_lists())
+def test_convergence_leaves_exactly_the_listed_numbers(
+    account: tuple[list[Operation], ExtensionView],
+) -> None:
+    desired, view = account
+    entries = view.forwarding["business_hours"]
+    kept = [e for e in entries if not e.phone_number]  # Zoom's apps and the contact
+    ops = converge(desired, view, FORWARDING)
+    fresh = itertools.count()
+    for op in ops:  # what Zoom then holds: the view as the next run reads it
+        if op.action is Action.UPDATE:
+            entries[:] = [
+                replace(e, description=op.settings["description"])
+                if e.id == op.call_forwarding_id
+                else e
+                for e in entries
+            ]
+        elif op.action is Action.ADD:
+            words = op.settings["description"]
+            entries.append(ForwardingEntry(f"new{next(fresh)}", op.phone_number, words))
+        else:
+            apply_to_view(view, op, Resolution(forwarding_id=op.call_forwarding_id), None)
+    reached = {k for e in entries for k in e.numbers}
+    assert reached >= {phone_key(op.phone_number) for op in desired}
+    own = [phone_key(e.phone_number) for e in entries if e.phone_number]
+    assert len(own) == len(set(own))  # each number once
+    assert set(own) <= {phone_key(op.phone_number) for op in desired}
+    assert [e for e in entries if not e.phone_number] == kept
+    assert converge(desired, view, FORWARDING) == []
