@@ -465,3 +465,10 @@ def test_convergence_leaves_exactly_the_listed_numbers(
     assert set(own) <= {phone_key(op.phone_number) for op in desired}
     assert [e for e in entries if not e.phone_number] == kept
     assert converge(desired, view, FORWARDING) == []
+
+
+def test_a_number_keeps_its_own_entry_over_a_contact_that_also_reaches_it() -> None:
+    contact = ForwardingEntry("f-contact", contact_id="c1", contact_numbers=("+14155550100",))
+    own = ForwardingEntry("f-own", phone_number="+14155550100", description="desk")
+    view = ExtensionView(forwarding={"business_hours": [contact, own]})
+    assert converge([forwarding_row(2, "+14155550100", "desk")], view, FORWARDING) == []

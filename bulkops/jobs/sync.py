@@ -179,9 +179,9 @@ def converge(desired: Sequence[Operation], view: ExtensionView, spec: SyncSpec) 
     extension: deletes first, then updates, then adds (a name freed before it is reused).
 
     ``desired`` are the extension's add rows (checked by :func:`check_rows`), at least one: an
-    extension the job does not name is not in its scope. The operations
-    returned carry the ids they act on (no lookup by name at run time), ``seq`` 0 and an
-    ``op_id`` derived from what they do; the caller numbers them. Nothing outside the scope, or
+    extension the job does not name is not in its scope. The operations returned carry the ids
+    they act on (no lookup by name at run time), their template's ``seq`` and an ``op_id``
+    derived from what they do; the caller numbers them. Nothing outside the scope, or
     outside the window, is ever deleted; an extension already converged gets no operation.
     """
     if spec.scope is SyncScope.HOLIDAY_HOURS:
@@ -291,7 +291,8 @@ def _converge_list(
     out: list[Operation] = []
     for op in desired:
         key = phone_key(op.phone_number)
-        found = [e for e in entries if key in e.numbers]
+        # The number's own entry before a contact that also reaches it: the entry is kept.
+        found = sorted((e for e in entries if key in e.numbers), key=lambda e: e.is_contact)
         target = op if holiday_id is None else replace(op, holiday_id=holiday_id)
         if not found:
             out.append(target)
