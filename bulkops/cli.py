@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -33,6 +33,9 @@ from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .config import AccountPlan, resolve_rate
 from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
+
+if TYPE_CHECKING:
+    from .jobs.sync import SyncSpec
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
 
@@ -62,6 +65,33 @@ def _add_job_input(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", help="text encoding of a CSV job file (default UTF-8)")
     p.add_argument("--timezone", help="IANA zone for date-only and naive times (default UTC)")
     p.add_argument("--sheet", help="the sheet of an .xlsx job file to read (default: the first)")
+
+
+def _add_sync(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sync",
+        metavar="SCOPE",
+        help="holiday_hours or call_forwarding: the job's add rows are the whole truth for that "
+        "scope of each extension it names (missing items added, changed ones updated, unlisted "
+        "ones deleted)",
+    )
+    p.add_argument(
+        "--window",
+        metavar="FIRST..LAST",
+        help="with --sync holiday_hours: the days (both included, in --timezone) whose holidays "
+        "the job replaces, e.g. 2027-01-01..2027-12-31",
+    )
+
+
+def _sync_spec(ns: argparse.Namespace) -> SyncSpec | None:
+    """The SyncSpec of ``--sync``/``--window`` (None without them); ConfigError if misused."""
+    if ns.sync is None:
+        if ns.window is not None:
+            raise ConfigError("--window goes with --sync holiday_hours")
+        return None
+    from .jobs.sync import SyncSpec
+
+    return SyncSpec.of(ns.sync, ns.window, ns.timezone)
 
 
 def _add_rate(p: argparse.ArgumentParser) -> None:
@@ -123,10 +153,12 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     _add_rate(p)
     p.add_argument("--out", type=Path, help="write the expanded operations (.csv or .parquet)")
     p.add_argument("--no-precheck", action="store_true", help="estimate as `run --no-precheck`")
+    _add_sync(p)
 
     p = sub.add_parser("run", help="apply a job to Zoom (resumes where a stopped run left off)")
     _add_job_input(p)
     _add_rate(p)
+    _add_sync(p)
     p.add_argument("--state", type=Path, help="state directory (default: .bulkops/ beside the job)")
     p.add_argument("--concurrency", type=_positive_int, help="extensions worked on at once")
     p.add_argument("--max-runtime", type=_duration, help="stop (resumably) after e.g. 30m")
@@ -231,11 +263,25 @@ def _cmd_plan(ns: argparse.Namespace) -> int:
     from .jobs.plan import build_plan, format_summary, write_plan
 
     rate = resolve_rate(ns.account_plan, ns.rate)
+    sync = _sync_spec(ns)
     plan = build_plan(
         ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone, sheet=ns.sheet
     )
     for warning in plan.warnings:
         print(f"warning: {warning}")
+    if sync is not None:
+        from .errors import JobFileError
+        from .jobs.sync import check_rows
+
+        problems = check_rows(plan.iter_operations(), sync, plan.source)
+        if problems:
+            raise JobFileError(problems)
+        print(
+            f"sync {sync.scope.value}{f' in {sync.window}' if sync.window else ''}: the rows "
+            "below are what each extension must have. Which of them are updates and what is "
+            "deleted depends on what Zoom has: `bulkops run --dry-run` with the same --sync "
+            "reads it and lists them, sending nothing.\n"
+        )
     print(format_summary(plan.summary(rate, precheck=not ns.no_precheck)))
     if ns.out is not None:
         write_plan(plan, ns.out)
@@ -262,6 +308,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
 
     if ns.sim and not ns.simulate:
         raise ConfigError("--sim only goes with --simulate")
+    sync = _sync_spec(ns)
     settings = RunSettings(
         job=ns.job,
         directory=ns.directory,
@@ -285,6 +332,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         log_format=ns.log_format,
         quiet=ns.quiet,
         wait=ns.wait,
+        sync=sync,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":

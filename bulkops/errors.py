@@ -235,6 +235,11 @@ class ExtensionNotFoundError(FatalApiError):
     fails the same way, so its remaining operations are skipped rather than sent."""
 
 
+class SyncReadError(BulkopsError):
+    """A sync job could not read an extension it must converge: nothing was planned or sent, and
+    the same command, run again, reads afresh."""
+
+
 class CheckpointError(BulkopsError):
     """The state directory cannot be used."""
 

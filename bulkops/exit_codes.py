@@ -19,6 +19,7 @@ from .errors import (
     JobFileError,
     StateLockedError,
     StateMismatchError,
+    SyncReadError,
 )
 from .model import OpStatus
 from .run.stats import RunResult, StopReason
@@ -77,7 +78,7 @@ EXIT_TABLE: tuple[ExitRow, ...] = (
     ExitRow(EXIT_USAGE, errors=(JobFileError,)),
     ExitRow(EXIT_LOCKED, errors=(StateLockedError, AccountBusyError, StateMismatchError)),
     ExitRow(EXIT_AUTH, errors=(AuthError,), prefix="authentication refused: "),
-    ExitRow(EXIT_RESUMABLE, errors=(CheckpointWriteError,)),
+    ExitRow(EXIT_RESUMABLE, errors=(CheckpointWriteError, SyncReadError)),
     # configuration, an unusable or damaged state directory (StateDamagedError), …
     ExitRow(EXIT_USAGE, errors=(BulkopsError,)),
     ExitRow(EXIT_AUTH, results=(StopReason.AUTH,)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
 import os
 import shutil
@@ -16,19 +17,22 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .errors import ReportWriteError
+from .errors import JobFileError, ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
-from .jobs.plan import Plan, build_plan
+from .jobs.plan import Plan, build_plan, summarize
+from .jobs.plan import format_summary as format_plan
+from .jobs.sync import SyncSpec, check_rows
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
 from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
-from .run.stats import RunResult, StopReason
+from .run.stats import RunResult, RunStats, StopReason
+from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
@@ -59,6 +63,7 @@ class RunSettings:
     quiet: bool = False  # no progress display, and no summary when everything succeeded
     write_reports: bool = True
     wait: bool = False  # another run holds the account: wait for it rather than exit 73
+    sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,8 @@ async def run_job(
     )
     for warning in plan.warnings:
         log.warning("%s", warning)
+    if settings.sync is not None:
+        plan = _sync_plan(plan, settings.sync)
     if not settings.simulate:
         Credentials.from_env(env)  # missing credentials: say so before any state is made
     resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
@@ -178,6 +185,17 @@ async def run_job(
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
+    """The desired state of a sync job, checked; a sync of other scope or window is another job
+    to the state directory, so its identity joins the job hash."""
+    problems = check_rows(plan.iter_operations(), spec, plan.source)
+    if problems:
+        raise JobFileError(problems)
+    return replace(
+        plan, job_hash=hashlib.sha256(f"{plan.job_hash}\0{spec.identity}".encode()).hexdigest()
+    )
 
 
 def _account_lease(
@@ -208,11 +226,17 @@ async def _run(
     handle_signals: bool,
     engine_hook: Callable[[Engine], None] | None,
 ) -> RunOutcome:
+    sync = settings.sync
     checkpoint = Checkpoint.open(
-        state_dir, job_hash=plan.job_hash, job_path=str(settings.job), archive=_new_generation
+        state_dir,
+        job_hash=plan.job_hash,
+        job_path=str(settings.job),
+        archive=_new_generation if sync is None else _new_sync_generation,
+        renew=sync is not None,
     )
     try:
-        checkpoint.load_plan(plan.frame)
+        if sync is None:
+            checkpoint.load_plan(plan.frame)
         if settings.retry_failed:
             reset = checkpoint.reset_failed()
             log.info("retrying %d failed or skipped operations", reset)
@@ -227,7 +251,27 @@ async def _run(
                 limiter,
                 connector_limit=options.concurrency or options.max_concurrency,
             ) as client:
+                reads = RunStats()
+                if sync is not None and not checkpoint.has_plan:
+                    # Recorded whole before the engine sends anything: a resumed sync carries
+                    # out these operations, never a second reading of a half-changed account.
+                    desired = list(plan.iter_operations())
+                    planned = plan_frame(
+                        await expand(
+                            desired, sync, client, limiter, retry=options.retry, stats=reads
+                        )
+                    )
+                    checkpoint.load_plan(planned)
+                    if settings.log_format != "json" and not settings.quiet:
+                        print(_sync_summary(sync, planned, rate), file=out)
                 engine = Engine(checkpoint, client, limiter, options)
+                for counter in ("requests", "lookups", "rate_limited", "retries"):
+                    # A sync's reads are this run's requests too: the summary counts them all.
+                    setattr(
+                        engine.stats,
+                        counter,
+                        getattr(reads, counter) + getattr(engine.stats, counter),
+                    )
                 # The plan and the libraries are long-lived: park them outside the collector, so
                 # a full collection never pauses the loop between a limiter grant and its send
                 # (a 20 ms pause there is enough to put 41 requests into Zoom's window).
@@ -271,6 +315,20 @@ def _new_generation(state_dir: Path) -> None:
         generations.current(state_dir),
         state_dir,
     )
+
+
+def _new_sync_generation(state_dir: Path) -> None:
+    """A sync's last run finished: keep it aside and read Zoom afresh."""
+    kept = generations.archive(state_dir, REPORT_FILES)
+    log.info("the last run of this sync finished (kept in %s); reading Zoom afresh", kept)
+
+
+def _sync_summary(sync: SyncSpec, frame: Any, rate: float) -> str:
+    """What the reads decided, before any write: the counts by action, deletes included."""
+    scope = f"sync {sync.scope.value}" + (f" in {sync.window}" if sync.window else "")
+    if not len(frame):
+        return f"{scope}: every extension already has exactly what the job lists; nothing to send"
+    return f"{scope}, planned from what Zoom has now:\n" + format_plan(summarize(frame, rate))
 
 
 async def _run_and_record(engine: Engine, checkpoint: Checkpoint) -> tuple[RunResult, int]:

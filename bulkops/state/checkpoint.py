@@ -122,6 +122,7 @@ class Checkpoint:
         job_hash: str,
         job_path: str,
         archive: Callable[[Path], object] | None = None,
+        renew: bool = False,
     ) -> Checkpoint:
         """Lock, check and open (or create) the state directory for the job with ``job_hash``.
 
@@ -131,6 +132,8 @@ class Checkpoint:
         ``archive``, a state whose job finished (every operation final) is no mismatch:
         ``archive(state_dir)`` moves it away, lock held, and a fresh checkpoint starts (a new
         generation). A damaged state is refused before that: it is never archived as finished.
+        ``renew`` (a sync job, which reads Zoom afresh each run) archives a finished state of the
+        same job too; an unfinished one is resumed as it stands.
         """
         directory = Path(state_dir)
         private_dir(directory)
@@ -157,20 +160,30 @@ class Checkpoint:
             raise
         checkpoint = cls(directory, conn, reader, lock, int(meta.get(META_COMMITS, 0)))
         try:
-            checkpoint._claim(job_hash, job_path, archive)
+            checkpoint._claim(job_hash, job_path, archive, renew)
         except BaseException:
             checkpoint.close()
             raise
         return checkpoint
 
     def _claim(
-        self, job_hash: str, job_path: str, archive: Callable[[Path], object] | None
+        self,
+        job_hash: str,
+        job_path: str,
+        archive: Callable[[Path], object] | None,
+        renew: bool = False,
     ) -> None:
         """Mark a new state directory as this job's; refuse one made for other job contents,
-        unless that job finished and ``archive`` can move it away."""
+        unless that job finished and ``archive`` can move it away (with ``renew``, a finished
+        run of this very job is moved away too)."""
         existing = self.reader.meta()
-        if existing and existing.get("job_hash") != job_hash:
-            open_ops = sum(n for s, n in self.reader.counts().items() if not s.final)
+        changed = bool(existing) and existing.get("job_hash") != job_hash
+        renewing = renew and not changed and existing.get(META_PLAN_LOADED) == "1"
+        if renewing and archive is not None and not self._open_ops():
+            self._start_generation(archive)
+            existing = {}
+        if changed:
+            open_ops = self._open_ops()
             if archive is None or open_ops:
                 unfinished = f" and {open_ops:,} operation(s) not done" if open_ops else ""
                 raise StateMismatchError(
@@ -196,6 +209,9 @@ class Checkpoint:
         # The flag must reach the main file: it is what tells a lost WAL apart from a closed state.
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute(_CHECKPOINT_WAL)
+
+    def _open_ops(self) -> int:
+        return sum(n for s, n in self.reader.counts().items() if not s.final)
 
     def claim_account(self, account_id: str) -> None:
         """Record the Zoom account the state's runs work on; refuse another account's credentials
