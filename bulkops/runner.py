@@ -23,8 +23,10 @@ from typing import Any, TextIO
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
 from .errors import ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
+from .jobs.directory import load_directory
 from .jobs.plan import Plan, build_plan
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
+from .reports.diff import Preview, write_preview
 from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
@@ -59,6 +61,7 @@ class RunSettings:
     quiet: bool = False  # no progress display, and no summary when everything succeeded
     write_reports: bool = True
     wait: bool = False  # another run holds the account: wait for it rather than exit 73
+    preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,25 @@ class RunOutcome:
 
 def state_dir_for(settings: RunSettings) -> Path:
     return settings.state_dir or default_state_dir(settings.job)
+
+
+def preview_dir_for(settings: RunSettings) -> Path:
+    """Where a dry run writes its preview: beside the state, which a dry run never touches."""
+    if settings.preview_dir is not None:
+        return settings.preview_dir
+    state = state_dir_for(settings)
+    return state.with_name(f"{state.name}.preview")
+
+
+def _sites(directory: Path | None) -> dict[str, str]:
+    """Extension id → site, from the directory file, for the preview's ``site`` column."""
+    if directory is None:
+        return {}
+    frame = load_directory(directory).frame
+    if "site" not in frame:
+        return {}
+    pairs = zip(frame["extension_id"], frame["site"], strict=True)
+    return {str(ext): site for ext, site in pairs if isinstance(site, str) and site}
 
 
 @contextlib.asynccontextmanager
@@ -245,13 +267,21 @@ async def _run(
                     if remove is not None:
                         remove()
         reports: dict[str, Path] = {}
-        if settings.write_reports and not options.dry_run:
+        preview: Preview | None = None
+        if settings.write_reports and options.dry_run:
+            preview = _write_preview(settings, state_dir)
+            reports = preview.paths
+        elif settings.write_reports:
             try:
                 reports = write_all(state_dir)
             except ReportWriteError as exc:  # the run's result stands; the state has it all
                 log.error("%s", exc)
         if settings.log_format != "json" and not (settings.quiet and code == EXIT_OK):
             print(format_summary(result, code), file=out)
+            if preview is not None:
+                print("  by action", file=out)
+                for name, value in preview.lines():
+                    print(f"    {name:<16}  {value}", file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
         if result.stop_reason is not None:
@@ -259,6 +289,17 @@ async def _run(
         return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
     finally:
         checkpoint.close()
+
+
+def _write_preview(settings: RunSettings, scratch: Path) -> Preview:
+    target = preview_dir_for(settings)
+    try:
+        return write_preview(scratch, target, sites=_sites(settings.directory))
+    except OSError as exc:
+        raise ReportWriteError(
+            f"cannot write the preview in {target}: {exc}; nothing was sent. Fix that (or "
+            "choose another directory with `bulkops diff --out DIR`) and preview again"
+        ) from None
 
 
 def _new_generation(state_dir: Path) -> None:
