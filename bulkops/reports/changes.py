@@ -39,6 +39,7 @@ TOOK_EFFECT = frozenset({OpStatus.SUCCEEDED, OpStatus.WOULD_CHANGE})
 NO_OP = frozenset({OpStatus.ALREADY_PRESENT, OpStatus.ALREADY_ABSENT})
 _ENTRY_KEYS = ("phone_number", "description", "enable")
 CHUNK = 10_000
+_PRESS_1 = "require_press_1_before_connecting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +104,23 @@ class _Holiday:
     name: str
     from_: str | None
     to: str | None
-    forwarding: dict[str, Json] = field(default_factory=dict)
+    forwarding: _Forwarding = field(default_factory=lambda: _Forwarding())
     handling: Json = field(default_factory=dict)
 
 
-def _entries(settings: Json | None) -> dict[str, Json]:
+class _Forwarding(dict[str, Json]):
+    """A forwarding list's entries by id, and its ``require_press_1_before_connecting``."""
+
+    press_1: Any = MISSING
+
+
+def _entries(settings: Json | None) -> _Forwarding:
     items = (settings or {}).get(schema.FORWARDING_ENTRIES) or []
-    return {str(i["id"]): dict(i) for i in items if isinstance(i, dict) and i.get("id")}
+    found = _Forwarding(
+        (str(i["id"]), dict(i)) for i in items if isinstance(i, dict) and i.get("id")
+    )
+    found.press_1 = (settings or {}).get(_PRESS_1, MISSING)
+    return found
 
 
 class Replay:
@@ -127,7 +138,7 @@ class Replay:
                 _entries(section(details, "call_forwarding")),
                 dict(section(details, "call_handling") or {}),
             )
-        self.forwarding: dict[SettingType, dict[str, Json]] = {}
+        self.forwarding: dict[SettingType, _Forwarding] = {}
         self.handling: dict[SettingType, Json] = {}
         for setting in (SettingType.BUSINESS_HOURS, SettingType.CLOSED_HOURS):
             self.forwarding[setting] = _entries(snap.forwarding(setting, None))
@@ -202,10 +213,10 @@ class Replay:
 
     # -- forwarding ----------------------------------------------------------------------------
 
-    def _list(self, op: Operation, outcome: Outcome) -> tuple[str, dict[str, Json] | None]:
+    def _list(self, op: Operation, outcome: Outcome) -> tuple[str, _Forwarding | None]:
         """Where ``op``'s forwarding entries live, and a prefix naming its holiday."""
         if op.setting_type is not SettingType.HOLIDAY_HOURS:
-            return "", self.forwarding.setdefault(op.setting_type, {})
+            return "", self.forwarding.setdefault(op.setting_type, _Forwarding())
         for under in self.holidays.values():
             if outcome.target_id in under.forwarding:
                 return f"{under.name}: ", under.forwarding
@@ -216,33 +227,36 @@ class Replay:
         return f"{holiday.name}: ", holiday.forwarding
 
     def _forwarding(self, op: Operation, outcome: Outcome, took: bool) -> tuple[str, str]:
-        prefix, entries = self._list(op, outcome)
+        prefix, found = self._list(op, outcome)
+        entries = found if found is not None else _Forwarding()  # under a holiday not there
         s = op.settings
         if op.action is Action.ADD:
             new = {k: s.get(k) or getattr(op, k, None) for k in ("phone_number", "description")}
             new = {k: v for k, v in new.items() if v}
-            old = (entries or {}).get(outcome.target_id or "")
+            old = entries.get(outcome.target_id or "")
             before = NOTHING if old is None or took else prefix + entry_words(old)
-            if took and entries is not None:
+            if took:
                 entries[outcome.target_id or f"new-{op.seq}"] = new
             return before, prefix + entry_words(new)
         forwarding_id = outcome.target_id or op.call_forwarding_id
         if op.action is Action.DELETE:
-            old = (entries or {}).pop(forwarding_id or "", None) if took else None
-            old = old or (entries or {}).get(forwarding_id or "")
+            old = entries.pop(forwarding_id or "", None) if took else None
+            old = old or entries.get(forwarding_id or "")
             return (NOTHING if old is None else prefix + entry_words(old)), NOTHING
         befores, afters = [], []
         for item in _updated_items(s, forwarding_id):
-            old = (entries or {}).get(str(item.get("id")))
+            old = entries.get(str(item.get("id")))
             merged = {**(old or {}), **{k: item[k] for k in _ENTRY_KEYS if k in item}}
             befores.append(NOTHING if old is None else entry_words(old))
             afters.append(entry_words(merged))
             if took and old is not None:
                 old.update(merged)
-        key = "require_press_1_before_connecting"
-        if key in s:
-            befores.append(f"{key}=?")
-            afters.append(f"{key}={value_words(s[key])}")
+        if _PRESS_1 in s:
+            old_press = entries.press_1
+            befores.append(f"{_PRESS_1}={'?' if old_press is MISSING else value_words(old_press)}")
+            afters.append(f"{_PRESS_1}={value_words(s[_PRESS_1])}")
+            if took:
+                entries.press_1 = s[_PRESS_1]
         return prefix + "; ".join(befores), prefix + "; ".join(afters)
 
     # -- business hours and call handling -----------------------------------------------------
