@@ -38,6 +38,15 @@ _OK = Outcome(OpStatus.SUCCEEDED)
             "2027-12-24 21:00 – 2027-12-25 20:00 UTC",
             id="offset-in-utc",
         ),
+        pytest.param(
+            "2027-12-25T05:00:00Z", "2027-12-26T04:59:59Z", "2027-12-25 (UTC−05:00)", id="west"
+        ),
+        pytest.param(
+            "2027-12-26T23:00:00Z",
+            "2027-12-28T22:59:59Z",
+            "2027-12-27 – 2027-12-28 (UTC+01:00)",
+            id="east-days",
+        ),
         pytest.param("soon", None, "soon – ?", id="unreadable"),
     ],
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -57,12 +57,30 @@ def span_words(from_: str | None, to: str | None) -> str:
     start, end = instant(from_), instant(to)
     if start is None or end is None:
         return f"{from_ or '?'} – {to or '?'}"
-    if start.time() == time(0, 0) and (end.hour, end.minute) == (23, 59):
-        day, last = start.date().isoformat(), end.date().isoformat()
-        return day if day == last else f"{day} – {last}"
+    days = _whole_days(start, end)
+    if days is not None:
+        return days
     if start.date() == end.date():
         return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
     return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _whole_days(start: datetime, end: datetime) -> str | None:
+    """Whole days from a local midnight (a date-only row in its zone): the local dates, and the
+    zone's offset unless it is UTC; None for any other span."""
+    after = end.replace(second=0) + timedelta(minutes=1)
+    if start.second or after <= start or (after - start) % timedelta(days=1):
+        return None
+    offset = -timedelta(hours=start.hour, minutes=start.minute)
+    if offset < -timedelta(hours=12):
+        offset += timedelta(days=1)  # a zone east of UTC: its midnight falls the day before
+    first, last = (start + offset).date(), (end + offset).date()
+    words = first.isoformat() if first == last else f"{first} – {last}"
+    if not offset:
+        return words
+    sign, size = ("+" if offset > timedelta(0) else "−"), abs(offset)
+    hours, minutes = divmod(int(size.total_seconds()) // 60, 60)
+    return f"{words} (UTC{sign}{hours:02d}:{minutes:02d})"
 
 
 def holiday_words(name: str | None, from_: str | None, to: str | None) -> str:
