@@ -349,6 +349,7 @@ def render(
     """The page; ``table``: the operations to list (failures first, at most TABLE_LIMIT);
     ``changes``: the before → after section (``reports.beforeafter``), after the summary."""
     title = f"bulkops report: {summary.get('job') or 'job'}"
+    beside = ", ".join(name for name in summary.get("files") or () if name != "report.html")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -356,8 +357,8 @@ def render(
         f"<title>{e(title)}</title><style>{_STYLE}</style><script>{_ONERROR}</script></head>"
         f"<body><h1>{e(title)}</h1>"
         f"<p>Generated {e(summary.get('generated_at'))} from {e(summary.get('state_dir'))}. "
-        "Files beside this page: results.csv, summary.json, failures.csv, undo.csv, "
-        'undo-notes.txt.</p><pre id="js-errors" hidden></pre>'
+        f"Files beside this page: {e(beside)}."
+        '</p><pre id="js-errors" hidden></pre>'
         + _summary_html(summary)
         + changes
         + '<section id="timeline"><h2>Throughput</h2><p>Requests per second'
