@@ -38,6 +38,8 @@ from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
+SIMULATOR_FILE = "simulator.json"  # a --simulate run's account, kept beside its checkpoint
+
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
@@ -116,7 +118,7 @@ async def zoom_target(
     sim_config = SimConfig(
         plan=settings.account_plan,
         directory=settings.directory,
-        state_file=state_dir / "simulator.json",
+        state_file=state_dir / SIMULATOR_FILE,
     )
     if settings.sim_overrides:
         sim_config = sim_config.updated(settings.sim_overrides)
@@ -191,7 +193,11 @@ async def run_job(
     if settings.options.dry_run:
         # A dry run must not touch the real state: it works on a throw-away copy of the plan.
         scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
+        kept = state_dir / SIMULATOR_FILE
         state_dir = Path(scratch)
+        if settings.simulate and kept.is_file():
+            # Preview against the simulated account the real runs of this state changed.
+            shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
     try:
         async with _account_lease(settings, state_dir, env):
             return await _run(

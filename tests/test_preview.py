@@ -276,3 +276,38 @@ async def test_bulkops_diff_prints_where_the_diff_is_and_counts_by_action(tmp_pa
     assert len(_diff_rows(preview / "diff.csv")) == len(EXPECTED)
     assert not (tmp_path / "state").exists()
     assert OpStatus.WOULD_CHANGE.value in (preview / "summary.json").read_text()
+
+
+async def test_a_simulated_preview_reads_the_account_the_simulated_runs_changed(
+    tmp_path: Path,
+) -> None:
+    job = tmp_path / "job.csv"
+    job.write_text(
+        "action,setting_type,sub_setting_type,extension_number,name,from,to\n"
+        "add,holiday_hours,holiday,1101,Spring Day,2027-04-01,2027-04-01\n"
+        "add,holiday_hours,holiday,1102,Spring Day,2027-04-01,2027-04-01\n"
+    )
+    state = tmp_path / "state"
+
+    async def run(*, dry_run: bool) -> RunOutcome:
+        settings = RunSettings(
+            job=job,
+            directory=REPO / "samples" / "directory.csv",
+            state_dir=state,
+            options=EngineOptions(dry_run=dry_run),
+            simulate=True,
+            sim_overrides={"rate": None},
+        )
+        return await run_job(settings, display=PlainDisplay(io.StringIO()), out=io.StringIO())
+
+    first = await run(dry_run=True)
+    assert first.result.counts == {OpStatus.WOULD_CHANGE: 2}
+    assert not state.exists()
+    done = await run(dry_run=False)
+    assert done.result.counts == {OpStatus.SUCCEEDED: 2}
+    kept = (state / "simulator.json").read_bytes()
+    again = await run(dry_run=True)
+    assert again.result.counts == {OpStatus.ALREADY_PRESENT: 2}
+    rows = _diff_rows(tmp_path / "state.preview" / "diff.csv")
+    assert [r["noop"] for r in rows] == ["true", "true"]
+    assert (state / "simulator.json").read_bytes() == kept  # the preview left it alone
