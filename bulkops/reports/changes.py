@@ -14,6 +14,7 @@ was not read, ``--no-precheck``). ``after`` is empty when the operation did not 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class Change:
 # --- a setting in words ----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a rollout repeats the same few spans on every extension
 def span_words(from_: str | None, to: str | None) -> str:
     """``2027-12-25``, ``2027-12-24 – 2027-12-26`` (whole days) or times to the minute, in UTC."""
     start, end = instant(from_), instant(to)
