@@ -43,6 +43,7 @@ def section_html(frame: pd.DataFrame, *, preview: bool, total: int | None = None
     ``frame`` is a part of them.
     """
     key, title = ("preview", "Preview") if preview else ("changes", "Changes")
+    listed = len(frame)
     if not preview and len(frame):
         frame = frame[frame["status"] == "succeeded"]
     if not len(frame):
@@ -76,8 +77,8 @@ def section_html(frame: pd.DataFrame, *, preview: bool, total: int | None = None
     shown = min(len(groups), MAX_EXTENSIONS)
     where = "diff.csv and diff.parquet" if preview else "results.csv and results.parquet"
     note = f"{shown:,} of {len(groups):,} extension(s)"
-    if total is not None and total > len(frame):
-        note += f" of the first {len(frame):,} of {total:,} operations"
+    if total is not None and total > listed:
+        note += f", from the {listed:,} operations listed below of {total:,}"
     intro = (
         "What Zoom has now and what it will have after the job, per extension (nothing was sent)."
         if preview

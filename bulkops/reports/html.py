@@ -309,6 +309,8 @@ text-align:left;vertical-align:top}th{background:#f0f0f0}.facts th{width:12em}
 .group summary{cursor:pointer}.count{font-weight:700}.chart{max-width:900px;display:block}
 .empty{color:#777}.stopped{border-left:5px solid #ef6c00;background:#fff3e0;padding:.4em .8em}
 .extension{margin:.4em 0}.extension summary{cursor:pointer;font-weight:600}
+.extension table{width:100%;table-layout:fixed}.extension th:nth-child(-n+2){width:4em}
+.extension th:nth-child(n+3):nth-child(-n+5){width:8.5em}
 .c-before{color:#6d4c41}.c-after{color:#1b5e20}.is-noop td{color:#777}
 .noop{font-size:.85em;border:1px solid #999;border-radius:3px;padding:0 3px}
 """
