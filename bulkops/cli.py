@@ -185,6 +185,8 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
         help="simulator setting with --simulate, e.g. latency_ms=120 or applied_drop=0.01",
     )
 
+    _add_diff(sub, p)
+
     p = sub.add_parser("status", help="progress of a job by state; sends nothing")
     p.add_argument("job", type=Path, nargs="?", help="the job file (finds its default state)")
     p.add_argument("--state", type=Path, help="state directory")
@@ -207,6 +209,24 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     for command in sub.choices.values():
         _add_global_flags(command, top=False)
     return parser
+
+
+#: What `run` takes that a preview has no use for: it never writes, so never asks or retries.
+_NOT_FOR_DIFF = frozenset({"-h", "--dry-run", "--yes", "--retry-failed"})
+
+
+def _add_diff(sub: Any, run: argparse.ArgumentParser) -> None:
+    """`bulkops diff` takes what `run` takes (the same inputs reach the same reads), and --out."""
+    p = sub.add_parser(
+        "diff",
+        help="preview a job: read what it touches, write diff.csv and report.html; sends no write",
+    )
+    for action in run._actions:
+        if not _NOT_FOR_DIFF & set(action.option_strings):
+            p._add_action(action)
+    p.add_argument(
+        "--out", type=Path, help="where the preview goes (default: the state directory + .preview)"
+    )
 
 
 def _configure_logging(verbose: bool, json_lines: bool) -> None:
@@ -333,6 +353,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         quiet=ns.quiet,
         wait=ns.wait,
         sync=sync,
+        preview_dir=getattr(ns, "out", None),
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":
@@ -348,6 +369,12 @@ def _cmd_run(ns: argparse.Namespace) -> int:
             }
         )
     return outcome.exit_code
+
+
+def _cmd_diff(ns: argparse.Namespace) -> int:
+    """`run --dry-run`: a preview sends no write, so it neither asks nor retries failures."""
+    ns.dry_run, ns.yes, ns.retry_failed = True, True, False
+    return _cmd_run(ns)
 
 
 def _cmd_status(ns: argparse.Namespace) -> int:
@@ -380,6 +407,7 @@ _COMMANDS = {
     "validate": _cmd_validate,
     "plan": _cmd_plan,
     "run": _cmd_run,
+    "diff": _cmd_diff,
     "status": _cmd_status,
     "report": _cmd_report,
     "simulate": _cmd_simulate,

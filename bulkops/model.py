@@ -77,6 +77,8 @@ class OpStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # not attempted because an earlier operation on the extension failed
     NOT_RUN = "not_run"  # the run stopped before reaching it (resumable)
+    # Only in a dry run's throw-away state: the write that would be sent, resolved but not sent.
+    WOULD_CHANGE = "would_change"
 
     @property
     def final(self) -> bool:

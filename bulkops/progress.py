@@ -60,12 +60,18 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def _would(stats: RunStats) -> str:
+    """A dry run's writes it would send, under the status word the summary and diff.csv use."""
+    n = stats.finished.get(OpStatus.WOULD_CHANGE, 0)
+    return f" {OpStatus.WOULD_CHANGE.value}={n}" if n else ""
+
+
 def progress_line(stats: RunStats, now: float) -> str:
     done = stats.already_final + stats.done
     good = sum(stats.finished.get(s, 0) for s in _GOOD)
     failed = stats.finished.get(OpStatus.FAILED, 0) + stats.finished.get(OpStatus.SKIPPED, 0)
     return (
-        f"progress {done}/{stats.total} ok={good} failed={failed} "
+        f"progress {done}/{stats.total} ok={good}{_would(stats)} failed={failed} "
         f"rate={_rate(stats, now):.1f}/s 429s={stats.rate_limited} retries={stats.retries} "
         f"eta={format_duration(_eta(stats, now))}"
     )
@@ -198,7 +204,8 @@ class RichDisplay:
         self._progress.update(
             self._task,
             completed=stats.already_final + stats.done,
-            detail=f"ok {good} · failed {failed} · {_rate(stats, now):.1f}/s · 429s {stats.rate_limited}",
+            detail=f"ok {good}{_would(stats)} · failed {failed} · {_rate(stats, now):.1f}/s · "
+            f"429s {stats.rate_limited}",
         )
 
     def finish(self, stats: RunStats) -> None:

@@ -24,10 +24,12 @@ from typing import Any, TextIO
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
 from .errors import JobFileError, ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
+from .jobs.directory import load_directory
 from .jobs.plan import Plan, build_plan, summarize
 from .jobs.plan import format_summary as format_plan
 from .jobs.sync import SyncSpec, check_rows
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
+from .reports.diff import Preview, write_preview
 from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
@@ -39,6 +41,8 @@ from .state.lease import account_lease, runtime_dir
 from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
+
+SIMULATOR_FILE = "simulator.json"  # a --simulate run's account, kept beside its checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class RunSettings:
     write_reports: bool = True
     wait: bool = False  # another run holds the account: wait for it rather than exit 73
     sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
+    preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,25 @@ class RunOutcome:
 
 def state_dir_for(settings: RunSettings) -> Path:
     return settings.state_dir or default_state_dir(settings.job)
+
+
+def preview_dir_for(settings: RunSettings) -> Path:
+    """Where a dry run writes its preview: beside the state, which a dry run never touches."""
+    if settings.preview_dir is not None:
+        return settings.preview_dir
+    state = state_dir_for(settings)
+    return state.with_name(f"{state.name}.preview")
+
+
+def _sites(directory: Path | None) -> dict[str, str]:
+    """Extension id → site, from the directory file, for the preview's ``site`` column."""
+    if directory is None:
+        return {}
+    frame = load_directory(directory).frame
+    if "site" not in frame:
+        return {}
+    pairs = zip(frame["extension_id"], frame["site"], strict=True)
+    return {str(ext): site for ext, site in pairs if isinstance(site, str) and site}
 
 
 @contextlib.asynccontextmanager
@@ -99,7 +123,7 @@ async def zoom_target(
     sim_config = SimConfig(
         plan=settings.account_plan,
         directory=settings.directory,
-        state_file=state_dir / "simulator.json",
+        state_file=state_dir / SIMULATOR_FILE,
     )
     if settings.sim_overrides:
         sim_config = sim_config.updated(settings.sim_overrides)
@@ -176,7 +200,11 @@ async def run_job(
     if settings.options.dry_run:
         # A dry run must not touch the real state: it works on a throw-away copy of the plan.
         scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
+        kept = state_dir / SIMULATOR_FILE
         state_dir = Path(scratch)
+        if settings.simulate and kept.is_file():
+            # Preview against the simulated account the real runs of this state changed.
+            shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
     try:
         async with _account_lease(settings, state_dir, env):
             return await _run(
@@ -289,13 +317,21 @@ async def _run(
                     if remove is not None:
                         remove()
         reports: dict[str, Path] = {}
-        if settings.write_reports and not options.dry_run:
+        preview: Preview | None = None
+        if settings.write_reports and options.dry_run:
+            preview = _write_preview(settings, state_dir)
+            reports = preview.paths
+        elif settings.write_reports:
             try:
                 reports = write_all(state_dir)
             except ReportWriteError as exc:  # the run's result stands; the state has it all
                 log.error("%s", exc)
         if settings.log_format != "json" and not (settings.quiet and code == EXIT_OK):
             print(format_summary(result, code), file=out)
+            if preview is not None:
+                print("  by action", file=out)
+                for name, value in preview.lines():
+                    print(f"    {name:<16}  {value}", file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
         if result.stop_reason is not None:
@@ -303,6 +339,17 @@ async def _run(
         return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
     finally:
         checkpoint.close()
+
+
+def _write_preview(settings: RunSettings, scratch: Path) -> Preview:
+    target = preview_dir_for(settings)
+    try:
+        return write_preview(scratch, target, sites=_sites(settings.directory))
+    except OSError as exc:
+        raise ReportWriteError(
+            f"cannot write the preview in {target}: {exc}; nothing was sent. Fix that (or "
+            "choose another directory with `bulkops diff --out DIR`) and preview again"
+        ) from None
 
 
 def _new_generation(state_dir: Path) -> None:

@@ -32,6 +32,7 @@ _COLORS = {
     "failed": "#c62828",
     "skipped": "#ef6c00",
     "not_run": "#616161",
+    "would_change": "#1565c0",
 }
 
 
@@ -307,6 +308,11 @@ text-align:left;vertical-align:top}th{background:#f0f0f0}.facts th{width:12em}
 .st-skipped td{background:#fff3e0}.st-not_run td{background:#f5f5f5}.group{margin:.3em 0}
 .group summary{cursor:pointer}.count{font-weight:700}.chart{max-width:900px;display:block}
 .empty{color:#777}.stopped{border-left:5px solid #ef6c00;background:#fff3e0;padding:.4em .8em}
+.extension{margin:.4em 0}.extension summary{cursor:pointer;font-weight:600}
+.extension table{width:100%;table-layout:fixed}.extension th:nth-child(-n+2){width:4em}
+.extension th:nth-child(n+3):nth-child(-n+5){width:8.5em}
+.c-before{color:#6d4c41}.c-after{color:#1b5e20}.is-noop td{color:#777}
+.noop{font-size:.85em;border:1px solid #999;border-radius:3px;padding:0 3px}
 """
 
 _ONERROR = """
@@ -340,9 +346,12 @@ def render(
     tl: dict[str, Any],
     lat: Latency,
     table: pd.DataFrame,
+    changes: str = "",
 ) -> str:
-    """The page; ``table``: the operations to list (failures first, at most TABLE_LIMIT)."""
+    """The page; ``table``: the operations to list (failures first, at most TABLE_LIMIT);
+    ``changes``: the before → after section (``reports.beforeafter``), after the summary."""
     title = f"bulkops report: {summary.get('job') or 'job'}"
+    beside = ", ".join(name for name in summary.get("files") or () if name != "report.html")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -350,9 +359,10 @@ def render(
         f"<title>{e(title)}</title><style>{_STYLE}</style><script>{_ONERROR}</script></head>"
         f"<body><h1>{e(title)}</h1>"
         f"<p>Generated {e(summary.get('generated_at'))} from {e(summary.get('state_dir'))}. "
-        "Files beside this page: results.csv, summary.json, failures.csv, undo.csv, "
-        'undo-notes.txt.</p><pre id="js-errors" hidden></pre>'
+        f"Files beside this page: {e(beside)}."
+        '</p><pre id="js-errors" hidden></pre>'
         + _summary_html(summary)
+        + changes
         + '<section id="timeline"><h2>Throughput</h2><p>Requests per second'
         + (f" (bars of {tl['width']} s)" if tl["width"] > 1 else "")
         + "; red dots: 429 answers; orange ticks: retries and errors.</p>"

@@ -55,6 +55,8 @@ from ..model import ColumnKind, OpStatus
 from ..state.reader import StateReader, open_readonly, statuses
 from ..state.schema import OPS_COLUMNS
 from . import html as report_html
+from .beforeafter import section_html
+from .changes import ChangeIndex
 from .collected import Collected, collect
 from .jobrows import JOB_COLUMNS, job_row
 from .summary import STATUSES as STATUSES
@@ -111,10 +113,14 @@ _FROM_STATE = (
     "reconciled",
 )
 _RENAMED = {"row": "source_row"}
+# Appended last (the order above is a public format): what the operation found and left, in
+# words (``reports.changes``).
+CHANGE_COLUMNS = ("before", "after")
 RESULT_COLUMNS = (
     *(_RENAMED.get(c, c) for c in _FROM_STATE[:2]),
     "source_file",
     *(_RENAMED.get(c, c) for c in _FROM_STATE[2:]),
+    *CHANGE_COLUMNS,
 )
 _KINDS = {_RENAMED.get(c.name, c.name): c.kind for c in OPS_COLUMNS if c.name in _FROM_STATE}
 _TIME_COLUMNS = ("first_attempt_at", "last_attempt_at")  # epoch seconds, shown as UTC times
@@ -141,23 +147,29 @@ def _parquet_schema() -> Any:
 # --- results -------------------------------------------------------------------------------
 
 
-def _results_chunks(reader: StateReader, source: str) -> Iterator[pd.DataFrame]:
+def results_chunks(
+    reader: StateReader, source: str, changes: ChangeIndex
+) -> Iterator[pd.DataFrame]:
+    """The rows of results.csv in plan order, ``CHUNK`` at a time (typed as results.parquet)."""
     for raw in reader.op_frames(_FROM_STATE, chunk=CHUNK):
-        yield _shape(raw, source)
+        yield _shape(raw, source, changes)
     # An empty table may yield no chunk: callers write the header themselves.
 
 
-def table_rows(reader: StateReader, source: str) -> pd.DataFrame:
+def table_rows(reader: StateReader, source: str, changes: ChangeIndex) -> pd.DataFrame:
     """The operations report.html lists: failures first, then the rest, TABLE_LIMIT in all."""
     parts: list[pd.DataFrame] = []
     for which in (_BAD, ~_BAD):
         room = TABLE_LIMIT - sum(len(f) for f in parts)
-        parts.append(_shape(reader.op_frame(_FROM_STATE, which, limit=room), source))
+        parts.append(_shape(reader.op_frame(_FROM_STATE, which, limit=room), source, changes))
     return pd.concat(parts, ignore_index=True)
 
 
-def _shape(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+def _shape(raw: pd.DataFrame, source: str, changes: ChangeIndex) -> pd.DataFrame:
     frame = raw.rename(columns=_RENAMED)
+    found = changes.of(frame["seq"].tolist())
+    for name in CHANGE_COLUMNS:
+        frame[name] = [getattr(found[s], name) if s in found else None for s in frame["seq"]]
     frame.insert(2, "source_file", source)
     state = frame["status"].astype(str)
     msg = frame["message"].astype("string")
@@ -192,7 +204,7 @@ def _csv_view(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_results(
-    reader: StateReader, source: str, csv_path: Path, parquet_path: Path
+    reader: StateReader, source: str, csv_path: Path, parquet_path: Path, changes: ChangeIndex
 ) -> Collected:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -205,7 +217,7 @@ def write_results(
         pq.ParquetWriter(tmp, schema) as writer,
     ):
         fh.write(",".join(RESULT_COLUMNS) + "\n")
-        for frame in _results_chunks(reader, source):
+        for frame in results_chunks(reader, source, changes):
             _csv_view(frame).to_csv(fh, header=False, index=False, lineterminator="\n")
             writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
             collect(acc, frame)
@@ -335,18 +347,38 @@ def _write_all(state_dir: Path, out: Path) -> dict[str, Path]:
     paths = {name: out / name for name in REPORT_FILES}
     with open_readonly(state_dir) as reader:
         reader.hold_one_moment()  # every file describes the same moment
-        source = reader.meta().get("job_path", "")
-        acc = write_results(reader, source, paths["results.csv"], paths["results.parquet"])
-        failures = write_failures(reader, paths["failures.csv"])
-        undo = write_undo(reader, paths["undo.csv"], paths["undo-notes.txt"])
-        lat = latency(reader)
-        summary = build_summary(reader, state_dir, acc, lat)
-        summary["failures_csv_rows"] = failures
-        summary["undo"] = undo
-        summary["files"] = {k: str(v) for k, v in paths.items()}
-        timeline = report_html.timeline(reader)
-        table = table_rows(reader, source)
-    write_text(paths["summary.json"], orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    html = report_html.render(summary, acc, timeline, lat, table)
-    write_text(paths["report.html"], html)
+        with ChangeIndex(reader) as changes:
+            return _write_files(reader, state_dir, paths, changes)
+
+
+def _write_files(
+    reader: StateReader, state_dir: Path, paths: dict[str, Path], changes: ChangeIndex
+) -> dict[str, Path]:
+    source = reader.meta().get("job_path", "")
+    acc = write_results(reader, source, paths["results.csv"], paths["results.parquet"], changes)
+    failures = write_failures(reader, paths["failures.csv"])
+    undo = write_undo(reader, paths["undo.csv"], paths["undo-notes.txt"])
+    extra = {"failures_csv_rows": failures, "undo": undo}
+    extra["files"] = {k: str(v) for k, v in paths.items()}
+    table = table_rows(reader, source, changes)
+    before_after = section_html(table, preview=False, total=acc.total)
+    write_page(reader, state_dir, acc, table, before_after, paths, extra)
     return paths
+
+
+def write_page(
+    reader: StateReader,
+    state_dir: Path,
+    acc: Collected,
+    table: pd.DataFrame,
+    before_after: str,
+    paths: dict[str, Path],
+    extra: dict[str, Any],
+) -> None:
+    """summary.json (with ``extra``) and report.html, the page with ``before_after`` in it."""
+    lat = latency(reader)
+    summary = build_summary(reader, state_dir, acc, lat) | extra
+    write_text(paths["summary.json"], orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    timeline = report_html.timeline(reader)
+    html = report_html.render(summary, acc, timeline, lat, table, before_after)
+    write_text(paths["report.html"], html)

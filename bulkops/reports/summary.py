@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..model import OpStatus
 from ..state import generations
 from ..state.reader import StateReader
 from .collected import Collected
@@ -142,9 +143,11 @@ def build_summary(
         totals["retries"] = kinds.get("retry", 0)
         totals["lookups"] = kinds.get("lookup", 0)
         totals["reconciliations"] = kinds.get("reconcile", 0)
-    counts = {s: int(acc.counts.get(s, 0)) for s in STATUSES}
+    # A dry run's state also holds the writes it would send.
+    shown = (*STATUSES, OpStatus.WOULD_CHANGE.value) if acc.counts.get("would_change") else STATUSES
+    counts = {s: int(acc.counts.get(s, 0)) for s in shown}
     by_operation = {
-        k: {"total": sum(c.values()), **{s: int(c[s]) for s in STATUSES if c[s]}}
+        k: {"total": sum(c.values()), **{s: int(c[s]) for s in shown if c[s]}}
         for k, c in sorted(acc.by_operation.items())
     }
     return {

@@ -42,6 +42,9 @@ from .stats import RunStats, StopReason
 
 log = logging.getLogger(__name__)
 
+#: The stand-in id a dry run gives what an add would create (``dry-run-<seq>``).
+DRY_RUN_ID = "dry-run-"
+
 
 class RunControl(Protocol):
     """What a lane needs from the run it belongs to: whether to go on, and how to stop it."""
@@ -232,10 +235,23 @@ class LaneRunner:
             return
         request = rq.build(op, res)
         if self.dry_run:
-            message = f"dry run: would {request.method} {request.setting_type}"
-            await self._finish(lo, Outcome(OpStatus.SKIPPED, message=message))
+            await self._would_send(lane, lo, res, request)
             return
         await self._send(lane, lo, res, request)
+
+    async def _would_send(
+        self, lane: _Lane, lo: OpRecord, res: rq.Resolution, request: rq.Request
+    ) -> None:
+        """A dry run: record the write as it would go, and plan the lane's later operations
+        against the extension as it would then be (an update of a holiday this job adds finds
+        it), with a stand-in id for what an add would create."""
+        op = lo.op
+        created = f"{DRY_RUN_ID}{op.seq}" if op.action is Action.ADD else None
+        if lane.view is not None:
+            rq.apply_to_view(lane.view, op, res, created)
+        message = f"dry run: would {request.method} {request.setting_type}"
+        target = created or res.forwarding_id or res.holiday_id
+        await self._finish(lo, Outcome(OpStatus.WOULD_CHANGE, message=message, target_id=target))
 
     async def _send(
         self, lane: _Lane, lo: OpRecord, res: rq.Resolution, request: rq.Request
