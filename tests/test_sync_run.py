@@ -227,7 +227,7 @@ async def test_a_dry_run_counts_the_deletes_and_writes_nothing(
     job = holiday_job(tmp_path, users)
     outcome, text = await sync_run(running, job, tmp_path / "state", dry_run=True)
     assert sim.writes == 0
-    assert outcome.result.counts == {OpStatus.SKIPPED: 3 * len(users)}
+    assert outcome.result.counts == {OpStatus.WOULD_CHANGE: 3 * len(users)}
     cells = [line.split() for line in text.splitlines()]
     table = {c[0]: c[-1] for c in cells if len(c) == 4 and c[1] == "holiday_hours"}
     assert table == {"add": str(len(users)), "update": str(len(users)), "delete": str(len(users))}
