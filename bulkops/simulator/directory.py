@@ -3,7 +3,8 @@
 A directory file has the columns ``extension_id, extension_number, name, email, type, site``
 and, optionally, ``country`` and ``subdivision`` (the site's ISO 3166 codes, for holiday
 calendars); ``type`` is one of ``user``, ``call_queue``, ``auto_receptionist``,
-``shared_line_group`` and ``email`` is empty for everything but users.
+``shared_line_group`` and ``email`` is empty for everything but users. A file written by
+``bulkops directory pull`` (``site_name`` for ``site``) reads as the account it was pulled from.
 """
 
 from __future__ import annotations
@@ -232,6 +233,8 @@ def load_directory(path: str | Path) -> list[Extension]:
             frame = pd.read_csv(path, dtype="string", keep_default_na=False)
     except (OSError, ValueError) as exc:
         raise JobFileError([Problem(name, None, None, None, f"cannot read: {exc}")]) from exc
+    if "site" not in frame.columns and "site_name" in frame.columns:  # a pulled directory
+        frame = frame.rename(columns={"site_name": "site"})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         reason = f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}"
