@@ -149,6 +149,12 @@ async def zoom_directory(
     return path
 
 
+def _pulled_note(path: Path) -> str:
+    found = directory_pull.cached(path.parent)
+    when = f", pulled at {found[1]}" if found else ""
+    return f"Zoom's{when} ({path}; --refresh-directory pulls it again)"
+
+
 def _holds_unfinished_run(state_dir: Path) -> bool:
     """Whether the checkpoint in ``state_dir`` has operations not yet done (a damaged or absent
     state has none to finish: opening it for the run says what is wrong)."""
@@ -211,7 +217,12 @@ async def run_job(
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
     directory = settings.directory
     if plan is None and is_zoom(directory):
-        directory = await zoom_directory(settings, state_dir_for(settings), env)
+        talk = settings.log_format != "json" and not settings.quiet
+        directory = await zoom_directory(
+            settings, state_dir_for(settings), env, show=talk and sys.stderr.isatty()
+        )
+        if talk:
+            print(f"directory: {_pulled_note(directory)}", file=out)
     elif settings.refresh_directory and not is_zoom(directory):
         raise ConfigError("--refresh-directory goes with --directory zoom")
     plan = plan or build_plan(
