@@ -144,22 +144,30 @@ async def pull_directory(
         sleep=sleep,
         clock=clock,
     )
-    sites = {s["id"]: s for s in await lists.read("sites") if isinstance(s.get("id"), str)}
-    site_id = _site_id(sites, site) if site is not None else None
-    receptionists = await lists.read("auto_receptionists")
-    zones = _site_zones(sites, receptionists)
+    # Each list's pages follow one another (each needs the last one's token), so the lists
+    # are read side by side: with Zoom's latency, one list alone could not use the budget.
+    # Only a --site waits for the sites, to narrow the lists on Zoom's side.
+    site_id, listed = None, {}
+    if site is not None:
+        listed["sites"] = await lists.read("sites")
+        site_id = _site_id(_by_id(listed["sites"]), site)
     params = {} if site_id is None else {"site_id": site_id}
-    rows: list[dict[str, str]] = []
-    for kind in (t for t in TYPES if t in types):
-        name = TYPES[kind]
-        if name == "auto_receptionists":
-            items = receptionists
-        else:
-            items = await lists.read(name, params if name in _SITE_FILTERED else None)
-        for item in items:
-            if site_id is None or _site_of(item).get("id") == site_id:
-                rows.append(_row(kind, item, sites, zones))
-    areas = await lists.read("common_areas", params)
+    kinds = [t for t in TYPES if t in types]
+    names = ["sites", "auto_receptionists", *(TYPES[k] for k in kinds), "common_areas"]
+    names = [n for n in dict.fromkeys(names) if n not in listed]
+    found = await _together(
+        *(lists.read(n, params if n in _SITE_FILTERED else None) for n in names)
+    )
+    listed |= dict(zip(names, found, strict=True))
+    sites = _by_id(listed["sites"])
+    zones = _site_zones(sites, listed["auto_receptionists"])
+    areas = listed["common_areas"]
+    rows = [
+        _row(kind, item, sites, zones)
+        for kind in kinds
+        for item in listed[TYPES[kind]]
+        if site_id is None or _site_of(item).get("id") == site_id
+    ]
     pulled = PulledDirectory(tuple(rows), len(areas), now(), stats.pages, stats.rate_limited)
     log.info(
         "pulled %d extensions in %d pages (%d common areas skipped)",
@@ -168,6 +176,23 @@ async def pull_directory(
         len(areas),
     )
     return pulled
+
+
+async def _together(*reads: Awaitable[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """Every read's items, in order; the first failure cancels the others and is raised as is
+    (not in an ExceptionGroup: the CLI maps each error to its exit code)."""
+    tasks = [asyncio.ensure_future(r) for r in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _by_id(sites: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in sites if isinstance(s.get("id"), str)}
 
 
 def _site_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
