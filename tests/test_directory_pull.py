@@ -4,6 +4,7 @@ file as a directory, and the CLI end to end against the simulator on loopback.""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import random
@@ -252,3 +253,87 @@ async def test_pull_then_run_with_the_file_and_with_zoom(tmp_path: Path) -> None
         code, _, err = await _bulkops(env, *zoom, "--refresh-directory", "-v")
         assert code == 0, err
         assert len(_lists(sim)) == heard + 12 and "pulled Zoom's directory" in err
+
+
+# ---- in process: the commands' own code, and a resumed run ------------------------------------
+def _env(monkeypatch: pytest.MonkeyPatch, running: RunningSimulator) -> None:
+    for name, value in running.credentials.as_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ZOOM_API_URL", running.api_url)
+    monkeypatch.setenv("ZOOM_OAUTH_URL", running.oauth_url)
+
+
+async def test_pull_and_plan_commands_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main() in a worker thread (it runs its own loop) against the simulator in this one."""
+    from bulkops.cli import main
+
+    job = tmp_path / "job.csv"
+    job.write_text(JOB)
+    out = tmp_path / "dir.parquet"
+    async with run_simulator(SimConfig(rate=None, medium_rate=None)) as running:
+        _env(monkeypatch, running)
+        pull = ["directory", "pull", "--out", str(out), "--types", "user", "--site", "Berlin"]
+        assert await asyncio.to_thread(main, pull) == 0
+        printed = capsys.readouterr().out
+        assert "wrote 11 extensions" in printed and "(11 users)" in printed
+        assert "skipped 1 common areas" in printed
+        state = ["--state", str(tmp_path / "state")]
+        plan = ["plan", str(job), "--directory", "zoom", *state]
+        assert await asyncio.to_thread(main, plan) == 0
+        assert "Pull Day" not in capsys.readouterr().err
+        assert (
+            await asyncio.to_thread(main, ["validate", str(job), "--directory", "zoom", *state])
+            == 0
+        )
+        assert "valid" in capsys.readouterr().out
+        heard = len(_lists(running.simulator))
+        assert await asyncio.to_thread(main, [*plan, "--refresh-directory"]) == 0
+        assert len(_lists(running.simulator)) > heard
+        refused = ["plan", str(job), "--directory", str(out), "--refresh-directory"]
+        assert await asyncio.to_thread(main, refused) == 2
+        assert "--refresh-directory goes with --directory zoom" in capsys.readouterr().err
+        assert await asyncio.to_thread(main, ["directory", "pull", "--sim", "x=1"]) == 2
+    assert len(load_directory(out)) == 11
+
+
+async def test_a_resumed_run_keeps_its_pull_despite_refresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bulkops.progress import SilentDisplay
+    from bulkops.run.engine import Engine
+    from bulkops.run.stats import StopReason
+    from bulkops.runner import RunSettings, run_job
+
+    job = tmp_path / "job.csv"
+    job.write_text(JOB)
+    state = tmp_path / "state"
+
+    def stop_at_once(engine: Engine) -> None:
+        asyncio.get_running_loop().call_soon(engine.request_stop, StopReason.MAX_RUNTIME)
+
+    async with run_simulator(SimConfig(rate=None, medium_rate=None, credentials=CREDS)) as running:
+        settings = RunSettings(
+            job=job,
+            directory=Path("zoom"),
+            state_dir=state,
+            api_url=running.api_url,
+            oauth_url=running.oauth_url,
+            refresh_directory=True,
+        )
+        env = CREDS.as_env()
+        first = await run_job(
+            settings, env=env, display=SilentDisplay(), out=io.StringIO(), engine_hook=stop_at_once
+        )
+        assert first.exit_code == 75
+        kept = (state / "zoom-directory.csv").read_bytes()
+        heard = len(_lists(running.simulator))
+        with caplog.at_level("WARNING", logger="bulkops"):
+            done = await run_job(settings, env=env, display=SilentDisplay(), out=io.StringIO())
+        assert done.exit_code == 0
+        assert len(_lists(running.simulator)) == heard  # the kept pull, not a new one
+        assert "finishing it with that directory" in caplog.text
+        assert (state / "zoom-directory.csv").read_bytes() == kept
+        again = await run_job(settings, env=env, display=SilentDisplay(), out=io.StringIO())
+        assert again.exit_code == 0 and len(_lists(running.simulator)) == heard + 6
