@@ -215,23 +215,30 @@ async def run_job(
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
-    directory = settings.directory
-    if plan is None and is_zoom(directory):
-        talk = settings.log_format != "json" and not settings.quiet
-        directory = await zoom_directory(
-            settings, state_dir_for(settings), env, show=talk and sys.stderr.isatty()
+    with contextlib.ExitStack() as pulls:
+        directory = settings.directory
+        if plan is None and is_zoom(directory):
+            keep_in = state_dir_for(settings)
+            if settings.options.dry_run and (
+                settings.refresh_directory or directory_pull.cached(keep_in) is None
+            ):
+                # A dry run reads a kept pull but keeps none: the real state is not touched.
+                keep_in = Path(pulls.enter_context(tempfile.TemporaryDirectory()))
+            talk = settings.log_format != "json" and not settings.quiet
+            directory = await zoom_directory(
+                settings, keep_in, env, show=talk and sys.stderr.isatty()
+            )
+            if talk:
+                print(f"directory: {_pulled_note(directory)}", file=out)
+        elif settings.refresh_directory and not is_zoom(directory):
+            raise ConfigError("--refresh-directory goes with --directory zoom")
+        plan = plan or build_plan(
+            settings.job,
+            directory=directory,
+            encoding=settings.encoding,
+            timezone=settings.timezone,
+            sheet=settings.sheet,
         )
-        if talk:
-            print(f"directory: {_pulled_note(directory)}", file=out)
-    elif settings.refresh_directory and not is_zoom(directory):
-        raise ConfigError("--refresh-directory goes with --directory zoom")
-    plan = plan or build_plan(
-        settings.job,
-        directory=directory,
-        encoding=settings.encoding,
-        timezone=settings.timezone,
-        sheet=settings.sheet,
-    )
     for warning in plan.warnings:
         log.warning("%s", warning)
     if not settings.simulate:

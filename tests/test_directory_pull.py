@@ -337,3 +337,28 @@ async def test_a_resumed_run_keeps_its_pull_despite_refresh(
         assert (state / "zoom-directory.csv").read_bytes() == kept
         again = await run_job(settings, env=env, display=SilentDisplay(), out=io.StringIO())
         assert again.exit_code == 0 and len(_lists(running.simulator)) == heard + 6
+
+
+async def test_a_dry_run_keeps_no_pull(tmp_path: Path) -> None:
+    from bulkops.progress import SilentDisplay
+    from bulkops.run.engine import EngineOptions
+    from bulkops.runner import RunSettings, run_job
+
+    job = tmp_path / "job.csv"
+    job.write_text(JOB)
+    state = tmp_path / "state"
+    async with run_simulator(SimConfig(rate=None, medium_rate=None, credentials=CREDS)) as running:
+        settings = RunSettings(
+            job=job,
+            directory=Path("zoom"),
+            state_dir=state,
+            api_url=running.api_url,
+            oauth_url=running.oauth_url,
+            options=EngineOptions(dry_run=True),
+        )
+        out = io.StringIO()
+        outcome = await run_job(settings, env=CREDS.as_env(), display=SilentDisplay(), out=out)
+        posts = [j for j in running.simulator.journal if j.method == "POST" and "/v2/" in j.path]
+    assert outcome.exit_code == 0 and not posts
+    assert len(_lists(running.simulator)) == 6 and "directory: Zoom's" in out.getvalue()
+    assert not state.exists()  # the real state is not touched, not even by the pull
