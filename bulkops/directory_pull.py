@@ -301,7 +301,7 @@ async def _showing(stats: PullStats, out: TextIO, show: bool) -> AsyncIterator[N
             task,
             total=stats.total or None,
             completed=stats.items,
-            detail=f"{stats.current} · {stats.pages} pages · {stats.pages / elapsed:.1f}/s "
+            detail=f"{stats.pages} pages · {stats.pages / elapsed:.1f}/s "
             f"· 429s {stats.rate_limited}",
         )
 

@@ -362,3 +362,13 @@ async def test_a_dry_run_keeps_no_pull(tmp_path: Path) -> None:
     assert outcome.exit_code == 0 and not posts
     assert len(_lists(running.simulator)) == 6 and "directory: Zoom's" in out.getvalue()
     assert not state.exists()  # the real state is not touched, not even by the pull
+
+
+async def test_the_progress_bar_shows_the_lists_read() -> None:
+    shown = io.StringIO()
+    async with run_simulator(SimConfig(rate=None, medium_rate=None)) as running:
+        pulled = await _pull(running, 1000, show=True, out=shown)
+    text = shown.getvalue()
+    assert "bulkops directory" in text and f"{pulled.pages} pages" in text
+    items = len(pulled.rows) + pulled.skipped_common_areas + 3  # and the three sites
+    assert f"{items}/{items}" in text

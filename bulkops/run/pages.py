@@ -29,7 +29,6 @@ class PullStats:
     """Live counters of the lists read, for a progress display (and the benchmark)."""
 
     started: float = field(default_factory=time.monotonic)
-    current: str = ""  # the list being read
     pages: int = 0
     items: int = 0
     total: int = 0  # items the lists read so far announced (total_records)
@@ -60,7 +59,6 @@ class ListReader:
         self, name: str, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
         endpoint = ENDPOINTS[name]
-        self.stats.current = name
         items: list[dict[str, Any]] = []
         token, seen = "", set[str]()
         while True:
