@@ -13,11 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo is a real job: next year's holidays for the New York site, against the built-in
-# simulator (Business plan: 40 requests/s, ~120 ms latency). It starts fresh every time.
+# simulator (Business plan: 40 requests/s, ~120 ms latency). It starts fresh every time, and
+# like a new user's first rollout it has no directory file: `--directory zoom` pulls the
+# account's directory (its lists, MEDIUM rate) into the state first, and the job's
+# `site=New York` selects from that.
 DEMO_STATE := build/demo
 demo: $(STAMP)
 	rm -rf $(DEMO_STATE)
-	$(BIN)/bulkops run jobs/holiday-rollout.csv --directory samples/directory.csv \
+	$(BIN)/bulkops run jobs/holiday-rollout.csv --directory zoom \
 		--account-plan business --simulate --sim latency_ms=120 --state $(DEMO_STATE)
 	$(BIN)/bulkops status --state $(DEMO_STATE)
 

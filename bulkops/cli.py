@@ -31,6 +31,7 @@ import orjson
 from . import __version__
 from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .config import AccountPlan, resolve_rate
+from .directory_cmd import add_directory_command, add_target_flags, cmd_directory, job_directory
 from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
 
@@ -61,7 +62,17 @@ def _positive_int(text: str) -> int:
 
 def _add_job_input(p: argparse.ArgumentParser) -> None:
     p.add_argument("job", type=Path, help="job file (CSV, Parquet or .xlsx)")
-    p.add_argument("--directory", type=Path, help="extension directory file (CSV or Parquet)")
+    p.add_argument(
+        "--directory",
+        type=Path,
+        help="extension directory file (CSV or Parquet), or 'zoom' to pull it from Zoom (kept "
+        "in the state directory)",
+    )
+    p.add_argument(
+        "--refresh-directory",
+        action="store_true",
+        help="with --directory zoom: pull it again instead of using the kept pull",
+    )
     p.add_argument("--encoding", help="text encoding of a CSV job file (default UTF-8)")
     p.add_argument("--timezone", help="IANA zone for date-only and naive times (default UTC)")
     p.add_argument("--sheet", help="the sheet of an .xlsx job file to read (default: the first)")
@@ -147,6 +158,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a job file; sends nothing")
     _add_job_input(p)
+    _add_directory_target(p)
 
     p = sub.add_parser("plan", help="show what a job would do and how long it takes; sends nothing")
     _add_job_input(p)
@@ -154,6 +166,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the expanded operations (.csv or .parquet)")
     p.add_argument("--no-precheck", action="store_true", help="estimate as `run --no-precheck`")
     _add_sync(p)
+    _add_directory_target(p)
 
     p = sub.add_parser("run", help="apply a job to Zoom (resumes where a stopped run left off)")
     _add_job_input(p)
@@ -174,8 +187,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
     p.add_argument("--wait", action="store_true", help="another run on the account: wait, not 73")
-    p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
-    p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
+    add_target_flags(p)
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
     p.add_argument(
         "--sim",
@@ -198,6 +210,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the reports here instead")
 
     add_authoring_commands(sub)
+    add_directory_command(sub)
 
     p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
     p.add_argument("--host", default="127.0.0.1")
@@ -227,6 +240,12 @@ def _add_diff(sub: Any, run: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, help="where the preview goes (default: the state directory + .preview)"
     )
+
+
+def _add_directory_target(p: argparse.ArgumentParser) -> None:
+    """What ``--directory zoom`` needs besides credentials: where Zoom is, where the pull is kept."""
+    p.add_argument("--state", type=Path, help="state directory keeping a --directory zoom pull")
+    add_target_flags(p)
 
 
 def _configure_logging(verbose: bool, json_lines: bool) -> None:
@@ -267,7 +286,11 @@ def _cmd_validate(ns: argparse.Namespace) -> int:
     from .jobs.plan import validate
 
     problems = validate(
-        ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone, sheet=ns.sheet
+        ns.job,
+        directory=job_directory(ns),
+        encoding=ns.encoding,
+        timezone=ns.timezone,
+        sheet=ns.sheet,
     )
     errors = [p for p in problems if p.severity == "error"]
     for severity, line in group_problems(problems):
@@ -285,7 +308,11 @@ def _cmd_plan(ns: argparse.Namespace) -> int:
     rate = resolve_rate(ns.account_plan, ns.rate)
     sync = _sync_spec(ns)
     plan = build_plan(
-        ns.job, directory=ns.directory, encoding=ns.encoding, timezone=ns.timezone, sheet=ns.sheet
+        ns.job,
+        directory=job_directory(ns),
+        encoding=ns.encoding,
+        timezone=ns.timezone,
+        sheet=ns.sheet,
     )
     for warning in plan.warnings:
         print(f"warning: {warning}")
@@ -354,6 +381,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         wait=ns.wait,
         sync=sync,
         preview_dir=getattr(ns, "out", None),
+        refresh_directory=ns.refresh_directory,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":
@@ -396,6 +424,10 @@ def _cmd_report(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_directory(ns: argparse.Namespace) -> int:
+    return cmd_directory(ns, _sim_overrides(ns.sim))
+
+
 def _cmd_simulate(ns: argparse.Namespace) -> int:
     from .simulator import config_from_args, serve
 
@@ -411,6 +443,7 @@ _COMMANDS = {
     "status": _cmd_status,
     "report": _cmd_report,
     "simulate": _cmd_simulate,
+    "directory": _cmd_directory,
     "holidays": cmd_holidays,
     "init": cmd_init,
 }

@@ -17,7 +17,7 @@ CREDENTIAL_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET
 
 
 class AccountPlan(StrEnum):
-    """Zoom plans differ in their LIGHT budget (requests per second, per account)."""
+    """Zoom plans differ in their budgets (requests per second, per account, per rate label)."""
 
     PRO = "pro"
     BUSINESS = "business"
@@ -25,6 +25,11 @@ class AccountPlan(StrEnum):
     @property
     def light_rate(self) -> float:
         return 20.0 if self is AccountPlan.PRO else 40.0
+
+    @property
+    def medium_rate(self) -> float:
+        """The MEDIUM label's budget: the directory's list endpoints, paced apart from LIGHT."""
+        return 10.0 if self is AccountPlan.PRO else 20.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from .errors import (
     BulkopsError,
     CheckpointWriteError,
     JobFileError,
+    RetriableApiError,
     StateLockedError,
     StateMismatchError,
     SyncReadError,
@@ -78,7 +79,8 @@ EXIT_TABLE: tuple[ExitRow, ...] = (
     ExitRow(EXIT_USAGE, errors=(JobFileError,)),
     ExitRow(EXIT_LOCKED, errors=(StateLockedError, AccountBusyError, StateMismatchError)),
     ExitRow(EXIT_AUTH, errors=(AuthError,), prefix="authentication refused: "),
-    ExitRow(EXIT_RESUMABLE, errors=(CheckpointWriteError, SyncReadError)),
+    # a pull of Zoom's directory that kept hearing 5xx or 429s: nothing was written, try later
+    ExitRow(EXIT_RESUMABLE, errors=(CheckpointWriteError, SyncReadError, RetriableApiError)),
     # configuration, an unusable or damaged state directory (StateDamagedError), …
     ExitRow(EXIT_USAGE, errors=(BulkopsError,)),
     ExitRow(EXIT_AUTH, results=(StopReason.AUTH,)),

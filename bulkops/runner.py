@@ -21,8 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import directory_pull
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .errors import JobFileError, ReportWriteError
+from .directory_pull import is_zoom
+from .errors import CheckpointError, ConfigError, JobFileError, ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
 from .jobs.directory import load_directory
 from .jobs.plan import Plan, build_plan, summarize
@@ -38,6 +40,7 @@ from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
+from .state.reader import open_readonly
 from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ class RunSettings:
     wait: bool = False  # another run holds the account: wait for it rather than exit 73
     sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
     preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
+    refresh_directory: bool = False  # with --directory zoom: pull again, not the kept pull
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +126,72 @@ async def zoom_target(
 
     sim_config = SimConfig(
         plan=settings.account_plan,
-        directory=settings.directory,
+        directory=None if is_zoom(settings.directory) else settings.directory,
         state_file=state_dir / SIMULATOR_FILE,
     )
     if settings.sim_overrides:
         sim_config = sim_config.updated(settings.sim_overrides)
     async with run_simulator(sim_config) as running:
         yield Endpoints(running.api_url, running.oauth_url), running.credentials
+
+
+async def zoom_directory(
+    settings: RunSettings, state_dir: Path, env: Mapping[str, str], *, show: bool = False
+) -> Path:
+    """``--directory zoom``: the directory pulled into ``state_dir`` earlier, or pulled now
+    (and kept there) when there is none or ``--refresh-directory`` asks for a new one.
+
+    Reusing the kept pull is what makes a resumed run plan from the very directory its first
+    part did (the plan's hash covers the directory's bytes). The pull is paced at the plan's
+    MEDIUM budget: ``--rate`` is the call-handling (LIGHT) one.
+    """
+    found = directory_pull.cached(state_dir)
+    if found is not None and settings.refresh_directory:
+        if _holds_unfinished_run(state_dir):
+            log.warning(
+                "the state holds an unfinished run planned from Zoom's directory as pulled at "
+                "%s: finishing it with that directory (--refresh-directory takes effect once it "
+                "is done)",
+                found[1],
+            )
+        else:
+            found = None
+    if found is not None:
+        path, pulled_at = found
+        log.info(
+            "using Zoom's directory as pulled at %s (--refresh-directory pulls it again)", pulled_at
+        )
+        return path
+    if not settings.simulate:
+        Credentials.from_env(env)  # missing credentials: say so before anything is made
+    async with zoom_target(settings, state_dir, env) as (endpoints, credentials):
+        rate = directory_pull.medium_rate(settings.account_plan, None)
+        pulled = await directory_pull.pull_from(endpoints, credentials, rate, show=show)
+    path = directory_pull.store(pulled, state_dir)
+    log.info(
+        "pulled Zoom's directory: %d extensions (%d common areas skipped: another endpoint "
+        "family serves them) into %s",
+        len(pulled.rows),
+        pulled.skipped_common_areas,
+        path,
+    )
+    return path
+
+
+def _pulled_note(path: Path) -> str:
+    found = directory_pull.cached(path.parent)
+    when = f", pulled at {found[1]}" if found else ""
+    return f"Zoom's{when} ({path}; --refresh-directory pulls it again)"
+
+
+def _holds_unfinished_run(state_dir: Path) -> bool:
+    """Whether the checkpoint in ``state_dir`` has operations not yet done (a damaged or absent
+    state has none to finish: opening it for the run says what is wrong)."""
+    try:
+        with open_readonly(state_dir) as reader:
+            return any(n for status, n in reader.counts().items() if not status.final)
+    except CheckpointError:
+        return False
 
 
 def install_signal_handlers(engine: Engine) -> Callable[[], None]:
@@ -181,13 +244,30 @@ async def run_job(
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
-    plan = plan or build_plan(
-        settings.job,
-        directory=settings.directory,
-        encoding=settings.encoding,
-        timezone=settings.timezone,
-        sheet=settings.sheet,
-    )
+    with contextlib.ExitStack() as pulls:
+        directory = settings.directory
+        if plan is None and is_zoom(directory):
+            keep_in = state_dir_for(settings)
+            if settings.options.dry_run and (
+                settings.refresh_directory or directory_pull.cached(keep_in) is None
+            ):
+                # A dry run reads a kept pull but keeps none: the real state is not touched.
+                keep_in = Path(pulls.enter_context(tempfile.TemporaryDirectory()))
+            talk = settings.log_format != "json" and not settings.quiet
+            directory = await zoom_directory(
+                settings, keep_in, env, show=talk and sys.stderr.isatty()
+            )
+            if talk:
+                print(f"directory: {_pulled_note(directory)}", file=out)
+        elif settings.refresh_directory and not is_zoom(directory):
+            raise ConfigError("--refresh-directory goes with --directory zoom")
+        plan = plan or build_plan(
+            settings.job,
+            directory=directory,
+            encoding=settings.encoding,
+            timezone=settings.timezone,
+            sheet=settings.sheet,
+        )
     for warning in plan.warnings:
         log.warning("%s", warning)
     if settings.sync is not None:

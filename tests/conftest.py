@@ -128,6 +128,15 @@ class SimClient:
             parsed = await r.json(content_type=None) if data else None
             return Answer(r.status, r.headers, parsed)
 
+    async def list(self, kind: str, **params: str) -> Answer:
+        """One page of a directory list, ``GET /phone/{kind}`` (users, sites, …)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        url = f"{self.running.api_url}/phone/{kind}"
+        async with self.session.get(url, params=params, headers=headers) as r:
+            data = await r.read()
+            parsed = await r.json(content_type=None) if data else None
+            return Answer(r.status, r.headers, parsed)
+
     async def get(self, extension_id: str) -> Answer:
         return await self.call("GET", extension_id)
 

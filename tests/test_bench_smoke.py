@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import bench_pull
 from benchmarks.bench_rate import scenario
 from benchmarks.common import tally
 
@@ -49,3 +50,10 @@ async def test_naive_script_harness_without_faults(tmp_path: Path) -> None:
     r = await scenario("naive", subset=None, faults=False, seed=5, folder=tmp_path, **SMALL)
     assert (r["ops"], r["requests"], r["duplicates"], r["missing"]) == (200, 200, 0, 0)
     assert r["reported_failed"] == 0
+
+
+async def test_directory_pull_harness(tmp_path: Path) -> None:
+    r = await bench_pull.scenario(extensions=300, plan="business", latency_ms=0.0, folder=tmp_path)
+    assert (r["rows"], r["skipped_common_areas"], r["rate_limited"]) == (300, 3, 0)
+    assert r["pages"] >= 6 and r["ideal"] == r["pages"] / 20
+    assert r["max_in_medium_window"] <= 20

@@ -23,6 +23,7 @@ from bulkops.errors import (
     CheckpointWriteError,
     ConfigError,
     JobFileError,
+    RetriableApiError,
     StateLockedError,
     StateMismatchError,
 )
@@ -204,6 +205,7 @@ ERROR_CASES = [
     pytest.param(StateLockedError("busy"), 73, id="locked"),
     pytest.param(StateMismatchError("other job"), 73, id="other-job"),
     pytest.param(CheckpointWriteError("disk full"), 75, id="disk-full"),
+    pytest.param(RetriableApiError("Zoom's lists kept failing"), 75, id="directory-pull-retriable"),
     pytest.param(AuthError("no scope", status=401), 77, id="auth"),
 ]
 

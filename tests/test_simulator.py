@@ -36,7 +36,16 @@ def first(client: SimClient, kind: ExtensionType) -> str:
 def test_exports_match_all() -> None:
     public = {n for n in dir(simulator_pkg) if not n.startswith("_")}
     modules = {"answers", "app", "config", "directory", "faults", "journal", "ratelimit"}
-    modules |= {"profile", "server", "shown", "simulator", "state", "storage", "validation"}
+    modules |= {
+        "profile",
+        "server",
+        "shown",
+        "simulator",
+        "state",
+        "storage",
+        "validation",
+        "listing",
+    }
     modules |= {"annotations"}
     assert sorted(public - modules) == sorted(simulator_pkg.__all__)
 

@@ -9,6 +9,10 @@ variant chosen by the key present validates" with openapi-schema-validator's OAS
 (Request bodies need no workaround: their variants differ by the ``sub_setting_type`` enum.)
 The 409 variant of a refused concurrent write is not in the spec (its default, 429, is).
 
+The directory's six list endpoints are checked the same way against
+``zoom-phone-directory.openapi.json`` (also vendored unmodified): every page, both paging sizes,
+the documented 400 for a forged page token and the MEDIUM window's 429.
+
 The spec's GET schema has no ``required`` and no ``additionalProperties``, so this check passes
 any shape of answer: test_simulator_contract.py holds the GET to a strict reading of it.
 """
@@ -23,18 +27,20 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from conftest import SimClient
+from conftest import REPO, SimClient
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator, validate
 
 from bulkops.simulator import ExtensionType, SimConfig, run_simulator
+from bulkops.simulator.listing import ENDPOINTS
 
 # openapi-core warns once per request that it cannot check the spec's oauth2 scheme.
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 
 ZOOM = "https://api.zoom.us"
 SETTINGS = "/phone/extension/{extensionId}/call_handling/settings"
+DIRECTORY_SPEC = "zoom-phone-directory.openapi.json"  # vendored unmodified beside SPEC_NAME
 HOLIDAY = {"name": "Spec Day", "from": "2026-05-01T00:00:00Z", "to": "2026-05-02T00:00:00Z"}
 
 
@@ -272,3 +278,82 @@ async def test_requests_the_spec_rejects_are_rejected(
     answer = await check.exchange(method, ext, setting, body, request_valid=False)
     assert answer.status == 400 and answer.body["code"] in (300, 400, 405)
     assert client.sim.settings(ext) == before
+
+
+# ---- the directory's list endpoints (zoom-phone-directory.openapi.json) ----------------------
+LISTS = (
+    "users",
+    "call_queues",
+    "auto_receptionists",
+    "shared_line_groups",
+    "sites",
+    "common_areas",
+)
+
+
+@pytest.fixture(scope="module")
+def directory_spec() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((REPO / "tests" / "data" / DIRECTORY_SPEC).read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def directory_openapi() -> OpenAPI:
+    return OpenAPI.from_file_path(str(REPO / "tests" / "data" / DIRECTORY_SPEC))
+
+
+async def _list_exchange(
+    client: SimClient, openapi: OpenAPI, spec: dict[str, Any], kind: str, **params: str
+) -> Any:
+    answer = await client.list(kind, **params)
+    request = MockRequest(
+        ZOOM, "get", f"/v2/phone/{kind}", args=params, headers={"Authorization": "Bearer t"}
+    )
+    openapi.validate_request(request)
+    documented = {int(s) for s in spec["paths"][f"/phone/{kind}"]["get"]["responses"]}
+    assert answer.status in documented, answer
+    assert answer.headers["x-zm-trackingid"]
+    raw = json.dumps(answer.body).encode()
+    ctype = answer.headers.get("Content-Type")
+    openapi.validate_response(
+        request, MockResponse(raw, status_code=answer.status, content_type=ctype)
+    )
+    return answer
+
+
+@pytest.mark.parametrize("kind", LISTS)
+async def test_every_list_page_conforms(
+    client: SimClient, directory_openapi: OpenAPI, directory_spec: dict[str, Any], kind: str
+) -> None:
+    """Every page of every list, read at the spec's largest page size and at a small one."""
+    operation = directory_spec["paths"][f"/phone/{kind}"]["get"]
+    (size,) = (p for p in operation["parameters"] if p["name"] == "page_size")
+    largest = size["schema"]["maximum"]
+    assert ENDPOINTS[kind].max_page_size == largest  # the simulator's table, against the spec
+    for page_size in (largest, 7):
+        token, seen = "", 0
+        while True:
+            params = {"page_size": str(page_size)} | ({"next_page_token": token} if token else {})
+            answer = await _list_exchange(client, directory_openapi, directory_spec, kind, **params)
+            assert answer.status == 200
+            items = answer.body[ENDPOINTS[kind].items]
+            assert len(items) <= page_size and answer.body["page_size"] == page_size
+            seen += len(items)
+            token = answer.body["next_page_token"]
+            if not token:
+                break
+        assert seen == answer.body["total_records"] > 0
+
+
+async def test_list_refusals_conform(
+    client: SimClient, directory_openapi: OpenAPI, directory_spec: dict[str, Any]
+) -> None:
+    """The documented 400 (a token that is not one of Zoom's) and the MEDIUM window's 429."""
+    client.sim.configure({"medium_rate": 1})  # so the second request falls in the same second
+    bad = await _list_exchange(
+        client, directory_openapi, directory_spec, "users", next_page_token="forged"
+    )
+    assert (bad.status, bad.body["code"]) == (400, 400)
+    refused = await _list_exchange(client, directory_openapi, directory_spec, "sites")
+    assert refused.status == 429 and refused.body["code"] == 429
+    assert refused.headers["X-RateLimit-Category"] == "Medium"

@@ -8,7 +8,9 @@ Grammar of a selector (the job file's ``target`` column)::
 ``column`` is any directory column; values compare case-insensitively after trimming spaces;
 ``,`` separates alternatives, ``&`` joins clauses that must all match.
 
-Optional columns beyond ``ATTRIBUTES`` are kept and selectable like any other: ``country``
+A pulled directory (``bulkops directory pull``) has ``site_name`` where a hand-made one has
+``site``; the reader adds ``site`` from it. Optional columns beyond ``ATTRIBUTES`` are kept and
+selectable like any other: ``country``
 (ISO 3166 alpha-2) and ``subdivision`` give a site's holiday calendar to ``bulkops holidays
 --by-site`` (``jobs.calendar``), and ``country=GB`` works as a selector clause.
 
@@ -133,6 +135,9 @@ def read_directory(
     except JobFileError as exc:
         return None, exc.problems
     frame = table.frame.reset_index(names="_row")
+    if "site" not in frame.columns and "site_name" in frame.columns:
+        # A pulled directory names the site as Zoom does; `site=London` selects it all the same.
+        frame["site"] = frame["site_name"]
     problems: list[Problem] = []
 
     def report(mask: pd.Series, column: str, reason: str) -> None:

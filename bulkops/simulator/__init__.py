@@ -3,11 +3,12 @@
 config.py      SimConfig, fault names, ``bulkops simulate`` flags
 profile.py     what Zoom does where it is silent: the variants SimConfig can play
 directory.py   extensions: seeded generator, CSV/Parquet directory files
+listing.py     the directory as Zoom's six list endpoints (paging, sites, both ids)
 state.py       per-extension settings in Zoom's GET shape; persistence
 shown.py       what each setting type's GET shows of a write, and what the profile hides
 storage.py     how holidays are stored (times to the second or minute, names verbatim or trimmed)
 validation.py  Zoom's request checks
-ratelimit.py   the strict one-second LIGHT window and the daily cap
+ratelimit.py   the strict one-second windows (LIGHT, MEDIUM) and the daily cap
 faults.py      seeded fault decisions and latency
 journal.py     the request journal and its counts
 simulator.py   Simulator: tokens, gate, routes (no sockets)

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import BulkopsError
+from .listing import ENDPOINTS
 from .simulator import Reply, Simulator
 
 SIM_KEY = web.AppKey("simulator", Simulator)
@@ -46,6 +47,16 @@ async def _api(request: web.Request) -> web.StreamResponse:
     )
     sim.record(request.method, request.path, request.query_string, reply, tracking_id)
     return _drop(request) if reply.drop else _response(reply, tracking_id)
+
+
+async def _list(request: web.Request) -> web.StreamResponse:
+    sim = request.app[SIM_KEY]
+    tracking_id = sim.tracking_id()
+    reply = await sim.handle_list(
+        request.match_info["kind"], request.query, request.headers.get("Authorization")
+    )
+    sim.record(request.method, request.path, request.query_string, reply, tracking_id)
+    return _response(reply, tracking_id)
 
 
 async def _token(request: web.Request) -> web.StreamResponse:
@@ -112,6 +123,8 @@ def make_app(sim: Simulator) -> web.Application:
     app.on_response_prepare.append(_stamp)
     app.router.add_post("/oauth/token", _token)
     app.router.add_get(_SETTINGS, _api)
+    kinds = "|".join(ENDPOINTS)
+    app.router.add_get(f"/v2/phone/{{kind:{kinds}}}", _list)
     for method in ("POST", "PATCH", "DELETE"):
         app.router.add_route(method, _SETTINGS + "/{settingType}", _api)
     app.router.add_get("/__sim/state", _sim_state)

@@ -23,7 +23,7 @@ class _PlanRate(Enum):
     PLAN = "plan"
 
 
-#: ``SimConfig.rate`` default: take the LIGHT rate of ``plan`` (``None`` means unlimited).
+#: ``SimConfig.rate`` / ``medium_rate`` default: the plan's rate for that label (``None``: unlimited).
 FROM_PLAN = _PlanRate.PLAN
 
 
@@ -61,6 +61,7 @@ class SimConfig:
 
     plan: AccountPlan = AccountPlan.PRO
     rate: float | _PlanRate | None = FROM_PLAN
+    medium_rate: float | _PlanRate | None = FROM_PLAN  # the directory's list endpoints
     latency_ms: float = 0.0  # median of a lognormal; 0 means no added latency
     latency_sigma: float = 0.5
     error_5xx: float = 0.0
@@ -107,8 +108,10 @@ class SimConfig:
         total = self.error_5xx + self.applied_5xx + self.applied_drop + self.slow
         if total > 1.0 + 1e-9:
             raise ConfigError(f"fault probabilities add up to {total:.3f}; keep them at most 1")
-        if isinstance(self.rate, int | float) and not self.rate > 0:
-            raise ConfigError(f"rate must be positive or None (unlimited), not {self.rate}")
+        for name in ("rate", "medium_rate"):
+            value = getattr(self, name)
+            if isinstance(value, int | float) and not value > 0:
+                raise ConfigError(f"{name} must be positive or None (unlimited), not {value}")
         if self.latency_ms < 0 or self.slow_s < 0 or self.token_ttl <= 0:
             raise ConfigError("latency_ms and slow_s must be >= 0 and token_ttl > 0")
         if self.extensions < 0:
@@ -122,6 +125,13 @@ class SimConfig:
             return self.plan.light_rate
         return None if self.rate is None else float(self.rate)
 
+    @property
+    def effective_medium_rate(self) -> float | None:
+        """Admitted list requests (rate label MEDIUM) per rolling second, or None for no limit."""
+        if isinstance(self.medium_rate, _PlanRate):
+            return self.plan.medium_rate
+        return None if self.medium_rate is None else float(self.medium_rate)
+
     def updated(self, changes: Mapping[str, Any]) -> SimConfig:
         """A copy with ``changes`` applied (JSON-ish values are coerced; unknown keys refused)."""
         known = {f.name for f in fields(self)}
@@ -132,7 +142,7 @@ class SimConfig:
         for key, value in changes.items():
             if key in ("directory", "state_file") and value is not None:
                 value = Path(value)
-            elif key == "rate" and value == "plan":
+            elif key in ("rate", "medium_rate") and value == "plan":
                 value = FROM_PLAN
             coerced[key] = value
         return replace(self, **coerced)
@@ -150,6 +160,7 @@ class SimConfig:
                 value = str(value)
             out[f.name] = value
         out["effective_rate"] = self.effective_rate
+        out["effective_medium_rate"] = self.effective_medium_rate
         return out
 
 
@@ -160,6 +171,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate",
         default=None,
         help="LIGHT requests per rolling second (overrides the plan); 'unlimited' for none",
+    )
+    parser.add_argument(
+        "--medium-rate",
+        default=None,
+        help="MEDIUM (directory list) requests per rolling second; 'unlimited' for none",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="median added latency")
     parser.add_argument(
@@ -214,25 +230,26 @@ def _parse_faults(items: list[str]) -> dict[str, float]:
     return out
 
 
+def _rate_flag(flag: str, value: str | None) -> float | _PlanRate | None:
+    if value is None:
+        return FROM_PLAN
+    if str(value).lower() in ("unlimited", "none", "0"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{flag} must be a number or 'unlimited', not {value!r}") from None
+
+
 def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> SimConfig:
     """Build a SimConfig from parsed flags; ZOOM_* variables, when all set, are the credentials."""
     env = os.environ if env is None else env
-    rate: float | _PlanRate | None = FROM_PLAN
-    if ns.rate is not None:
-        if str(ns.rate).lower() in ("unlimited", "none", "0"):
-            rate = None
-        else:
-            try:
-                rate = float(ns.rate)
-            except ValueError:
-                raise ConfigError(
-                    f"--rate must be a number or 'unlimited', not {ns.rate!r}"
-                ) from None
     given = all(env.get(n) for n in CREDENTIAL_VARIABLES)
     credentials = Credentials.from_env(env) if given else None
     return SimConfig(
         plan=AccountPlan(ns.account_plan),
-        rate=rate,
+        rate=_rate_flag("--rate", ns.rate),
+        medium_rate=_rate_flag("--medium-rate", ns.medium_rate),
         latency_ms=ns.latency_ms,
         slow_s=ns.slow_s,
         fault_reads=ns.fault_reads,

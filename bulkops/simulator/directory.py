@@ -3,11 +3,13 @@
 A directory file has the columns ``extension_id, extension_number, name, email, type, site``
 and, optionally, ``country`` and ``subdivision`` (the site's ISO 3166 codes, for holiday
 calendars); ``type`` is one of ``user``, ``call_queue``, ``auto_receptionist``,
-``shared_line_group`` and ``email`` is empty for everything but users.
+``shared_line_group`` and ``email`` is empty for everything but users. A file written by
+``bulkops directory pull`` (``site_name`` for ``site``) reads as the account it was pulled from.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +131,16 @@ def zoom_id(rng: random.Random) -> str:
     return "".join(rng.choices(BASE62, k=22))
 
 
+def hashed_id(key: str) -> str:
+    """A 22-character base62 id derived from ``key``: the same key always gives the same id."""
+    n = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=17).digest(), "big")
+    chars = []
+    for _ in range(22):
+        n, r = divmod(n, 62)
+        chars.append(BASE62[r])
+    return "".join(chars)
+
+
 def generate_directory(n: int, seed: int) -> list[Extension]:
     """``n`` extensions spread over three sites, ~70 % users; the same (n, seed) gives the same list."""
     rng = random.Random(seed)
@@ -176,6 +188,38 @@ def generate_directory(n: int, seed: int) -> list[Extension]:
     return out
 
 
+def with_main_receptionists(extensions: Sequence[Extension], seed: int) -> list[Extension]:
+    """``extensions`` and, after them, a main auto receptionist for each site that has none.
+
+    Zoom creates one with every site, and a site's time zone is its main auto receptionist's;
+    a generated account has them too. (A directory file describes its account as it is.)
+    """
+    out = list(extensions)
+    covered = {e.site for e in out if e.type is ExtensionType.AUTO_RECEPTIONIST}
+    numbers = {e.extension_number for e in out}
+    for site in dict.fromkeys(e.site for e in out if e.site):
+        if site in covered:
+            continue
+        first = next(e for e in out if e.site == site)
+        number = max(e.extension_number for e in out if e.site == site) + 1
+        while number in numbers:
+            number += 1
+        numbers.add(number)
+        out.append(
+            Extension(
+                hashed_id(f"{seed}:main_auto_receptionist:{site}"),
+                number,
+                f"{site} Main Auto Receptionist",
+                None,
+                ExtensionType.AUTO_RECEPTIONIST,
+                site,
+                first.country,
+                first.subdivision,
+            )
+        )
+    return out
+
+
 def load_directory(path: str | Path) -> list[Extension]:
     """Read a CSV or Parquet directory file; every defect is reported at once."""
     import pandas as pd  # only here: `bulkops --help` builds the simulate flags without pandas
@@ -189,6 +233,8 @@ def load_directory(path: str | Path) -> list[Extension]:
             frame = pd.read_csv(path, dtype="string", keep_default_na=False)
     except (OSError, ValueError) as exc:
         raise JobFileError([Problem(name, None, None, None, f"cannot read: {exc}")]) from exc
+    if "site" not in frame.columns and "site_name" in frame.columns:  # a pulled directory
+        frame = frame.rename(columns={"site_name": "site"})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         reason = f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}"

@@ -71,9 +71,9 @@ def granted(scopes: str) -> frozenset[str]:
     return frozenset(s for s in _SCOPE_SPLIT.split(scopes) if s)
 
 
-def missing_scopes(method: str, scopes: frozenset[str]) -> tuple[str, ...]:
-    """The scopes ``method`` would need, when ``scopes`` holds none of them; else ``()``."""
-    needed = REQUIRED_SCOPES.get(method, ())
+def missing_scopes(needed: tuple[str, ...], scopes: frozenset[str]) -> tuple[str, ...]:
+    """``needed`` (the classic and granular scopes of one operation: ``REQUIRED_SCOPES`` or a
+    list endpoint's) when ``scopes`` holds none of them; else ``()``."""
     return () if any(s in scopes for s in needed) else needed
 
 

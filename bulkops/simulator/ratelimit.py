@@ -1,4 +1,5 @@
-"""Zoom's account-wide LIGHT budget: a strict rolling one-second window, plus a daily cap.
+"""Zoom's account-wide budgets: a strict rolling one-second window per rate label (LIGHT for
+call handling, MEDIUM for the directory's lists), plus LIGHT's optional daily cap.
 
 The window admits a request at time ``t`` only if fewer than ``rate`` requests were admitted in
 ``(t - 1, t]``. Refused requests do not count. The window also remembers the most requests it
@@ -82,11 +83,16 @@ def next_utc_midnight(wall: float) -> str:
 
 
 def qps_headers(
-    mode: RetryAfter, wait_s: float, wall: float, limit: float | None, no_headers: bool
+    mode: RetryAfter,
+    wait_s: float,
+    wall: float,
+    limit: float | None,
+    no_headers: bool,
+    category: str = "Light",
 ) -> dict[str, str]:
     if no_headers:
         return {}
-    headers = {"X-RateLimit-Category": "Light", "X-RateLimit-Type": "QPS"}
+    headers = {"X-RateLimit-Category": category, "X-RateLimit-Type": "QPS"}
     if limit is not None:
         headers["X-RateLimit-Limit"] = str(int(limit))
         headers["X-RateLimit-Remaining"] = "0"

@@ -37,10 +37,11 @@ from .answers import (
     scope_missing,
 )
 from .config import SimConfig
-from .directory import Extension, generate_directory, load_directory
+from .directory import Extension, generate_directory, load_directory, with_main_receptionists
 from .faults import Fault, FaultDice
 from .journal import Journal, JournalEntry
-from .profile import granted, missing_scopes
+from .listing import ENDPOINTS, Directory
+from .profile import REQUIRED_SCOPES, granted, missing_scopes
 from .ratelimit import (
     DAILY_MESSAGE,
     QPS_MESSAGE,
@@ -113,6 +114,8 @@ class Simulator:
         else:
             self.state = AccountState(self._directory(config), config.seed)
         self.window = StrictWindow(config.effective_rate)
+        self.medium_window = StrictWindow(config.effective_medium_rate)
+        self.listing = Directory(list(self.state.extensions.values()), config.seed)
         self.daily = DailyCounter(config.daily_limit)
         self.journal = Journal(config.journal_limit)
         self.tokens: dict[str, float] = {}
@@ -126,13 +129,16 @@ class Simulator:
     def _directory(config: SimConfig) -> list[Extension]:
         if config.directory is not None:
             return load_directory(config.directory)
-        return generate_directory(config.extensions, config.seed)
+        return with_main_receptionists(
+            generate_directory(config.extensions, config.seed), config.seed
+        )
 
     # ---- configuration and inspection -----------------------------------------------------
     def configure(self, changes: Mapping[str, Any]) -> SimConfig:
         """Change settings at run time (faults, rate, latency, 429 variants, …)."""
         self.config = self.config.updated(changes)
         self.window.rate = self.config.effective_rate
+        self.medium_window.rate = self.config.effective_medium_rate
         self.daily.limit = self.config.daily_limit
         return self.config
 
@@ -140,6 +146,8 @@ class Simulator:
         out = self.journal.stats()
         out["max_in_window"] = self.window.max_in_window
         out["rate"] = self.window.rate
+        out["max_in_medium_window"] = self.medium_window.max_in_window
+        out["medium_rate"] = self.medium_window.rate
         return out
 
     @property
@@ -247,8 +255,14 @@ class Simulator:
         return reply
 
     # ---- the API ----------------------------------------------------------------------------
-    def gate(self, authorization: str | None, method: str = "GET") -> Reply | None:
-        """Token and scope checks, then the daily quota, then the strict window. None: admitted."""
+    def gate(
+        self, authorization: str | None, method: str = "GET", *, listing: str | None = None
+    ) -> Reply | None:
+        """Token and scope checks, then the daily quota, then the strict window. None: admitted.
+
+        ``listing`` names a directory list endpoint: its own scopes and the MEDIUM window, and
+        no daily cap (MEDIUM has none).
+        """
         token = (
             authorization[7:] if authorization and authorization[:7].lower() == "bearer " else ""
         )
@@ -259,20 +273,43 @@ class Simulator:
         if now >= expiry:
             return Reply(401, {"code": 124, "message": TOKEN_EXPIRED})
         cfg = self.config
-        needed = missing_scopes(method, self.token_scopes.get(token, frozenset()))
+        scopes = (
+            REQUIRED_SCOPES.get(method, ())
+            if listing is None
+            else ("phone:read:admin", ENDPOINTS[listing].granular_scope)
+        )
+        needed = missing_scopes(scopes, self.token_scopes.get(token, frozenset()))
         if needed:
             return Reply.error(scope_missing(needed, cfg.scope_status))
-        if cfg.daily_limit is not None and not self.daily.try_spend(self.wall_clock()):
+        daily = cfg.daily_limit is not None and listing is None
+        if daily and not self.daily.try_spend(self.wall_clock()):
             headers = daily_headers(self.wall_clock(), cfg.daily_limit, cfg.no_headers_429)
             return Reply(429, {"code": 429, "message": DAILY_MESSAGE}, headers)
-        if not self.window.try_admit(now):
-            free = self.window.free_at()
+        window = self.window if listing is None else self.medium_window
+        if not window.try_admit(now):
+            free = window.free_at()
             wait = 1.0 if free is None else free - now
+            category = "Light" if listing is None else "Medium"
             headers = qps_headers(
-                cfg.retry_after, wait, self.wall_clock(), self.window.rate, cfg.no_headers_429
+                cfg.retry_after, wait, self.wall_clock(), window.rate, cfg.no_headers_429, category
             )
             return Reply(429, {"code": 429, "message": QPS_MESSAGE}, headers)
         return None
+
+    async def handle_list(
+        self, kind: str, query: Mapping[str, str], authorization: str | None
+    ) -> Reply:
+        """One page of a directory list (``kind`` is the path under /v2/phone/)."""
+        refused = self.gate(authorization, listing=kind)
+        if refused is not None:
+            return refused
+        delay = self.dice.latency_s(self.config)
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            return Reply(200, self.listing.page(kind, query))
+        except ZoomError as err:
+            return Reply.error(err)
 
     async def handle_api(
         self,

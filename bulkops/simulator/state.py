@@ -9,7 +9,6 @@ counter hashed with the seed, so a run is reproducible and a restored state keep
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import tempfile
@@ -27,7 +26,7 @@ from .answers import (
     not_supported,
     too_many,
 )
-from .directory import BASE62, Extension, ExtensionType
+from .directory import Extension, ExtensionType, hashed_id
 from .shown import hidden_in, paths_in
 from .validation import MAX_FORWARDING, holiday_span
 
@@ -121,13 +120,7 @@ class AccountState:
     # ---- ids and initial values -------------------------------------------------------------
     def new_id(self) -> str:
         self.id_counter += 1
-        digest = hashlib.blake2b(f"{self.seed}:{self.id_counter}".encode(), digest_size=17)
-        n = int.from_bytes(digest.digest(), "big")
-        chars = []
-        for _ in range(22):
-            n, r = divmod(n, 62)
-            chars.append(BASE62[r])
-        return "".join(chars)
+        return hashed_id(f"{self.seed}:{self.id_counter}")
 
     def _zoom_apps(self) -> Json:
         entries = [{"id": self.new_id(), "description": d, "enable": True} for d in ZOOM_APPS]
@@ -353,6 +346,8 @@ class AccountState:
                     "email": e.email,
                     "type": e.type.value,
                     "site": e.site,
+                    "country": e.country,
+                    "subdivision": e.subdivision,
                 }
                 for e in self.extensions.values()
             ],
@@ -371,6 +366,8 @@ class AccountState:
                 e["email"],
                 ExtensionType(e["type"]),
                 e["site"],
+                e.get("country", ""),  # states saved before sites had countries
+                e.get("subdivision", ""),
             )
             for e in data["extensions"]
         ]

@@ -76,6 +76,7 @@ def classify(
     now: datetime,
     method: str | None = None,
     secrets: Iterable[str] = (),
+    scopes: tuple[str, str] | None = None,
 ) -> ApiError | None:
     """Map one answer to ``method``'s request to the error tree: None for 2xx, else the error.
 
@@ -93,6 +94,9 @@ def classify(
     does not exist" as a 404 (documented) or a 400 (seen); and for the GET, whose only
     documented 404 is that one, any 404 or 400/300 (the GET has no body to fail validation and
     bulkops checked its id; the Terraform provider reads a GET's 400/300 as "deleted").
+
+    ``scopes`` (classic, granular) are those of a request that is not one of ``method``'s four
+    (a directory list): its missing-scope answer, and any 401 or 403 it hears, name them.
     """
     if 200 <= status < 300:
         return None
@@ -115,7 +119,9 @@ def classify(
     if status >= 500 or status == 409:  # 409: a concurrent write was refused (inferred)
         return RetriableApiError(message, **kw, retry_after=retry_after, sent=True)
     if code == _SCOPE_MISSING:
-        return AuthError(clip(f"{message}; {_scope_hint(method)}"), **kw)
+        return AuthError(clip(f"{message}; {_scope_hint(method, scopes)}"), **kw)
+    if scopes is not None and status in _AUTH_HINTS and code != 124:
+        return AuthError(clip(f"{message}; {_scope_hint(None, scopes)}"), **kw)
     if status in _AUTH_HINTS:
         hint = "" if status == 401 and code == 124 else f"; {_AUTH_HINTS[status]}"
         return AuthError(clip(message + hint), **kw)
@@ -132,9 +138,12 @@ def _extension_gone(status: int, code: int | None, message: str, method: str | N
     return method == "GET" and (status == 404 or (status == 400 and code == _VALIDATION_FAILED))
 
 
-def _scope_hint(method: str | None) -> str:
-    """What to grant: the scopes ``method`` needs, or bulkops' two classic ones."""
-    if method in _SCOPES:
+def _scope_hint(method: str | None, scopes: tuple[str, str] | None = None) -> str:
+    """What to grant: the scopes ``method`` (or the request of ``scopes``) needs, or bulkops'
+    two classic ones."""
+    if scopes is not None:
+        need = f"reading Zoom's directory needs {scopes[0]} (or {scopes[1]})"
+    elif method in _SCOPES:
         classic, granular = _SCOPES[method]
         need = f"{method} needs {classic} (or {granular})"
     else:

@@ -196,13 +196,29 @@ class ZoomClient:
             raise ValueError(f"unsupported method {method!r}")
         url = self.url(extension_id, setting_type, params)
         data = None if body is None else orjson.dumps(body)
+        return await self._exchange(method, url, data)
+
+    async def list_page(
+        self, path: str, params: Mapping[str, str], *, scopes: tuple[str, str]
+    ) -> Response:
+        """One page of one of Zoom's lists (``path`` such as ``/phone/users``), sent like every
+        request: one attempt after the limiter, one replay after an expired token. A refusal
+        for want of a scope (4711, 401, 403) names ``scopes``, the list's classic and granular
+        ones. ``path`` comes from bulkops' own table; ``params`` are query values (Zoom's opaque
+        page token among them), encoded here."""
+        url = URL(self._base + path, encoded=True).with_query(dict(params))
+        return await self._exchange("GET", url, None, scopes=scopes)
+
+    async def _exchange(
+        self, method: str, url: URL, data: bytes | None, *, scopes: tuple[str, str] | None = None
+    ) -> Response:
         tokens = self.tokens
         token = await tokens.get()
-        response, error = await self._attempt(method, url, data, token)
+        response, error = await self._attempt(method, url, data, token, scopes)
         if isinstance(error, AuthError) and error.status == 401 and error.code == 124:
             tokens.invalidate(token)
             token = await tokens.get()
-            response, error = await self._attempt(method, url, data, token)
+            response, error = await self._attempt(method, url, data, token, scopes)
             if isinstance(error, AuthError) and error.status == 401:
                 error = AuthError(
                     clip(
@@ -218,7 +234,12 @@ class ZoomClient:
         return response
 
     async def _attempt(
-        self, method: str, url: URL, data: bytes | None, token: str
+        self,
+        method: str,
+        url: URL,
+        data: bytes | None,
+        token: str,
+        scopes: tuple[str, str] | None = None,
     ) -> tuple[Response, ApiError | None]:
         session = self._session
         assert session is not None  # checked by self.tokens
@@ -246,7 +267,14 @@ class ZoomClient:
         parsed, problem = decode(raw)
         secrets = (token, self._credentials.client_secret)
         error = classify(
-            status, answer_headers, parsed, now=self._utcnow(), method=method, secrets=secrets
+            status,
+            answer_headers,
+            parsed,
+            now=self._utcnow(),
+            # A list is not the call-handling GET: its 404 is no vanished extension.
+            method=method if scopes is None else None,
+            secrets=secrets,
+            scopes=scopes,
         )
         tracking = answer_headers.get(TRACKING_HEADER)
         tracking = None if tracking is None else scrub(tracking, secrets)
