@@ -96,7 +96,7 @@ def preview_dir_for(settings: RunSettings) -> Path:
     return state.with_name(f"{state.name}.preview")
 
 
-def _sites(directory: Path | None) -> dict[str, str]:
+def _sites(directory: str | None) -> dict[str, str]:
     """Extension id → site, from the directory file, for the preview's ``site`` column."""
     if directory is None:
         return {}
@@ -244,7 +244,7 @@ async def run_job(
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
-    with contextlib.ExitStack() as pulls:
+    with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
         directory = settings.directory
         if plan is None and is_zoom(directory):
             keep_in = state_dir_for(settings)
@@ -268,31 +268,31 @@ async def run_job(
             timezone=settings.timezone,
             sheet=settings.sheet,
         )
-    for warning in plan.warnings:
-        log.warning("%s", warning)
-    if settings.sync is not None:
-        plan = _sync_plan(plan, settings.sync)
-    if not settings.simulate:
-        Credentials.from_env(env)  # missing credentials: say so before any state is made
-    resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
-    state_dir = state_dir_for(settings)
-    scratch: str | None = None
-    if settings.options.dry_run:
-        # A dry run must not touch the real state: it works on a throw-away copy of the plan.
-        scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
-        kept = state_dir / SIMULATOR_FILE
-        state_dir = Path(scratch)
-        if settings.simulate and kept.is_file():
-            # Preview against the simulated account the real runs of this state changed.
-            shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
-    try:
-        async with _account_lease(settings, state_dir, env):
-            return await _run(
-                settings, plan, state_dir, env, display, out, handle_signals, engine_hook
-            )
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        for warning in plan.warnings:
+            log.warning("%s", warning)
+        if settings.sync is not None:
+            plan = _sync_plan(plan, settings.sync)
+        if not settings.simulate:
+            Credentials.from_env(env)  # missing credentials: say so before any state is made
+        resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
+        state_dir = state_dir_for(settings)
+        scratch: str | None = None
+        if settings.options.dry_run:
+            # A dry run must not touch the real state: it works on a throw-away copy of the plan.
+            scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
+            kept = state_dir / SIMULATOR_FILE
+            state_dir = Path(scratch)
+            if settings.simulate and kept.is_file():
+                # Preview against the simulated account the real runs of this state changed.
+                shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
+        try:
+            async with _account_lease(settings, state_dir, env):
+                return await _run(
+                    settings, plan, state_dir, env, display, out, handle_signals, engine_hook
+                )
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
@@ -399,7 +399,7 @@ async def _run(
         reports: dict[str, Path] = {}
         preview: Preview | None = None
         if settings.write_reports and options.dry_run:
-            preview = _write_preview(settings, state_dir)
+            preview = _write_preview(settings, state_dir, plan.directory)
             reports = preview.paths
         elif settings.write_reports:
             try:
@@ -421,10 +421,11 @@ async def _run(
         checkpoint.close()
 
 
-def _write_preview(settings: RunSettings, scratch: Path) -> Preview:
+def _write_preview(settings: RunSettings, scratch: Path, directory: str | None) -> Preview:
+    """``directory``: the file the plan was built from (a ``--directory zoom`` pull's, not 'zoom')."""
     target = preview_dir_for(settings)
     try:
-        return write_preview(scratch, target, sites=_sites(settings.directory))
+        return write_preview(scratch, target, sites=_sites(directory))
     except OSError as exc:
         raise ReportWriteError(
             f"cannot write the preview in {target}: {exc}; nothing was sent. Fix that (or "
