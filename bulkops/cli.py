@@ -132,7 +132,9 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--max-runtime", type=_duration, help="stop (resumably) after e.g. 30m")
     p.add_argument("--dry-run", action="store_true", help="read and resolve, send no write")
     p.add_argument(
-        "--yes", action="store_true", help="do not ask before writing to a real account (cron)"
+        "--yes",
+        action="store_true",
+        help="do not ask before writing to a real account; needed without a terminal (cron)",
     )
     p.add_argument(
         "--no-precheck",
@@ -257,6 +259,7 @@ def _sim_overrides(items: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
+    from .confirm import Consent
     from .run.engine import EngineOptions
     from .runner import RunSettings, run_job
 
@@ -285,6 +288,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         log_format=ns.log_format,
         quiet=ns.quiet,
         wait=ns.wait,
+        consent=Consent.GIVEN if ns.yes else Consent.ASK,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":

@@ -21,9 +21,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
+from .confirm import (
+    Consent,
+    account_facts,
+    ask,
+    declined,
+    describe,
+    question,
+    refuse_without_terminal,
+)
 from .errors import ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
 from .jobs.plan import Plan, build_plan
+from .jobs.plan import format_summary as format_plan
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
 from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
@@ -32,6 +42,7 @@ from .run.stats import RunResult, StopReason
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
+from .state.reader import confirmed_job
 from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -59,6 +70,9 @@ class RunSettings:
     quiet: bool = False  # no progress display, and no summary when everything succeeded
     write_reports: bool = True
     wait: bool = False  # another run holds the account: wait for it rather than exit 73
+    # ASK (the CLI without --yes): on a terminal, ask before writing to a real account; without
+    # one, refuse (exit 2). A Python caller has decided already: GIVEN.
+    consent: Consent = Consent.GIVEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +158,18 @@ async def run_job(
     out: TextIO | None = None,
     handle_signals: bool = False,
     engine_hook: Callable[[Engine], None] | None = None,
+    stdin: TextIO | None = None,
 ) -> RunOutcome:
     """Run the job of ``settings`` to its end (or to a stop) and write the reports.
 
-    Raises JobFileError before anything is sent when the job file is invalid, and the
-    checkpoint errors when the state directory is locked or belongs to another job.
+    Raises JobFileError before anything is sent when the job file is invalid, the
+    checkpoint errors when the state directory is locked or belongs to another job, and
+    ConfigError when the run must be confirmed (``settings.consent``) and is not: ``stdin``
+    is no terminal, or the answer is not yes.
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
+    stdin = stdin or sys.stdin
     plan = plan or build_plan(
         settings.job,
         directory=settings.directory,
@@ -164,6 +182,9 @@ async def run_job(
     if not settings.simulate:
         Credentials.from_env(env)  # missing credentials: say so before any state is made
     resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
+    must_ask = _must_ask(settings, plan)
+    if must_ask and not stdin.isatty():
+        raise refuse_without_terminal(Credentials.from_env(env).account_id)
     state_dir = state_dir_for(settings)
     scratch: str | None = None
     if settings.options.dry_run:
@@ -172,12 +193,39 @@ async def run_job(
         state_dir = Path(scratch)
     try:
         async with _account_lease(settings, state_dir, env):
+            if must_ask:
+                await _confirm(settings, plan, env, stdin)
             return await _run(
                 settings, plan, state_dir, env, display, out, handle_signals, engine_hook
             )
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _writes_to_zoom(settings: RunSettings) -> bool:
+    return not settings.simulate and not settings.options.dry_run
+
+
+def _must_ask(settings: RunSettings, plan: Plan) -> bool:
+    """Whether this run needs a yes first: it writes to a real account, nobody consented yet,
+    and its state does not record a yes to this same job (a resumed run does not ask twice)."""
+    if settings.consent is Consent.GIVEN or not _writes_to_zoom(settings):
+        return False
+    return confirmed_job(state_dir_for(settings)) != plan.job_hash
+
+
+async def _confirm(
+    settings: RunSettings, plan: Plan, env: Mapping[str, str], stdin: TextIO
+) -> None:
+    """Name the account, show the plan, ask; raise ConfigError unless the answer is yes."""
+    endpoints = Endpoints.from_env(env, api_url=settings.api_url, oauth_url=settings.oauth_url)
+    facts = await account_facts(endpoints, Credentials.from_env(env))
+    rate = resolve_rate(settings.account_plan, settings.rate)
+    table = format_plan(plan.summary(rate, precheck=settings.options.precheck))
+    text = describe(facts, str(settings.job), len(plan), table)
+    if not ask(text, question(facts, len(plan)), stdin, sys.stderr):
+        raise declined(facts.account_id)
 
 
 def _account_lease(
@@ -219,6 +267,8 @@ async def _run(
         rate = resolve_rate(settings.account_plan, settings.rate)
         async with zoom_target(settings, state_dir, env) as (endpoints, credentials):
             checkpoint.claim_account(credentials.account_id)
+            if _writes_to_zoom(settings):  # asked and answered yes, or --yes: a resume won't ask
+                checkpoint.record_confirmation(plan.job_hash)
             limiter = AdaptiveLimiter(rate)
             options = settings.options
             async with ZoomClient(
