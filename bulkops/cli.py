@@ -33,6 +33,7 @@ from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .config import AccountPlan, resolve_rate
 from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
+from .export import add_export_command, cmd_export
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader went away
 
@@ -166,6 +167,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the reports here instead")
 
     add_authoring_commands(sub)
+    add_export_command(sub)
 
     p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
     p.add_argument("--host", default="127.0.0.1")
@@ -341,6 +343,7 @@ _COMMANDS = {
     "simulate": _cmd_simulate,
     "holidays": cmd_holidays,
     "init": cmd_init,
+    "export": cmd_export,
 }
 
 
