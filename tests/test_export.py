@@ -368,6 +368,20 @@ _B = SettingType.BUSINESS_HOURS
     [
         pytest.param({}, "name the extensions", id="nothing-chosen"),
         pytest.param({"target": "site=Paris"}, "--directory", id="target-without-directory"),
+        pytest.param({"directory": Path("zoom")}, "not available", id="directory-zoom"),
+        pytest.param(
+            {"directory": REPO / "samples" / "directory.csv", "target": "site=Atlantis"},
+            "matches --target 'site=Atlantis'",
+            id="empty-selection",
+        ),
+        pytest.param(
+            {"directory": REPO / "samples" / "directory.csv", "target": "planet=Mars"},
+            "column 'planet'",
+            id="unknown-column",
+        ),
+        pytest.param(
+            {"extension_ids": ("a",), "address_by": "email"}, "--directory", id="email-needs-dir"
+        ),
         pytest.param({"out_name": "x.txt", "extension_ids": ("a",)}, ".csv", id="bad-suffix"),
     ],
 )
