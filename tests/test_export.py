@@ -9,12 +9,16 @@ settings; and an extension that cannot be read is named, not silently dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import dataclasses
 import json
+import logging
 import os
+import queue
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ import pandas as pd
 import pytest
 from conftest import FakeClock, SimClient
 
+from bulkops.cli import main
 from bulkops.errors import ConfigError
 from bulkops.export import ExportSettings, export_job
 from bulkops.jobs.plan import validate
@@ -466,3 +471,64 @@ async def test_the_cli_writes_a_file_that_validates(tmp_path: Path) -> None:
     )
     shown, _ = await asyncio.wait_for(check.communicate(), 60)
     assert check.returncode == 0 and b"valid" in shown
+
+
+# -- the command in this process (a simulator on its own thread, as main() runs its own loop) ---
+
+
+@contextlib.contextmanager
+def _simulator_thread(config: SimConfig) -> Iterator[RunningSimulator]:
+    started: queue.Queue[RunningSimulator] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with run_simulator(config) as running:
+            started.put(running)
+            await loop.run_in_executor(None, stop.wait)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
+    thread.start()
+    try:
+        yield started.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(30)
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("daily_limit", "code", "said"),
+    [
+        pytest.param(None, 1, "left out: NoSuchExtension", id="one-left-out"),
+        pytest.param(1, 75, "nothing written", id="daily-limit"),
+    ],
+)
+def test_the_command_says_what_it_left_out(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    daily_limit: int | None,
+    code: int,
+    said: str,
+) -> None:
+    exts = generate_directory(3, 2026)
+    directory = tmp_path / "directory.csv"
+    write_directory(exts, directory)
+    config = SimConfig(directory=directory, rate=None, daily_limit=daily_limit)
+    out = tmp_path / "export.csv"
+    logger = logging.getLogger("bulkops")  # main() sets it up for a terminal: give it back
+    monkeypatch.setattr(logger, "handlers", logger.handlers[:])
+    monkeypatch.setattr(logger, "level", logger.level)
+    with _simulator_thread(config) as running:
+        for name, value in _env(running).items():
+            monkeypatch.setenv(name, value)
+        args = ["export", "--out", str(out), "--api-url", running.api_url]
+        args += ["--oauth-url", running.oauth_url, "--rate", "1000"]
+        args += ["--extension-id", exts[0].extension_id, "--extension-id", "NoSuchExtension1"]
+        assert main(args) == code
+    shown = capsys.readouterr()
+    assert said in shown.err
+    assert out.exists() is (code == 1)
+    if code == 1:
+        assert "exported 1 of 2 extensions" in shown.out
