@@ -98,6 +98,14 @@ async def export_job(
     env = os.environ if env is None else env
     _check_out(settings.out)
     chosen = _chosen(settings)
+    address = settings.address_by
+    # An extension the directory gives no number (or email) cannot be addressed that way.
+    readable = [ext for ext in chosen if ext.address(address)]
+    left_out = [
+        f"{ext.extension_id}: the directory gives it no {address}; it cannot be addressed by one"
+        for ext in chosen
+        if not ext.address(address)
+    ]
     rate = resolve_rate(settings.account_plan, settings.rate)
     endpoints = Endpoints.from_env(env, api_url=settings.api_url, oauth_url=settings.oauth_url)
     credentials = Credentials.from_env(env)
@@ -111,14 +119,13 @@ async def export_job(
     gc.freeze()
     try:
         async with ZoomClient(endpoints, credentials, limiter) as client:
-            bodies = await _read_all(client, limiter, chosen, policy, sleep, rng)
+            bodies = await _read_all(client, limiter, readable, policy, sleep, rng)
     finally:
         gc.unfreeze()
-    header = columns(settings.address_by)
+    header = columns(address)
     rows: list[Row] = []
     notes: list[str] = []
-    left_out: list[str] = []
-    for ext, body in zip(chosen, bodies, strict=True):
+    for ext, body in zip(readable, bodies, strict=True):
         if isinstance(body, str):
             left_out.append(f"{ext.extension_id}: {body}")
             continue
@@ -126,7 +133,7 @@ async def export_job(
             body,
             ext,
             settings.setting_types,
-            address=settings.address_by,
+            address=address,
             first_row=len(rows) + 2,
         )
         rows += made.rows

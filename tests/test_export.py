@@ -296,6 +296,7 @@ async def test_migration_to_another_account_through_its_directory(
     tmp_path: Path, address: str
 ) -> None:
     exts_a = [e for e in generate_directory(10, 2026) if e.email or address != "email"]
+    assert len(exts_a) >= 6
     # Account B: the same people and numbers, but every extension id is B's own.
     exts_b = [
         dataclasses.replace(e, extension_id=other.extension_id)
@@ -532,3 +533,21 @@ def test_the_command_says_what_it_left_out(
     assert out.exists() is (code == 1)
     if code == 1:
         assert "exported 1 of 2 extensions" in shown.out
+
+
+async def test_an_extension_without_the_address_column_is_named(tmp_path: Path) -> None:
+    exts = generate_directory(10, 2026)
+    no_email = [e.extension_id for e in exts if not e.email]
+    assert no_email  # the seeded directory has extensions without an email
+    directory = tmp_path / "directory.csv"
+    write_directory(exts, directory)
+    async with run_simulator(SimConfig(directory=directory, rate=None)) as running:
+        given = {"directory": directory, "address_by": "email"}
+        result = await export_job(_export(running, tmp_path / "e.csv", **given), env=_env(running))
+        journal = running.simulator.journal
+        read = {e.path.split("/")[4] for e in journal if e.path.startswith("/v2/phone/")}
+    assert [line.split(":")[0] for line in result.left_out] == no_email
+    assert all("no email" in line for line in result.left_out)
+    assert read == {e.extension_id for e in exts} - set(no_email)  # those are not even read
+    assert result.exported == len(exts) - len(no_email)
+    assert _errors(tmp_path / "e.csv", directory) == []
