@@ -137,7 +137,7 @@ def _time_to_first_request(folder: Path, operations: int, done_fraction: float) 
             sys.executable, "-m", "bulkops", "run", str(job), "--directory", str(directory),
             "--state", str(state), "--rate", str(ENGINE_RATE),
             "--concurrency", str(CONCURRENCY), "--log-format", "json",
-            "--api-url", sim.api_url, "--oauth-url", sim.oauth_url,
+            "--api-url", sim.api_url, "--oauth-url", sim.oauth_url, "--yes",
         ]  # fmt: skip
         env = {**os.environ, **CREDS.as_env()}
         started = time.time()

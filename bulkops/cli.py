@@ -34,6 +34,7 @@ from .config import AccountPlan, resolve_rate
 from .directory_cmd import add_directory_command, add_target_flags, cmd_directory, job_directory
 from .errors import BulkopsError, ConfigError, group_problems
 from .exit_codes import EXIT_OK, EXIT_USAGE, exit_row
+from .export import add_export_command, cmd_export
 
 if TYPE_CHECKING:
     from .jobs.sync import SyncSpec
@@ -177,7 +178,9 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--max-runtime", type=_duration, help="stop (resumably) after e.g. 30m")
     p.add_argument("--dry-run", action="store_true", help="read and resolve, send no write")
     p.add_argument(
-        "--yes", action="store_true", help="do not ask before writing to a real account (cron)"
+        "--yes",
+        action="store_true",
+        help="do not ask before writing to a real account; needed without a terminal (cron)",
     )
     p.add_argument(
         "--no-precheck",
@@ -211,6 +214,7 @@ def build_parser(*, simulator_flags: bool = True) -> argparse.ArgumentParser:
 
     add_authoring_commands(sub)
     add_directory_command(sub)
+    add_export_command(sub)
 
     p = sub.add_parser("simulate", help="serve the Zoom Phone simulator")
     p.add_argument("--host", default="127.0.0.1")
@@ -350,6 +354,7 @@ def _sim_overrides(items: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
+    from .confirm import Consent
     from .run.engine import EngineOptions
     from .runner import RunSettings, run_job
 
@@ -382,6 +387,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         sync=sync,
         preview_dir=getattr(ns, "out", None),
         refresh_directory=ns.refresh_directory,
+        consent=Consent.GIVEN if ns.yes else Consent.ASK,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))
     if ns.log_format == "json":
@@ -446,6 +452,7 @@ _COMMANDS = {
     "directory": _cmd_directory,
     "holidays": cmd_holidays,
     "init": cmd_init,
+    "export": cmd_export,
 }
 
 

@@ -23,6 +23,15 @@ from typing import Any, TextIO
 
 from . import directory_pull
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
+from .confirm import (
+    Consent,
+    account_facts,
+    ask,
+    declined,
+    describe,
+    question,
+    refuse_without_terminal,
+)
 from .directory_pull import is_zoom
 from .errors import CheckpointError, ConfigError, JobFileError, ReportWriteError
 from .exit_codes import EXIT_OK, exit_code
@@ -40,7 +49,7 @@ from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
-from .state.reader import open_readonly
+from .state.reader import confirmed_job, open_readonly
 from .zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,9 @@ class RunSettings:
     sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
     preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
     refresh_directory: bool = False  # with --directory zoom: pull again, not the kept pull
+    # ASK (the CLI without --yes): on a terminal, ask before writing to a real account; without
+    # one, refuse (exit 2). A Python caller has decided already: GIVEN.
+    consent: Consent = Consent.GIVEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +248,22 @@ async def run_job(
     out: TextIO | None = None,
     handle_signals: bool = False,
     engine_hook: Callable[[Engine], None] | None = None,
+    stdin: TextIO | None = None,
 ) -> RunOutcome:
     """Run the job of ``settings`` to its end (or to a stop) and write the reports.
 
-    Raises JobFileError before anything is sent when the job file is invalid, and the
-    checkpoint errors when the state directory is locked or belongs to another job.
+    Raises JobFileError before anything is sent when the job file is invalid, the
+    checkpoint errors when the state directory is locked or belongs to another job, and
+    ConfigError when the run must be confirmed (``settings.consent``) and is not: ``stdin``
+    is no terminal, or the answer is not yes.
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
+    stdin = stdin or sys.stdin
     with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
         directory = settings.directory
+        if _cannot_ask(settings, stdin):  # before a --directory zoom pull sends anything
+            raise refuse_without_terminal(Credentials.from_env(env).account_id)
         if plan is None and is_zoom(directory):
             keep_in = state_dir_for(settings)
             if settings.options.dry_run and (
@@ -275,6 +293,9 @@ async def run_job(
         if not settings.simulate:
             Credentials.from_env(env)  # missing credentials: say so before any state is made
         resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
+        must_ask = _must_ask(settings, plan)
+        if must_ask and not stdin.isatty():
+            raise refuse_without_terminal(Credentials.from_env(env).account_id)
         state_dir = state_dir_for(settings)
         scratch: str | None = None
         if settings.options.dry_run:
@@ -287,6 +308,8 @@ async def run_job(
                 shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
         try:
             async with _account_lease(settings, state_dir, env):
+                if must_ask:
+                    await _confirm(settings, plan, env, stdin)
                 return await _run(
                     settings, plan, state_dir, env, display, out, handle_signals, engine_hook
                 )
@@ -304,6 +327,45 @@ def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
     return replace(
         plan, job_hash=hashlib.sha256(f"{plan.job_hash}\0{spec.identity}".encode()).hexdigest()
     )
+
+
+def _writes_to_zoom(settings: RunSettings) -> bool:
+    return not settings.simulate and not settings.options.dry_run
+
+
+def _cannot_ask(settings: RunSettings, stdin: TextIO) -> bool:
+    """A run that must be confirmed, with no terminal to ask on and no yes to any job in its
+    state: known before the job is read, so it ends before any request."""
+    if settings.consent is Consent.GIVEN or not _writes_to_zoom(settings) or stdin.isatty():
+        return False
+    return confirmed_job(state_dir_for(settings)) is None
+
+
+def _must_ask(settings: RunSettings, plan: Plan) -> bool:
+    """Whether this run needs a yes first: it writes to a real account, nobody consented yet,
+    and its state does not record a yes to this same job (a resumed run does not ask twice)."""
+    if settings.consent is Consent.GIVEN or not _writes_to_zoom(settings):
+        return False
+    return confirmed_job(state_dir_for(settings)) != plan.job_hash
+
+
+async def _confirm(
+    settings: RunSettings, plan: Plan, env: Mapping[str, str], stdin: TextIO
+) -> None:
+    """Name the account, show the plan, ask; raise ConfigError unless the answer is yes."""
+    endpoints = Endpoints.from_env(env, api_url=settings.api_url, oauth_url=settings.oauth_url)
+    facts = await account_facts(endpoints, Credentials.from_env(env))
+    rate = resolve_rate(settings.account_plan, settings.rate)
+    table = format_plan(plan.summary(rate, precheck=settings.options.precheck))
+    if settings.sync is not None:  # its deletes are known only once Zoom has been read
+        table += (
+            f"\nsync {settings.sync.scope.value}: these rows are what each extension must have; "
+            "the adds, updates and deletes that get it there are decided by reading Zoom after "
+            "you answer (`bulkops diff JOB --sync …` shows them first)"
+        )
+    text = describe(facts, str(settings.job), len(plan), table)
+    if not ask(text, question(facts, len(plan)), stdin, sys.stderr):
+        raise declined(facts.account_id)
 
 
 def _account_lease(
@@ -351,6 +413,8 @@ async def _run(
         rate = resolve_rate(settings.account_plan, settings.rate)
         async with zoom_target(settings, state_dir, env) as (endpoints, credentials):
             checkpoint.claim_account(credentials.account_id)
+            if _writes_to_zoom(settings):  # asked and answered yes, or --yes: a resume won't ask
+                checkpoint.record_confirmation(plan.job_hash)
             limiter = AdaptiveLimiter(rate)
             options = settings.options
             async with ZoomClient(

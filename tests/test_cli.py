@@ -117,6 +117,7 @@ async def test_run_of_a_bad_file_sends_nothing_and_exits_2(tmp_path: Path) -> No
             running.api_url,
             "--oauth-url",
             running.oauth_url,
+            "--yes",
             cwd=REPO,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,

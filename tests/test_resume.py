@@ -276,6 +276,7 @@ class Bulkops:
             self.running.oauth_url,
             "--rate",
             "500",
+            "--yes",
             *extra,
         ]
 

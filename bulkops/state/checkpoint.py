@@ -37,6 +37,7 @@ from .schema import (
     LOCK_NAME,
     META_ACCOUNT,
     META_COMMITS,
+    META_CONFIRMED,
     META_OPEN,
     META_PLAN_LOADED,
     META_PLAN_ROWS,
@@ -226,6 +227,13 @@ class Checkpoint:
                 f"these credentials are for account {account_id!r}. Run it with that account's "
                 "credentials, or give this account its own --state DIR"
             )
+
+    def record_confirmation(self, job_hash: str) -> None:
+        """Note that applying the job with ``job_hash`` to the state's account was agreed to."""
+        if self.reader.meta().get(META_CONFIRMED) == job_hash:
+            return
+        with sql_errors(self.state_dir), self._transaction() as conn:
+            conn.execute(_SET_META, (META_CONFIRMED, job_hash))
 
     def _start_generation(self, archive: Callable[[Path], object]) -> None:
         """Hand the finished state to ``archive`` and start an empty database in its place."""

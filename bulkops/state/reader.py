@@ -24,7 +24,7 @@ from ..errors import CheckpointError
 from ..model import Action, OpStatus
 from .files import read_mark
 from .integrity import check_database, inspect_files, sql_errors
-from .schema import DB_NAME, OPS_COLUMN_NAMES, RUN_COLUMN_NAMES, OpRecord, RunRecord
+from .schema import DB_NAME, META_CONFIRMED, OPS_COLUMN_NAMES, RUN_COLUMN_NAMES, OpRecord, RunRecord
 from .schema import op_record as _op_record
 from .schema import run_record as _run_record
 
@@ -292,3 +292,13 @@ def open_readonly(state_dir: str | os.PathLike[str]) -> StateReader:
             conn.close()
             raise
     return StateReader(conn)
+
+
+def confirmed_job(state_dir: str | os.PathLike[str]) -> str | None:
+    """The job_hash whose run on its account was agreed to in ``state_dir``
+    (``Checkpoint.record_confirmation``); None without a state or an agreement."""
+    directory = Path(state_dir)
+    if not (directory / DB_NAME).exists():
+        return None
+    with open_readonly(directory) as reader:
+        return reader.meta().get(META_CONFIRMED)

@@ -48,6 +48,7 @@ class Token:
     expires_at: float
     renew_at: float  # a minute before expiry (half the lifetime for very short-lived tokens)
     scope: str | None = None
+    api_url: str | None = None  # the API base the token answer names for the account
 
 
 class TokenProvider:
@@ -97,6 +98,11 @@ class TokenProvider:
             if token is None:
                 token = self._token = await self._fetch()
             return token.value
+
+    @property
+    def current(self) -> Token | None:
+        """The token last obtained (for what its answer said: scopes, API base), if any."""
+        return self._token
 
     def invalidate(self, value: str) -> None:
         """Forget ``value`` after a 401/124, unless a newer token has replaced it already."""
@@ -174,10 +180,16 @@ def _token_from(body: dict[str, Any], started: float, renew_before: float) -> To
         return None
     if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
         return None
-    scope = body.get("scope")
+    scope, api_url = body.get("scope"), body.get("api_url")
     lifetime = float(expires_in)
     renew_at = started + lifetime - min(renew_before, lifetime / 2)
-    return Token(value, started + lifetime, renew_at, scope if isinstance(scope, str) else None)
+    return Token(
+        value,
+        started + lifetime,
+        renew_at,
+        scope if isinstance(scope, str) else None,
+        api_url if isinstance(api_url, str) else None,
+    )
 
 
 def _reason(body: Any) -> str:

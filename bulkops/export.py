@@ -1,0 +1,387 @@
+"""``bulkops export``: what chosen extensions hold in Zoom, written as a job file that recreates it.
+
+It reads each extension's call handling once (the GET a run reads, understood as strictly:
+``zoom.view.ExtensionView``), paced on the LIGHT limiter like a run, and writes the rows of
+``reports.export`` to CSV or Parquet. The file passes ``bulkops validate`` as written, so it is
+a backup (run it to put back what was wiped), a list of the ids Zoom uses, and, addressed by
+extension number or email instead of this account's ids, the start of a migration to another
+account. It only reads: no state directory, no confirmation.
+
+Exit codes: 0 every chosen extension was exported; 1 some were left out (not found, or still
+unreadable after the retries: the file holds the others and the messages name them); 2 invalid
+invocation; 75 Zoom's daily limit or an unreachable Zoom stopped it (nothing written: run it
+again later); 77 authentication refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import gc
+import os
+import random
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import AccountPlan, Credentials, Endpoints, resolve_rate
+from .errors import (
+    AuthError,
+    ConfigError,
+    FatalApiError,
+    RateLimitedError,
+    RetriableApiError,
+)
+from .exit_codes import EXIT_FAILURES, EXIT_OK, EXIT_RESUMABLE
+from .model import SettingType
+
+if TYPE_CHECKING:
+    from .reports.export import Exported
+    from .reports.jobrows import Row
+    from .run.ratelimit import AdaptiveLimiter
+    from .run.retry import RetryPolicy
+    from .zoom.client import ZoomClient
+
+Sleep = Callable[[float], Awaitable[None]]
+#: Extensions read at once: enough to keep a 20-40/s budget busy at Zoom's usual latency.
+CONCURRENCY = 8
+_ADDRESSES = ("extension_id", "extension_number", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """What ``bulkops export`` was asked to do."""
+
+    out: Path
+    directory: Path | None = None
+    target: str | None = None  # a selector over the directory; every extension when None
+    extension_ids: tuple[str, ...] = ()  # explicit extensions (with or without a directory)
+    setting_types: frozenset[SettingType] = frozenset(SettingType)
+    address_by: str = "extension_id"  # the job column the rows name their extension by
+    account_plan: AccountPlan = AccountPlan.PRO
+    rate: float | None = None
+    api_url: str | None = None
+    oauth_url: str | None = None
+    encoding: str | None = None  # of a CSV directory file
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    out: Path
+    chosen: int  # extensions selected
+    exported: int  # extensions read and written
+    rows: int
+    notes: tuple[str, ...] = ()  # what the file cannot recreate
+    left_out: tuple[str, ...] = ()  # "extension id: why"
+
+
+async def export_job(
+    settings: ExportSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    sleep: Sleep = asyncio.sleep,
+    rng: random.Random | None = None,
+) -> ExportResult:
+    """Read the chosen extensions and write the job file; see the module's docstring.
+
+    Raises ConfigError (or JobFileError for a bad directory file) before anything is sent,
+    AuthError when Zoom refuses the credentials, and RateLimitedError for the daily limit.
+    """
+    from .reports.export import columns, extension_rows
+    from .run.ratelimit import AdaptiveLimiter
+    from .run.retry import RetryPolicy
+    from .zoom.client import ZoomClient
+
+    env = os.environ if env is None else env
+    _check_out(settings.out)
+    chosen = _chosen(settings)
+    address = settings.address_by
+    # An extension the directory gives no number (or email) cannot be addressed that way.
+    readable = [ext for ext in chosen if ext.address(address)]
+    left_out = [
+        f"{ext.extension_id}: the directory gives it no {address}; it cannot be addressed by one"
+        for ext in chosen
+        if not ext.address(address)
+    ]
+    rate = resolve_rate(settings.account_plan, settings.rate)
+    endpoints = Endpoints.from_env(env, api_url=settings.api_url, oauth_url=settings.oauth_url)
+    credentials = Credentials.from_env(env)
+    limiter = AdaptiveLimiter(rate)
+    policy = RetryPolicy()
+    rng = rng or random.Random()
+    # As a run does: the directory and the libraries are long-lived, so park them outside the
+    # collector; a full collection between a limiter grant and its send can put one request
+    # too many into Zoom's window.
+    gc.collect()
+    gc.freeze()
+    try:
+        async with ZoomClient(endpoints, credentials, limiter) as client:
+            bodies = await _read_all(client, limiter, readable, policy, sleep, rng)
+    finally:
+        gc.unfreeze()
+    header = columns(address)
+    rows: list[Row] = []
+    notes: list[str] = []
+    for ext, body in zip(readable, bodies, strict=True):
+        if isinstance(body, str):
+            left_out.append(f"{ext.extension_id}: {body}")
+            continue
+        made = extension_rows(
+            body,
+            ext,
+            settings.setting_types,
+            address=address,
+            first_row=len(rows) + 2,
+        )
+        rows += made.rows
+        notes += made.notes
+    _write(settings.out, header, rows)
+    return ExportResult(
+        settings.out,
+        len(chosen),
+        len(chosen) - len(left_out),
+        len(rows),
+        tuple(notes),
+        tuple(left_out),
+    )
+
+
+def _check_out(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"--out must end in .csv or .parquet, not {path.suffix or 'no suffix'!r}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--out {path}: the folder {path.parent} does not exist; create it first")
+
+
+def _chosen(settings: ExportSettings) -> list[Exported]:
+    """The extensions to read, in directory order (or as given), each once."""
+    from .jobs.directory import load_directory, parse_selector
+    from .reports.export import Exported
+
+    address = settings.address_by
+    if address not in _ADDRESSES:
+        raise ConfigError(f"--address-by must be one of {', '.join(_ADDRESSES)}, not {address!r}")
+    if settings.directory is None:
+        if settings.target is not None or address != "extension_id":
+            raise ConfigError(
+                "--target and --address-by extension_number/email read the directory: pass "
+                "--directory FILE (a directory file, as for `bulkops run`)"
+            )
+        if not settings.extension_ids:
+            raise ConfigError(
+                "name the extensions to export: --directory FILE [--target SELECTOR], or "
+                "--extension-id ID (repeatable)"
+            )
+        return [Exported(i) for i in dict.fromkeys(settings.extension_ids)]
+    if str(settings.directory) == "zoom" and not settings.directory.exists():
+        raise ConfigError(
+            "--directory zoom (reading the directory from Zoom's list endpoints) is not "
+            "available in this version: pass a directory file, or --extension-id ID"
+        )
+    directory = load_directory(settings.directory, encoding=settings.encoding)
+    frame = directory.frame
+    text = settings.target or "*"
+    try:
+        positions = directory.match(parse_selector(text)).tolist()
+    except ValueError as exc:
+        raise ConfigError(f"--target {text!r} {exc}") from None
+    except KeyError as exc:
+        have = ", ".join(map(str, frame.columns))
+        raise ConfigError(
+            f"--target uses column {exc.args[0]!r}, which {directory.path} lacks; it has {have}"
+        ) from None
+    if settings.extension_ids:
+        wanted = set(settings.extension_ids)
+        positions = [p for p in positions if frame["extension_id"].iat[p] in wanted]
+    if not positions:
+        raise ConfigError(
+            f"no extension of {directory.path} matches --target {text!r}: compare its values "
+            "with the directory's (a selector is column=value[,value…][&column=value…])"
+        )
+    if address != "extension_id" and address not in frame.columns:
+        raise ConfigError(f"--address-by {address}: {directory.path} has no {address} column")
+
+    def cell(position: int, column: str) -> str:
+        return str(frame[column].iat[position]) if column in frame.columns else ""
+
+    return [
+        Exported(cell(p, "extension_id"), cell(p, "extension_number"), cell(p, "email"))
+        for p in positions
+    ]
+
+
+async def _read_all(
+    client: ZoomClient,
+    limiter: AdaptiveLimiter,
+    chosen: Sequence[Exported],
+    policy: RetryPolicy,
+    sleep: Sleep,
+    rng: random.Random,
+) -> list[dict[str, Any] | str]:
+    """Each extension's GET body, or why it could not be read; in ``chosen``'s order."""
+    results: list[dict[str, Any] | str] = ["not read"] * len(chosen)
+    work = iter(enumerate(chosen))
+
+    async def worker() -> None:
+        for i, ext in work:  # one shared iterator: each extension is taken once
+            results[i] = await _read_one(client, limiter, ext.extension_id, policy, sleep, rng)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(CONCURRENCY, len(chosen))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:  # the first reason to stop, as itself
+        raise failed.exceptions[0] from None
+    return results
+
+
+async def _read_one(
+    client: ZoomClient,
+    limiter: AdaptiveLimiter,
+    extension_id: str,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    rng: random.Random,
+) -> dict[str, Any] | str:
+    """The extension's GET body, understood, or the reason it was left out.
+
+    429s slow the shared limiter and are retried within the policy's budget; failures (5xx, no
+    answer, a body not understood) back off and retry. A refusal of the credentials and Zoom's
+    daily limit end the export (raised); any other refusal leaves this extension out.
+    """
+    from .zoom.view import ExtensionView
+
+    failures = limited = 0
+    while True:
+        try:
+            response = await client.get_settings(extension_id)
+            ExtensionView.parse(response.json, response.status, response.tracking_id)
+        except RateLimitedError as exc:
+            limiter.on_rate_limited()
+            limited += 1
+            if exc.daily or not policy.can_retry_rate_limited(limited):
+                raise
+            limiter.pause_for(policy.delay(limited, rng, exc.retry_after))
+            continue
+        except AuthError:
+            raise
+        except FatalApiError as exc:
+            return exc.message
+        except RetriableApiError as exc:
+            failures += 1
+            if not policy.can_retry(failures):
+                return f"{exc.message} ({failures} tries)"
+            await sleep(policy.delay(failures, rng, exc.retry_after))
+            continue
+        limiter.on_success()
+        body: dict[str, Any] = response.json
+        return body
+
+
+def _write(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
+    """CSV or Parquet, atomically and mode 0600 (it holds the account's ids), like the reports."""
+    from .jobs.tables import atomic_file, atomic_path
+
+    try:
+        if path.suffix.lower() == ".csv":
+            with atomic_file(path) as fh:
+                out = csv.writer(fh, lineterminator="\n")
+                out.writerow(header)
+                out.writerows([row.get(c, "") for c in header] for row in rows)
+            return
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [[row.get(c, "") for c in header] for row in rows], columns=list(header), dtype="string"
+        )
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {path}: {exc.strerror or exc}") from None
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def add_export_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "export", help="write what extensions hold in Zoom as a job file that recreates it"
+    )
+    p.add_argument("--out", type=Path, required=True, help="the job file to write (.csv/.parquet)")
+    p.add_argument("--directory", type=Path, help="extension directory file (CSV or Parquet)")
+    p.add_argument("--target", help="selector over the directory, e.g. 'site=London' (default *)")
+    p.add_argument(
+        "--extension-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an extension to export (repeatable; no directory needed)",
+    )
+    p.add_argument(
+        "--setting-types",
+        nargs="+",
+        type=_setting_type,
+        metavar="TYPE",
+        help="only these: business_hours closed_hours holiday_hours (default all)",
+    )
+    p.add_argument(
+        "--address-by",
+        choices=_ADDRESSES,
+        default="extension_id",
+        help="the column rows name their extension by: extension_number or email to run the "
+        "file against another account through its directory (default extension_id)",
+    )
+    p.add_argument("--encoding", help="text encoding of a CSV directory file (default UTF-8)")
+    p.add_argument(
+        "--account-plan",
+        choices=[a.value for a in AccountPlan],
+        default=AccountPlan.PRO.value,
+        help="Zoom plan, sets the LIGHT rate: pro 20/s (default), business 40/s",
+    )
+    p.add_argument("--rate", type=float, help="requests per second, overrides --account-plan")
+    p.add_argument("--api-url", help="Zoom API base (default $ZOOM_API_URL or Zoom's)")
+    p.add_argument("--oauth-url", help="token endpoint (default $ZOOM_OAUTH_URL or Zoom's)")
+
+
+def _setting_type(text: str) -> SettingType:
+    try:
+        return SettingType(text.strip().lower())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a setting type: use {', '.join(SettingType)}"
+        ) from None
+
+
+def cmd_export(ns: argparse.Namespace) -> int:
+    settings = ExportSettings(
+        out=ns.out,
+        directory=ns.directory,
+        target=ns.target,
+        extension_ids=tuple(ns.extension_id),
+        setting_types=frozenset(ns.setting_types or SettingType),
+        address_by=ns.address_by,
+        account_plan=AccountPlan(ns.account_plan),
+        rate=ns.rate,
+        api_url=ns.api_url,
+        oauth_url=ns.oauth_url,
+        encoding=ns.encoding,
+    )
+    try:
+        result = asyncio.run(export_job(settings))
+    except RetriableApiError as exc:  # the daily limit, or Zoom out of reach: later, not wrong
+        print(
+            f"bulkops: export stopped, nothing written: {exc}; run it again later", file=sys.stderr
+        )
+        return EXIT_RESUMABLE
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for line in result.left_out:
+        print(f"left out: {line}", file=sys.stderr)
+    print(
+        f"exported {result.exported:,} of {result.chosen:,} extensions as {result.rows:,} job "
+        f"rows to {result.out}"
+    )
+    return EXIT_FAILURES if result.left_out else EXIT_OK
