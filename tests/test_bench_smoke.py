@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_pacing import scenario as pacing_scenario
 from benchmarks.bench_rate import scenario
 from benchmarks.common import tally
 
@@ -49,3 +50,23 @@ async def test_naive_script_harness_without_faults(tmp_path: Path) -> None:
     r = await scenario("naive", subset=None, faults=False, seed=5, folder=tmp_path, **SMALL)
     assert (r["ops"], r["requests"], r["duplicates"], r["missing"]) == (200, 200, 0, 0)
     assert r["reported_failed"] == 0
+
+
+def test_pacing_harness_times_the_whole_cli_under_jitter(tmp_path: Path) -> None:
+    """The pacing section's scenario, tiny: a jittery simulator, the CLI timed as a process."""
+    r = pacing_scenario(
+        extensions=6,
+        holidays=4,
+        jitter_ms=5.0,
+        latency_ms=0.0,
+        latency_sigma=0.0,
+        rate=2000.0,
+        seed=5,
+        folder=tmp_path,
+    )
+    assert (r["ops"], r["expected"], r["duplicates"], r["missing"]) == (24, 24, 0, 0)
+    assert r["requests"] - r["rate_limited"] == 24 + 6  # the writes and one read per extension
+    assert r["ideal_s"] == pytest.approx(30 / 2000.0)
+    assert r["wall_s"] >= r["span_s"] + r["before_s"] >= r["span_s"] > 0
+    # summary.json tells the sending span and the whole process apart.
+    assert r["summary_process_duration_s"] > r["summary_duration_s"] > 0
