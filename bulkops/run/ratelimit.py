@@ -24,22 +24,21 @@ So: no initial burst (the first two grants are ``(1 - slack) / pacing_rate`` apa
 A last guard keeps a log of the newest grants: the ``n + 1``-th grant of any ``n = floor(rate)``
 comes at least ``1 s + margin`` after the first of them. Zoom counts a request when it *arrives*,
 not when we send it: if the first of those ``n + 1`` requests took ``d`` seconds longer to arrive
-than the last, the window sees them ``d`` closer together. So the margin a grant needs is how
-late its request may have arrived, and the run measures that: every clean answer's
-send-to-answer latency (:meth:`observe_latency`) is matched to its grant, and the grant's margin
-is its latency minus the lowest recent latency (the fastest request arrived with no extra
-delay) plus a 10 ms slack, between ``window_margin`` (15 ms) and ``max_window_margin`` (50 ms).
-A grant whose answer has not come back yet counts with the widest recent spread (highest minus
-lowest). Each per-second 429 that cuts the rate says requests reached Zoom closer together
-than their latencies said: it also adds 5 ms to the slack (up to 25 ms) and 25 ms to the
-ceiling (up to 250 ms), which then covers the longer stalls a loaded machine or network has. Until the run has seen a few
-answers every grant counts with the floor, the fixed margin of before, which keeps a stall on
-either side of the wire (a GC pause, a busy server loop) from packing 41 requests into the
-strict window. On a steady network the latencies barely differ and the guard hardly bites
-(pacing alone spaces 40 grants over 1.02 s); with 50 ms of jitter it holds each grant back by
-its own request's delay, 25 ms on average, where a fixed 50 ms would cost every grant 50 ms.
-Server time that varies from request to request looks the same as network jitter from here:
-it is paid for too, up to the cap.
+than the last, the window sees them ``d`` closer together. So the margin a grant needs is how late
+its request may have arrived, and the run measures that: every clean answer's send-to-answer latency
+(:meth:`observe_latency`) is matched to its grant, and the grant's margin is its latency minus the
+lowest recent latency (the fastest request arrived with no extra delay) plus a 10 ms slack, between
+``window_margin`` (15 ms) and ``max_window_margin`` (50 ms). A grant whose answer has not come back
+yet counts with the widest recent spread (highest minus lowest). Each per-second 429 that cuts the
+rate says requests reached Zoom closer together than their latencies said: it also adds 5 ms to the
+slack (up to 25 ms) and 25 ms to the ceiling (up to 250 ms), which then covers the longer stalls a
+loaded machine or network has. Until the run has seen a few answers every grant counts with the
+floor, the fixed margin of before, which keeps a stall on either side of the wire (a GC pause, a
+busy server loop) from packing 41 requests into the strict window. On a steady network the latencies
+barely differ and the guard hardly bites (pacing alone spaces 40 grants over 1.02 s); with 50 ms of
+jitter it holds each grant back by its own request's delay, 25 ms on average, where a fixed 50 ms
+would cost every grant 50 ms. Server time that varies from request to request looks the same as
+network jitter from here: it is paid for too, up to the cap.
 
 On top, AIMD: :meth:`on_rate_limited` multiplies the rate by ``decrease_factor`` (0.8; floor
 ``min_rate``) at most once per ``cooldown`` so the 429s of requests already in flight count as
