@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_pull
+from benchmarks.bench_pacing import scenario as pacing_scenario
 from benchmarks.bench_rate import scenario
 from benchmarks.common import tally
 
@@ -57,3 +58,23 @@ async def test_directory_pull_harness(tmp_path: Path) -> None:
     assert (r["rows"], r["skipped_common_areas"], r["rate_limited"]) == (300, 3, 0)
     assert r["pages"] >= 6 and r["ideal"] == r["pages"] / 20
     assert r["max_in_medium_window"] <= 20
+
+
+def test_pacing_harness_times_the_whole_cli_under_jitter(tmp_path: Path) -> None:
+    """The pacing section's scenario, tiny: a jittery simulator, the CLI timed as a process."""
+    r = pacing_scenario(
+        extensions=6,
+        holidays=4,
+        jitter_ms=5.0,
+        latency_ms=0.0,
+        latency_sigma=0.0,
+        rate=2000.0,
+        seed=5,
+        folder=tmp_path,
+    )
+    assert (r["ops"], r["expected"], r["duplicates"], r["missing"]) == (24, 24, 0, 0)
+    assert r["requests"] - r["rate_limited"] == 24 + 6  # the writes and one read per extension
+    assert r["ideal_s"] == pytest.approx(30 / 2000.0)
+    assert r["wall_s"] >= r["span_s"] + r["before_s"] >= r["span_s"] > 0
+    # summary.json tells the sending span and the whole process apart.
+    assert r["summary_process_duration_s"] > r["summary_duration_s"] > 0

@@ -29,7 +29,7 @@ from bulkops.errors import (
     RetriableApiError,
 )
 from bulkops.jobs.plan import PLAN_COLUMNS
-from bulkops.model import Action, Operation, OpStatus, SettingType, SubSettingType
+from bulkops.model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 from bulkops.run.engine import Engine, EngineOptions
 from bulkops.run.retry import RetryPolicy
 from bulkops.run.stats import RunResult, StopReason
@@ -205,12 +205,16 @@ class FakePacer:
     def __init__(self) -> None:
         self.slowed = 0
         self.paused: list[float] = []
+        self.latencies: list[float] = []
 
     def on_rate_limited(self) -> None:
         self.slowed += 1
 
     def on_success(self) -> None:
         pass
+
+    def observe_latency(self, latency: float) -> None:
+        self.latencies.append(latency)
 
     def pause_for(self, seconds: float) -> None:
         self.paused.append(seconds)
@@ -338,6 +342,36 @@ async def test_one_write_at_a_time_per_extension_in_plan_order(run: Run) -> None
         calls = run.zoom.requests(extension_id=ext)
         assert [c.method for c in calls] == ["GET"] + ["POST"] * 4  # read first, then in order
         assert names(calls[1:]) == ["Day 0", "Day 1", "Day 2", "Day 3"]
+
+
+async def test_longest_lanes_start_first_and_keep_their_plan_order(run: Run) -> None:
+    # Planned first: e1 (one write), then e2 and e4 (three each), e3 (two).
+    ops = [add("e1", "A"), add("e2", "A"), add("e3", "A"), add("e4", "A")]
+    ops += [add("e2", "B"), add("e3", "B"), add("e4", "B"), add("e2", "C"), add("e4", "C")]
+    result = await run(ops, concurrency=1)
+    assert result.counts == {OpStatus.SUCCEEDED: 9}
+    assert [c.extension_id for c in run.zoom.requests("GET")] == ["e2", "e4", "e3", "e1"]
+    for ext, planned in (("e2", ["A", "B", "C"]), ("e3", ["A", "B"]), ("e1", ["A"])):
+        assert names(run.zoom.requests("POST", ext)) == planned  # each lane still in plan order
+
+
+async def test_a_resumed_run_starts_the_lane_with_the_most_left_to_do(run: Run) -> None:
+    ops = [add("e1", "A"), add("e1", "B"), add("e1", "C"), add("e2", "A"), add("e2", "B")]
+    run.checkpoint.load_plan(plan_frame(ops))
+    await run.checkpoint.record_outcome(0, Outcome(OpStatus.SUCCEEDED))
+    await run.checkpoint.record_outcome(1, Outcome(OpStatus.SUCCEEDED))
+    await run.checkpoint.flush()
+    result = await run(ops, concurrency=1)
+    assert result.counts == {OpStatus.SUCCEEDED: 5}
+    assert [c.extension_id for c in run.zoom.requests("GET")] == ["e2", "e1"]
+
+
+async def test_every_clean_answer_tells_the_pacer_its_latency(run: Run) -> None:
+    run.zoom.script[("POST", "e1")] = [Fault(server_error(500))]
+    result = await run([add("e1", "A"), add("e2", "A")], concurrency=2)
+    assert result.counts == {OpStatus.SUCCEEDED: 2}
+    answered = len(run.zoom.calls) - 1  # the 500 was no clean answer
+    assert run.pacer.latencies == [0.01] * answered
 
 
 # -- ambiguous answers -----------------------------------------------------------------------

@@ -159,6 +159,9 @@ class Pacer:
     def on_success(self) -> None:
         pass
 
+    def observe_latency(self, latency: float) -> None:
+        pass
+
     def pause_for(self, seconds: float) -> None:
         self.paused.append(seconds)
 

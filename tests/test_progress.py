@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -162,3 +163,22 @@ def test_the_summary_event_carries_the_exit_code_the_stop_and_the_counts() -> No
     assert record["requests"] == 9 and record["duration_s"] == 4.0
     assert record["message"].startswith("stopped (daily_limit)")
     orjson.dumps(record)  # serialisable as it is
+
+
+def test_the_summary_tells_the_whole_process_beside_the_sending_span() -> None:
+    stats = RunStats(requests=50, writes=40, lookups=10, process_started_at=1000.0, pid=7)
+    result = RunResult(None, None, None, {OpStatus.SUCCEEDED: 40}, stats, duration=2.0)
+    text = format_summary(result, EXIT_OK, now=1004.0)
+    assert "duration          0m02s" in text and "25.0 requests/s" in text  # the sending span
+    assert "whole process     0m04s, 12.5 requests/s (start-up included)" in text
+    unknown = replace(result, stats=RunStats(requests=50))
+    assert "whole process" not in format_summary(unknown, EXIT_OK)
+
+
+def test_the_summary_event_counts_from_the_start_of_the_process() -> None:
+    record = summary_record(_stopped_by_the_daily_limit(), EXIT_RESUMABLE)
+    assert record["process_duration_s"] is None  # the run did not say when its process began
+    stats = RunStats(requests=9, process_started_at=time.time() - 60.0, pid=7)
+    record = summary_record(replace(_stopped_by_the_daily_limit(), stats=stats), EXIT_RESUMABLE)
+    assert record["process_duration_s"] >= 60.0 and record["duration_s"] == 4.0
+    assert record["pid"] == 7

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
 from aiolimiter import AsyncLimiter
 
-from bulkops.run.ratelimit import AdaptiveLimiter
+from bulkops.run.ratelimit import AdaptiveLimiter, LatencyWindow
 
 T = TypeVar("T")
 TICK = 1e-6  # virtual seconds per loop iteration
@@ -278,3 +279,135 @@ def test_window_guard_keeps_a_margin_beyond_one_second(lag: float) -> None:
     times = run_virtual(main, lag=lag)
     assert max_in_window(times, window=1.05) <= 40
     assert len(times) == 200
+
+
+# -- the window guard sized from observed latencies ----------------------------------------------
+
+
+def test_latency_window_keeps_the_lowest_and_highest_of_the_newest_values() -> None:
+    rng = random.Random(3)
+    window = LatencyWindow(size=8)
+    assert (len(window), window.low, window.high) == (0, 0.0, 0.0)
+    values: list[float] = []
+    for _ in range(200):
+        value = rng.choice([rng.uniform(0.05, 0.3), 0.1])  # repeats too
+        window.add(value)
+        values.append(value)
+        newest = values[-8:]
+        assert (len(window), window.low, window.high) == (len(newest), min(newest), max(newest))
+
+
+def test_latency_window_needs_room_for_one_value() -> None:
+    with pytest.raises(ValueError):
+        LatencyWindow(size=0)
+
+
+def test_margin_is_the_floor_until_answers_come_then_each_requests_extra_delay() -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        seen = [limiter.margin_for(0.5)]  # nothing observed yet: the fixed floor of before
+        for latency in [0.100] * 15 + [0.130]:
+            limiter.observe_latency(latency)
+        limiter.observe_latency(float("nan"))  # ignored, as is a negative latency
+        limiter.observe_latency(-1.0)
+        # Its latency above the fastest seen (0.100), plus 10 ms, within [15 ms, 50 ms].
+        seen += [limiter.margin_for(x) for x in (0.100, 0.104, 0.125, 0.400)]
+        seen.append(limiter.margin_for(None))  # not answered yet: the widest spread seen
+        return seen
+
+    margins = run_virtual(main)
+    assert margins == pytest.approx([0.015, 0.015, 0.015, 0.035, 0.050, 0.040])
+
+
+def test_each_429_that_cuts_the_rate_widens_the_margins_within_limits() -> None:
+    async def main() -> list[tuple[float, float]]:
+        limiter = AdaptiveLimiter(40)
+        for _ in range(16):
+            limiter.observe_latency(0.100)
+        seen = [(limiter.margin_for(0.125), limiter.margin_for(0.400))]
+        limiter.on_rate_limited()
+        seen.append((limiter.margin_for(0.125), limiter.margin_for(0.400)))
+        limiter.on_rate_limited()  # the same cooldown: the same signal, counted once
+        seen.append((limiter.margin_for(0.125), limiter.margin_for(0.400)))
+        for _ in range(20):
+            await asyncio.sleep(1.0)
+            limiter.on_rate_limited()
+        seen.append((limiter.margin_for(0.125), limiter.margin_for(0.400)))
+        return seen
+
+    # A quick request: its delay plus a slack of 10 ms, then 15 (up to 25); a slow one: the
+    # ceiling of 50 ms, then 75 (up to 250).
+    seen = [m for pair in run_virtual(main) for m in pair]
+    assert seen == pytest.approx([0.035, 0.050, 0.040, 0.075, 0.040, 0.075, 0.050, 0.250])
+
+
+JITTER = 0.05  # seconds: each request arrives up to this much later than it was sent
+
+
+def arrivals_under_jitter(
+    total: int, *, seed: int = 7, server_s: float = 0.1, **limiter_options: float
+) -> tuple[list[float], list[float]]:
+    """Grant times, and the times the requests reach a strict window when each one's arrival
+    is delayed by a uniform draw in [0, JITTER]; each answer comes ``server_s`` later and its
+    latency is reported to the limiter then, as the engine's lanes do."""
+    delays = random.Random(seed)
+
+    async def main() -> tuple[list[float], list[float]]:
+        limiter = AdaptiveLimiter(40, **limiter_options)
+        loop = asyncio.get_running_loop()
+        grants: list[float] = []
+        arrivals: list[float] = []
+        remaining = iter(range(total))
+
+        async def worker() -> None:
+            for _ in remaining:
+                await limiter.acquire()
+                granted, delay = loop.time(), delays.uniform(0.0, JITTER)
+                grants.append(granted)
+                arrivals.append(granted + delay)
+                await asyncio.sleep(delay + server_s)
+                limiter.observe_latency(loop.time() - granted)
+
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(16):
+                tg.create_task(worker())
+        return grants, sorted(arrivals)
+
+    return run_virtual(main)
+
+
+def test_observed_jitter_keeps_arrivals_within_the_window() -> None:
+    _, arrivals = arrivals_under_jitter(1200)
+    assert max_in_window(arrivals) <= 40  # the strictest reading of Zoom's window: no 429
+    # The fixed 15 ms guard of before lets the same jitter put 41 into one second.
+    _, fixed = arrivals_under_jitter(1200, max_window_margin=0.015)
+    assert max_in_window(fixed) > 40
+
+
+def test_each_grant_waits_for_its_own_requests_delay_not_the_worst_case() -> None:
+    grants, _ = arrivals_under_jitter(1200)
+    worst, _ = arrivals_under_jitter(1200, window_margin=JITTER, max_window_margin=JITTER)
+    assert grants[-1] < worst[-1]  # faster than a margin of the whole jitter on every grant
+
+
+def test_steady_latencies_leave_pacing_alone() -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        loop = asyncio.get_running_loop()
+        grants: list[float] = []
+        remaining = iter(range(800))
+
+        async def worker() -> None:
+            for _ in remaining:
+                await limiter.acquire()
+                grants.append(loop.time())
+                await asyncio.sleep(0.1)
+                limiter.observe_latency(0.1)
+
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(16):
+                tg.create_task(worker())
+        return grants
+
+    grants = run_virtual(main)
+    assert (len(grants) - 1) / (grants[-1] - grants[0]) == pytest.approx(40 * 0.98, rel=1e-3)

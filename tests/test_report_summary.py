@@ -1,14 +1,22 @@
-"""Latency figures streamed from the checkpoint equal numpy's over the whole array."""
+"""Latency figures streamed from the checkpoint equal numpy's over the whole array; the
+sending span and the whole process of each run, told apart."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
+from bulkops.reports.results import write_all
 from bulkops.reports.summary import QUANTILES, latency
+from bulkops.run.stats import process_started_at
 from bulkops.state import Attempt, Checkpoint, StateReader, open_readonly
 
 
@@ -61,3 +69,59 @@ async def test_no_latency_at_all(tmp_path: Path) -> None:
     assert latency(await _state(tmp_path / "none", [])).summary == {}
     only_zero = latency(await _state(tmp_path / "zero", [0.0, None]))
     assert only_zero.summary["n"] == 1 and only_zero.counts == [] and only_zero.marks == {}
+
+
+async def test_summary_tells_whole_processes_beside_the_sending_span(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cp = Checkpoint.open(state, job_hash="h", job_path="job.csv")
+    await cp.start()
+    began = time.time() - 30.0
+    # An earlier run in another process: 2 s of start-up before its 10 s of sending.
+    other = {"requests": 40, "process_started_at": began, "pid": -1}
+    await cp.record_run(began + 2.0, 75, other)
+    # This process's run: its whole time runs on to the summary, reports included.
+    mine = {"requests": 60, "process_started_at": process_started_at(), "pid": os.getpid()}
+    await cp.record_run(time.time() - 5.0, 0, mine)
+    await cp.stop_writer()
+    cp.close()
+    before = time.time()
+    summary = orjson.loads(write_all(state)["summary.json"].read_bytes())
+    after = time.time()
+    with open_readonly(state) as reader:
+        first, second = reader.runs()
+    assert first.ended_at is not None and second.ended_at is not None
+    earlier = first.ended_at - began
+    assert summary["runs"][0]["process_duration_s"] == round(earlier, 3)
+    assert summary["runs"][0]["duration_s"] == round(first.ended_at - first.started_at, 3)
+    ours = summary["runs"][1]["process_duration_s"]
+    assert before - process_started_at() - 1e-3 <= ours <= after - process_started_at() + 1e-3
+    assert summary["process_duration_s"] == pytest.approx(earlier + ours, abs=2e-3)
+    assert summary["process_duration_s"] > summary["duration_s"]  # start-up and reports count
+    assert summary["process_achieved_rate"] == round(100 / summary["process_duration_s"], 2)
+    assert "pid" not in summary["runs"][1]["stats"]
+
+
+async def test_a_run_that_does_not_say_when_its_process_began_has_no_whole_figure(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    cp = Checkpoint.open(state, job_hash="h", job_path="job.csv")
+    await cp.start()
+    await cp.record_run(time.time() - 1.0, 0, {"requests": 3})
+    await cp.stop_writer()
+    cp.close()
+    summary = orjson.loads(write_all(state)["summary.json"].read_bytes())
+    assert summary["process_duration_s"] is None and summary["process_achieved_rate"] is None
+    assert summary["runs"][0]["process_duration_s"] is None and summary["duration_s"] > 0
+
+
+def test_this_process_started_before_it_imported_bulkops() -> None:
+    launched = time.time()
+    code = (
+        "import time; from bulkops.run.stats import process_started_at; "
+        "print(process_started_at(), time.time())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    started, printed = map(float, done.stdout.split())
+    tick = 0.011  # /proc counts in clock ticks of 10 ms
+    assert launched - tick <= started <= printed

@@ -447,12 +447,14 @@ def test_config_from_args() -> None:
     add_arguments(parser)
     ns = parser.parse_args(
         ["--account-plan", "business", "--fault", "applied_drop=0.1", "--fault", "slow=0.05",
-         "--latency-ms", "20", "--daily-limit", "100", "--no-rate-headers", "--retry-after", "iso"]
+         "--latency-ms", "20", "--daily-limit", "100", "--no-rate-headers", "--retry-after", "iso",
+         "--jitter-ms", "50", "--latency-sigma", "0.1"]
     )  # fmt: skip
     env = {"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": "s"}
     config = config_from_args(ns, env)
     assert config.effective_rate == 40 and config.applied_drop == 0.1 and config.slow == 0.05
     assert config.latency_ms == 20 and config.daily_limit == 100 and config.no_headers_429
+    assert config.jitter_ms == 50 and config.latency_sigma == 0.1
     assert config.retry_after is RetryAfter.ISO and config.credentials == Credentials("a", "c", "s")
     assert "'s'" not in repr(config.credentials)
     unlimited = config_from_args(parser.parse_args(["--rate", "unlimited"]), {})

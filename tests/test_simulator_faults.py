@@ -1,4 +1,5 @@
-"""Injected faults: 5xx before and after applying, dropped connections, slowness, conflicts."""
+"""Injected faults: 5xx before and after applying, dropped connections, slowness, conflicts,
+network jitter."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import base64
 import random
 import statistics
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import pytest_asyncio
 from conftest import SimClient
 
+from bulkops.errors import ConfigError
 from bulkops.simulator import ExtensionType, Fault, SimConfig, Simulator, run_simulator
 from bulkops.simulator.faults import FaultDice
 from bulkops.simulator.simulator import Reply
@@ -214,3 +217,56 @@ def test_latency_distribution() -> None:
     assert 0.036 < statistics.median(samples) < 0.044
     assert max(samples) > 0.08  # a long tail, like a real network
     assert Fault.APPLIED_DROP.applies_first and not Fault.ERROR_5XX.applies_first
+
+
+# ---- network jitter ----------------------------------------------------------------------------
+class ArrivalWatcher(Simulator):
+    """Notes when each API request came in, and when it reached the gate (tokens, the window)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.came: list[float] = []
+        self.gated: list[float] = []
+
+    async def handle_api(
+        self,
+        method: str,
+        extension_id: str,
+        setting_type: str | None,
+        body: Callable[[], Any],
+        query: Mapping[str, str],
+        authorization: str | None,
+    ) -> Reply:
+        self.came.append(time.monotonic())
+        return await super().handle_api(
+            method, extension_id, setting_type, body, query, authorization
+        )
+
+    def gate(self, authorization: str | None, method: str = "GET") -> Reply | None:
+        self.gated.append(time.monotonic())
+        return super().gate(authorization, method)
+
+
+async def test_jitter_delays_each_request_before_the_rate_window_sees_it() -> None:
+    config = SimConfig(rate=None, extensions=3, seed=5, jitter_ms=30)
+    drawn = FaultDice(random.Random(5))  # the simulator's own draws, in request order
+    expected = [drawn.jitter_s(config) for _ in range(4)]
+    sim = ArrivalWatcher(config)
+    async with run_simulator(simulator=sim) as running, aiohttp.ClientSession() as session:
+        client = SimClient(running, session)
+        await client.login()
+        ext = user(client)
+        for _ in range(4):
+            assert (await client.get(ext)).status == 200
+    assert len(set(expected)) == 4 and all(0.0 <= d <= 0.030 for d in expected)
+    delays = [gated - came for came, gated in zip(sim.came, sim.gated, strict=True)]
+    assert all(d >= e - 1e-3 for d, e in zip(delays, expected, strict=True))
+
+
+def test_no_jitter_draws_nothing_so_other_faults_keep_their_sequence() -> None:
+    rng = random.Random(3)
+    dice = FaultDice(rng)
+    state = rng.getstate()
+    assert dice.jitter_s(SimConfig()) == 0.0 and rng.getstate() == state
+    with pytest.raises(ConfigError):
+        SimConfig(jitter_ms=-1)

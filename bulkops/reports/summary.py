@@ -8,6 +8,7 @@ the histogram. The percentiles equal ``numpy.percentile`` (linear) of the whole 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import OpStatus
+from ..run.stats import process_started_at
 from ..state import generations
 from ..state.reader import StateReader
 from .collected import Collected
@@ -103,11 +105,22 @@ def iso(ts: float | None) -> str | None:
     return pd.Timestamp(ts, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
-def _runs(reader: StateReader) -> list[dict[str, Any]]:
+def _runs(reader: StateReader) -> tuple[list[dict[str, Any]], float | None]:
+    """Every run as summary.json shows it, and the seconds their processes took as a whole
+    (None when a run does not say when its process started)."""
     runs = []
+    whole: float | None = 0.0
     for run in reader.runs():
         stats = dict(run.stats or {})
         stop = stats.pop("stop", None)  # recorded with the counters: {reason, detail, resume_at}
+        began = stats.pop("process_started_at", None)
+        pid = stats.pop("pid", None)
+        process_s = None
+        if began is not None and run.ended_at is not None:
+            process_s = run.ended_at - began
+            if pid == os.getpid() and abs(began - process_started_at()) < 0.05:
+                process_s = time.time() - began  # this process: its reports, up to this one
+        whole = None if whole is None or process_s is None else whole + process_s
         runs.append(
             {
                 "started_at": iso(run.started_at),
@@ -115,19 +128,21 @@ def _runs(reader: StateReader) -> list[dict[str, Any]]:
                 "duration_s": None
                 if run.ended_at is None
                 else round(run.ended_at - run.started_at, 3),
+                "process_started_at": iso(began),
+                "process_duration_s": None if process_s is None else round(process_s, 3),
                 "exit_code": run.exit_code,
                 "stop": stop,
                 "stats": stats,
             }
         )
-    return runs
+    return runs, (whole if runs else None)
 
 
 def build_summary(
     reader: StateReader, state_dir: Path, acc: Collected, lat: Latency
 ) -> dict[str, Any]:
     meta = reader.meta()
-    runs = _runs(reader)
+    runs, whole = _runs(reader)
     kinds = reader.attempt_kinds()
     span = reader.attempt_span()
     totals: Counter[str] = Counter()
@@ -160,9 +175,13 @@ def build_summary(
         "complete": counts["not_run"] == 0,
         "counts": counts,
         "by_operation": by_operation,
+        # The runs themselves (the engine, start to end: the sending span), summed.
         "duration_s": round(duration, 3),
         "requests": totals["requests"],
         "achieved_rate": round(totals["requests"] / duration, 2) if duration > 0 else None,
+        # The whole process of each run: start-up, planning, sending and reports.
+        "process_duration_s": None if whole is None else round(whole, 3),
+        "process_achieved_rate": round(totals["requests"] / whole, 2) if whole else None,
         "rate_limited": totals["rate_limited"],
         "retries": totals["retries"],
         "reconciliations": totals["reconciliations"],

@@ -11,7 +11,9 @@ Exactly-once effects rest on three rules:
   blindly when it is a POST: the extension is read and the item matched by its natural key;
 - an extension is read before its first write, so a rerun finds what is already in place.
 
-This module schedules lanes and stops them; :mod:`bulkops.run.lane` runs one, and
+Lanes start longest first (most unfinished operations; ties in plan order): a lane's writes are
+serial, so a long lane started late would end the run as a trickle of one request per round
+trip. This module schedules lanes and stops them; :mod:`bulkops.run.lane` runs one, and
 :func:`~bulkops.run.decide.decide` (a pure function with a table test) says what to do after a
 failed attempt. The engine reports facts (a :class:`RunResult`): which exit code they mean is
 the CLI's business, and recording the run is the runner's.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +37,7 @@ from .breaker import Breaker
 from .lane import LaneRunner
 from .ports import Api, Pacer
 from .retry import RetryPolicy
-from .stats import RunResult, RunStats, StopReason
+from .stats import RunResult, RunStats, StopReason, process_started_at
 
 __all__ = ["Api", "Engine", "EngineOptions", "Pacer"]
 
@@ -93,7 +96,7 @@ class Engine:
         self.wall = wall
         self.rng = rng or random.Random()
         self.sleep = sleep  # every wait between attempts; a test's may move a fake clock
-        self.stats = RunStats()
+        self.stats = RunStats(process_started_at=process_started_at(), pid=os.getpid())
         self.breaker = Breaker(
             self.opts.breaker_first_n, self.opts.breaker_window, self.opts.breaker_ratio
         )
@@ -168,7 +171,9 @@ class Engine:
         tasks: set[asyncio.Task[None]] = set()
         errors: list[BaseException] = []
         try:
-            for extension_id in self.cp.open_lanes():
+            # Longest lanes first: a lane's writes go one at a time, so a long lane started last
+            # would end the run as a trickle at one request per round trip.
+            for extension_id in self.cp.open_lanes(longest_first=True):
                 await self._acquire_slot()
                 if self.stopping:
                     break

@@ -419,6 +419,7 @@ class LaneRunner:
         else:
             # Only clean HTTP latencies size the concurrency: limiter waits would feed back.
             self.latency = 0.9 * self.latency + 0.1 * latency
+            self.pacer.observe_latency(latency)  # and the limiter's window guard
         self.stats.requests += 1
         attempt = Attempt(self.wall(), seq, method, status, kind, latency * 1000)
         self.cp.queue_attempt(attempt)

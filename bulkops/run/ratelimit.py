@@ -22,10 +22,23 @@ So: no initial burst (the first two grants are ``(1 - slack) / pacing_rate`` apa
 98% of nominal throughput (tests: a virtual loop whose timers fire 2 ms late).
 
 A last guard keeps a log of the newest grants: the ``n + 1``-th grant of any ``n = floor(rate)``
-comes at least ``1 s + window_margin`` after the first of them. Pacing alone already spaces 40
-grants over 1.02 s; the guard only bites when late timers were caught up in a cluster, and keeps
-a stall on either side of the wire (a GC pause, a busy server loop) from packing 41 requests
-into the strict window.
+comes at least ``1 s + margin`` after the first of them. Zoom counts a request when it *arrives*,
+not when we send it: if the first of those ``n + 1`` requests took ``d`` seconds longer to arrive
+than the last, the window sees them ``d`` closer together. So the margin a grant needs is how late
+its request may have arrived, and the run measures that: every clean answer's send-to-answer latency
+(:meth:`observe_latency`) is matched to its grant, and the grant's margin is its latency minus the
+lowest recent latency (the fastest request arrived with no extra delay) plus a 10 ms slack, between
+``window_margin`` (15 ms) and ``max_window_margin`` (50 ms). A grant whose answer has not come back
+yet counts with the widest recent spread (highest minus lowest). Each per-second 429 that cuts the
+rate says requests reached Zoom closer together than their latencies said: it also adds 5 ms to the
+slack (up to 25 ms) and 25 ms to the ceiling (up to 250 ms), which then covers the longer stalls a
+loaded machine or network has. Until the run has seen a few answers every grant counts with the
+floor, the fixed margin of before, which keeps a stall on either side of the wire (a GC pause, a
+busy server loop) from packing 41 requests into the strict window. On a steady network the latencies
+barely differ and the guard hardly bites (pacing alone spaces 40 grants over 1.02 s); with 50 ms of
+jitter it holds each grant back by its own request's delay, 25 ms on average, where a fixed 50 ms
+would cost every grant 50 ms. Server time that varies from request to request looks the same as
+network jitter from here: it is paid for too, up to the cap.
 
 On top, AIMD: :meth:`on_rate_limited` multiplies the rate by ``decrease_factor`` (0.8; floor
 ``min_rate``) at most once per ``cooldown`` so the 429s of requests already in flight count as
@@ -48,11 +61,74 @@ from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
-__all__ = ["AdaptiveLimiter"]
+__all__ = ["AdaptiveLimiter", "LatencyWindow"]
 
 logger = logging.getLogger(__name__)
 
 _INCREASE_TICK = 0.25  # apply additive increase in steps of at least this many seconds
+_MIN_ANSWERS = 16  # answers seen before their latencies size the window guard
+_LATENCIES_KEPT = 1024  # the newest latencies the guard sizes itself from (~25 s at 40/s)
+# A grant's margin is its request's extra delay plus a slack, at most a ceiling. The estimate
+# is exact only if the request a second later comes no faster than the fastest seen; one that
+# does, by more than the slack, meets a 429, and so does a request delayed beyond the ceiling
+# (a stalled loop on either side). Each 429 that cuts the rate raises both, within limits.
+_SLACK = 0.010
+_SLACK_STEP, _SLACK_LIMIT = 0.005, 0.025
+_CEILING_STEP, _CEILING_LIMIT = 0.025, 0.250
+
+
+class LatencyWindow:
+    """The newest ``size`` latencies (seconds) with their lowest and highest, kept in O(1) per
+    value by two monotonic queues (no sort, no scan: the limiter asks on every grant)."""
+
+    __slots__ = ("_count", "_highs", "_lows", "_size")
+
+    def __init__(self, size: int = _LATENCIES_KEPT) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, not {size}")
+        self._size = size
+        self._count = 0  # values ever added; value i leaves when value i + size arrives
+        self._lows: collections.deque[tuple[int, float]] = collections.deque()
+        self._highs: collections.deque[tuple[int, float]] = collections.deque()
+
+    def add(self, latency: float) -> None:
+        i = self._count
+        self._count += 1
+        lows, highs = self._lows, self._highs
+        while lows and lows[-1][1] >= latency:
+            lows.pop()
+        lows.append((i, latency))
+        while highs and highs[-1][1] <= latency:
+            highs.pop()
+        highs.append((i, latency))
+        oldest = self._count - self._size
+        if lows[0][0] < oldest:
+            lows.popleft()
+        if highs[0][0] < oldest:
+            highs.popleft()
+
+    def __len__(self) -> int:
+        return min(self._count, self._size)
+
+    @property
+    def low(self) -> float:
+        """The lowest kept latency: a request that arrived with no extra delay (0 when empty)."""
+        return self._lows[0][1] if self._lows else 0.0
+
+    @property
+    def high(self) -> float:
+        """The highest kept latency (0 when empty)."""
+        return self._highs[0][1] if self._highs else 0.0
+
+
+class _Grant:
+    """One grant in the guard's log: when, and its request's latency once answered."""
+
+    __slots__ = ("at", "latency")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.latency: float | None = None
 
 
 class AdaptiveLimiter:
@@ -68,6 +144,7 @@ class AdaptiveLimiter:
         increase_per_second: float | None = None,
         cooldown: float = 1.0,
         window_margin: float = 0.015,
+        max_window_margin: float = 0.05,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, not {rate}")
@@ -94,7 +171,12 @@ class AdaptiveLimiter:
         self._last_increase = self._loop.time()
         self._granted = 0
         self._margin = window_margin
-        self._recent: collections.deque[float] = collections.deque()
+        self._max_margin = max(window_margin, max_window_margin)
+        self._latencies = LatencyWindow()
+        self._slack = _SLACK
+        self._recent: collections.deque[_Grant] = collections.deque(
+            maxlen=max(1, math.floor(self._max_rate))
+        )
 
     @property
     def max_rate(self) -> float:
@@ -144,17 +226,43 @@ class AdaptiveLimiter:
             self._granted += 1
 
     async def _window_guard(self) -> None:
-        """Never let ``floor(rate) + 1`` grants fall within ``1 s + margin`` of each other."""
+        """Never let ``floor(rate) + 1`` grants fall within ``1 s`` plus the first one's margin
+        (how late its request may have arrived) of each other.
+
+        The log keeps ``floor(max_rate)`` grants whatever the rate now: after a cut, the rate
+        climbing back must meet the grants made before it, not an emptied log."""
         cap = max(1, math.floor(self._rate))
         recent = self._recent
-        while len(recent) > cap:
-            recent.popleft()
-        if len(recent) == cap:
-            wait = recent[0] + 1.0 + self._margin - self._loop.time()
+        if len(recent) >= cap:
+            first = recent[-cap]
+            wait = first.at + 1.0 + self.margin_for(first.latency) - self._loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            recent.popleft()
-        recent.append(self._loop.time())
+        recent.append(_Grant(self._loop.time()))
+
+    def margin_for(self, latency: float | None) -> float:
+        """The guard's margin behind a grant whose request took ``latency`` seconds to be
+        answered (None: not answered yet), from the latencies observed so far."""
+        seen = self._latencies
+        if len(seen) < _MIN_ANSWERS:
+            return self._margin
+        extra = (seen.high if latency is None else latency) - seen.low + self._slack
+        return min(self._max_margin, max(self._margin, extra))
+
+    def observe_latency(self, latency: float) -> None:
+        """A request granted here was answered ``latency`` seconds after it was sent.
+
+        Call it right when the answer is in: the request is matched to the newest grant made
+        before ``now - latency``."""
+        if not (latency >= 0 and math.isfinite(latency)):
+            return
+        self._latencies.add(latency)
+        sent_at = self._loop.time() - latency
+        for grant in reversed(self._recent):  # answers come back about in order: a short walk
+            if grant.at <= sent_at:
+                if grant.latency is None:
+                    grant.latency = latency
+                return
 
     async def _current_bucket(self) -> AsyncLimiter:
         """The bucket for the current rate, swapped in without losing the last grant's spacing."""
@@ -193,6 +301,11 @@ class AdaptiveLimiter:
         old = self._rate
         self._rate = max(self._min_rate, self._rate * self._factor)
         self._last_decrease = self._last_increase = now
+        # Requests reached Zoom closer together than the latencies said: widen the margins.
+        self._slack = min(_SLACK_LIMIT, self._slack + _SLACK_STEP)
+        self._max_margin = max(
+            self._max_margin, min(_CEILING_LIMIT, self._max_margin + _CEILING_STEP)
+        )
         if self._rate != old:
             logger.warning("rate limited by Zoom: pacing down from %.1f to %.1f/s", old, self._rate)
 

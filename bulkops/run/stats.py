@@ -5,12 +5,34 @@ Which exit code a result means is the CLI's business (:mod:`bulkops.exit_codes`)
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from ..model import OpStatus
+
+_IMPORTED_AT = time.time()
+
+
+def process_started_at() -> float:
+    """When this process started, in epoch seconds, so that Python's start-up, the imports and
+    planning count in a run's whole-process time.
+
+    Linux says, to a clock tick (``/proc/self/stat``, on the boot clock); elsewhere this is when
+    this module was imported, which misses only the interpreter's own start.
+    """
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name may hold spaces
+        ago = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORTED_AT
+    started = time.time() - ago
+    return started if ago >= 0 and started <= _IMPORTED_AT else _IMPORTED_AT
 
 
 class StopReason(StrEnum):
@@ -37,6 +59,9 @@ class RunStats:
     reconciliations: int = 0
     started: float = 0.0  # monotonic
     ended: float | None = None
+    # The process that ran it: whole-process figures count from its start (epoch seconds).
+    process_started_at: float | None = None
+    pid: int | None = None
 
     def count(self, status: OpStatus) -> None:
         self.finished[status] = self.finished.get(status, 0) + 1
@@ -56,6 +81,8 @@ class RunStats:
             "rate_limited": self.rate_limited,
             "retries": self.retries,
             "reconciliations": self.reconciliations,
+            "process_started_at": self.process_started_at,
+            "pid": self.pid,
         }
 
 

@@ -54,6 +54,12 @@ class SimConfig:
       handled is refused with ``conflict_status`` (Zoom limits simultaneous updates to one
       user's settings; the exact answer is inferred).
 
+    Network jitter: ``jitter_ms`` delays every API request by a uniform draw in
+    ``[0, jitter_ms]`` before it *arrives*, i.e. before the token check and the rate window
+    see it. Requests sent evenly then reach the window unevenly, which is how a real network
+    puts more than ``rate`` requests into one of Zoom's seconds. ``latency_ms`` is different:
+    it is spent after admission, and delays the answer only.
+
     The profile block says what Zoom does where it is silent: see :mod:`.profile`.
 
     ``error_5xx + applied_5xx + applied_drop + slow`` must not exceed 1.
@@ -64,6 +70,7 @@ class SimConfig:
     medium_rate: float | _PlanRate | None = FROM_PLAN  # the directory's list endpoints
     latency_ms: float = 0.0  # median of a lognormal; 0 means no added latency
     latency_sigma: float = 0.5
+    jitter_ms: float = 0.0  # delay before arrival, uniform in [0, jitter_ms]; 0 means none
     error_5xx: float = 0.0
     applied_5xx: float = 0.0
     applied_drop: float = 0.0
@@ -112,8 +119,10 @@ class SimConfig:
             value = getattr(self, name)
             if isinstance(value, int | float) and not value > 0:
                 raise ConfigError(f"{name} must be positive or None (unlimited), not {value}")
-        if self.latency_ms < 0 or self.slow_s < 0 or self.token_ttl <= 0:
-            raise ConfigError("latency_ms and slow_s must be >= 0 and token_ttl > 0")
+        if min(self.latency_ms, self.latency_sigma, self.jitter_ms, self.slow_s) < 0:
+            raise ConfigError("latency_ms, latency_sigma, jitter_ms and slow_s must be >= 0")
+        if self.token_ttl <= 0:
+            raise ConfigError("token_ttl must be > 0 seconds")
         if self.extensions < 0:
             raise ConfigError("extensions must be >= 0")
         profile.check({name: getattr(self, name) for name in profile.DEFAULTS})
@@ -178,6 +187,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MEDIUM (directory list) requests per rolling second; 'unlimited' for none",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="median added latency")
+    parser.add_argument(
+        "--latency-sigma", type=float, default=0.5, help="spread (lognormal sigma) of the latency"
+    )
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        help="network jitter: delay each API request's arrival by up to this many ms (uniform)",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -251,6 +269,8 @@ def config_from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = Non
         rate=_rate_flag("--rate", ns.rate),
         medium_rate=_rate_flag("--medium-rate", ns.medium_rate),
         latency_ms=ns.latency_ms,
+        latency_sigma=ns.latency_sigma,
+        jitter_ms=ns.jitter_ms,
         slow_s=ns.slow_s,
         fault_reads=ns.fault_reads,
         seed=ns.seed,

@@ -55,5 +55,11 @@ class FaultDice:
         mu = math.log(config.latency_ms / 1000.0)
         return self.rng.lognormvariate(mu, config.latency_sigma)
 
+    def jitter_s(self, config: SimConfig) -> float:
+        """Uniform in ``[0, jitter_ms]``: a request's extra delay before it arrives."""
+        if config.jitter_ms <= 0:
+            return 0.0
+        return self.rng.uniform(0.0, config.jitter_ms / 1000.0)
+
     def server_error(self, applied: bool) -> int:
         return self.rng.choice((500, 503) if applied else (500, 502, 503))

@@ -321,6 +321,9 @@ class Simulator:
         authorization: str | None,
     ) -> Reply:
         """One call-handling request. ``body`` is an awaitable factory of the raw request bytes."""
+        jitter = self.dice.jitter_s(self.config)
+        if jitter:  # the network's share: the request reaches the gate (and its window) late
+            await asyncio.sleep(jitter)
         refused = self.gate(authorization, method)
         if refused is not None:
             return refused

@@ -298,8 +298,8 @@ class Checkpoint:
 
     # -- reading (what the engine asks; the reports open their own reader) -----------------
 
-    def open_lanes(self) -> list[str]:
-        return self.reader.open_lanes()
+    def open_lanes(self, *, longest_first: bool = False) -> list[str]:
+        return self.reader.open_lanes(longest_first=longest_first)
 
     def lane(self, extension_id: str) -> list[OpRecord]:
         return self.reader.lane(extension_id)

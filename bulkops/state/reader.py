@@ -126,12 +126,14 @@ class StateReader:
     def total(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
 
-    def open_lanes(self) -> list[str]:
-        """Extensions with unfinished operations, in the order their first operation is planned."""
+    def open_lanes(self, *, longest_first: bool = False) -> list[str]:
+        """Extensions with unfinished operations, in the order their first operation is planned;
+        ``longest_first``: those with the most unfinished operations first, ties in plan order."""
         marks = ", ".join("?" * len(_OPEN_STATES))
+        order = "COUNT(*) DESC, first" if longest_first else "first"
         rows = self._conn.execute(
             f"SELECT extension_id, MIN(seq) AS first FROM ops WHERE status IN ({marks}) "
-            "GROUP BY extension_id ORDER BY first",
+            f"GROUP BY extension_id ORDER BY {order}",
             _OPEN_STATES,
         )
         return [r[0] for r in rows]
