@@ -12,9 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkops.errors import JobFileError, Problem
-from bulkops.jobs.plan import build_plan, validate, write_plan
+from bulkops.jobs.plan import build_plan, format_summary, validate, write_plan
 from bulkops.jobs.rules import check_row
 from bulkops.jobs.zones import relocalise
+from bulkops.model import Action, Operation, SettingType, SubSettingType
+from bulkops.reports.collected import Collected, collect
+from bulkops.reports.jobrows import named
 
 # The columns `bulkops directory pull` writes, by hand: one user and one queue per zone, a
 # London auto receptionist and a Berlin shared line group.
@@ -412,3 +415,66 @@ def test_a_time_that_fails_only_in_the_local_zone_is_reported(
     found = errors(validate(path, directory=directory))
     assert [(p.row, p.column) for p in found] == [(2, column)], found
     assert fragment in found[0].reason
+
+
+def test_the_plan_summary_says_where_times_were_read(tmp_path: Path, directory: Path) -> None:
+    text = HOLIDAY.format(extra="") + (
+        "add,holiday_hours,holiday,type=user,D,2027-01-01,2027-01-01\n"
+        "add,holiday_hours,holiday,country=US,E,2027-01-02,2027-01-02\n"
+    )
+    plan = build_plan(job(tmp_path, text), directory=directory)
+    summary = plan.summary(20)
+    assert summary.zones == (("America/New_York", 3), ("Europe/Berlin", 1), ("Europe/London", 1))
+    assert "read in: America/New_York (3), Europe/Berlin (1)" in format_summary(summary)
+
+
+# --- names in reports --------------------------------------------------------------------------
+
+
+def test_failure_examples_name_the_extension() -> None:
+    frame = pd.DataFrame(
+        {
+            "seq": [0, 1],
+            "source_row": [2, 3],
+            "extension_id": [ADA, "ext2"],
+            "extension_number": ["1001", None],
+            "extension_name": ["Ada Lovelace", None],
+            "action": ["add", "add"],
+            "setting_type": ["holiday_hours"] * 2,
+            "sub_setting_type": ["holiday"] * 2,
+            "status": ["failed", "succeeded"],
+            "http_status": [404, 201],
+            "zoom_code": [404, None],
+            "message": ["Extension not found", ""],
+        }
+    )
+    acc = Collected()
+    collect(acc, frame)
+    (group,) = acc.groups.values()
+    (example,) = group.examples
+    assert (example["extension_number"], example["extension_name"]) == ("1001", "Ada Lovelace")
+
+
+@pytest.mark.parametrize(
+    ("number", "name", "shown"),
+    [
+        pytest.param("1001", "Ada Lovelace", f"Ada Lovelace (ext 1001, id {ADA})", id="both"),
+        pytest.param("1001", None, f"(ext 1001, id {ADA})", id="number"),
+        pytest.param(None, None, ADA, id="no-directory"),
+    ],
+)
+def test_undo_notes_name_extensions_by_number_and_name(
+    number: str | None, name: str | None, shown: str
+) -> None:
+    op = Operation(
+        0,
+        "op",
+        2,
+        Action.ADD,
+        ADA,
+        SettingType.HOLIDAY_HOURS,
+        SubSettingType.HOLIDAY,
+        extension_number=number,
+        extension_name=name,
+    )
+    assert named(op) == shown

@@ -38,10 +38,8 @@ from .hours import from_body
 from .jobfile import load
 from .kinds import check_types
 from .tables import atomic_file, atomic_path, neutralise_frame
-from .zones import localise, operation_zones
+from .zones import ZONE_COLUMN, localise, operation_zones, zones_of_times
 
-#: The zone each operation's date-only and naive times were read in (``zones``).
-ZONE_COLUMN = "timezone"
 #: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
 PLAN_COLUMNS = (*OPERATION_COLUMN_NAMES, ZONE_COLUMN)
 #: Columns ``expand`` computes per target; the rest are copied from the row's template.
@@ -73,6 +71,7 @@ class PlanSummary:
     rate: float
     eta_seconds: float
     hours: tuple[tuple[int, str], ...] = ()  # (job-file row, its business hours in words)
+    zones: tuple[tuple[str, int], ...] = ()  # (zone, operations with times read in it)
 
 
 #: Rows whose business hours a plan's summary lists in words before it gives only a count.
@@ -350,6 +349,7 @@ def summarize(frame: pd.DataFrame, rate: float, *, precheck: bool = True) -> Pla
         rate=rate,
         eta_seconds=(ops + lookups) / rate if rate > 0 else math.inf,
         hours=hours_by_row(frame),
+        zones=zones_of_times(frame),
     )
 
 
@@ -397,6 +397,9 @@ def format_summary(summary: PlanSummary) -> str:
         f" + {summary.lookups:,} lookups = {summary.requests:,} requests"
         f" at {summary.rate:g}/s ≈ {format_duration(summary.eta_seconds)}"
     )
+    if summary.zones:
+        read = ", ".join(f"{zone} ({n:,})" for zone, n in summary.zones)
+        out += ["", f"dates and times read in: {read} (see the timezone column of --out)"]
     if summary.hours:
         out += ["", "business hours, as each row sets them:"]
         out += [f"  row {row}: {words}" for row, words in summary.hours[:HOURS_SHOWN]]

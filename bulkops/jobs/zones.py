@@ -32,6 +32,8 @@ from .directory import TIMEZONE, Directory, Resolution
 
 #: The zone of rule 4, and what the plan's ``timezone`` column shows for it.
 DEFAULT_ZONE = "UTC"
+#: The plan frame's column: the zone each operation's date-only and naive times were read in.
+ZONE_COLUMN = "timezone"
 
 
 def localise(
@@ -126,3 +128,13 @@ def _directory_zones(
     if not len(zones):
         return np.full(len(position), "", dtype=object)
     return np.asarray(np.where(position >= 0, zones[np.clip(position, 0, None)], ""), dtype=object)
+
+
+def zones_of_times(frame: pd.DataFrame) -> tuple[tuple[str, int], ...]:
+    """How many operations with a holiday time had it read in each zone, most first."""
+    if ZONE_COLUMN not in frame.columns:
+        return ()
+    timed = (frame["holiday_from"].notna() | frame["holiday_to"].notna()).to_numpy(dtype=bool)
+    counts = frame.loc[timed, ZONE_COLUMN].astype(str).value_counts(sort=False)
+    ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return tuple((str(zone), int(n)) for zone, n in ranked)
