@@ -107,7 +107,10 @@ def test_an_id_the_directory_lacks_is_still_only_a_warning(tmp_path: Path, direc
 
 # --- extension types ---------------------------------------------------------------------------
 
-HANDLING = "action,setting_type,sub_setting_type,{ref},settings\nupdate,{setting},call_handling,{value},{body}\n"
+HANDLING = (
+    "action,setting_type,sub_setting_type,{ref},settings\n"
+    "update,{setting},call_handling,{value},{body}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +197,10 @@ def test_forwarding_to_a_selector_suggests_narrowing_it(tmp_path: Path, director
 
 
 def test_common_areas_point_to_their_own_endpoints(tmp_path: Path, directory: Path) -> None:
-    lobby = "extLob00000000000000007,1900,,Lobby Phone,common_area,s1,New York,America/New_York,US,active,caLobby000000000000007\n"
+    lobby = (
+        "extLob00000000000000007,1900,,Lobby Phone,common_area,s1,New York,America/New_York,US,"
+        "active,caLobby000000000000007\n"
+    )
     directory.write_text(DIRECTORY + lobby)
     path = job(
         tmp_path,
@@ -478,3 +484,14 @@ def test_undo_notes_name_extensions_by_number_and_name(
         extension_name=name,
     )
     assert named(op) == shown
+
+
+def test_a_row_read_in_several_zones_is_checked_as_one(tmp_path: Path, directory: Path) -> None:
+    path = job(
+        tmp_path,
+        "action,setting_type,sub_setting_type,target,name,from,phone_number\n"
+        "add,holiday_hours,call_forwarding,*,Day,2027-12-25,+12125550100\n",
+    )
+    (problem,) = errors(validate(path, directory=directory))
+    assert problem.row == 2 and "3 of the extensions this row names are not users" in problem.reason
+    assert "target '*&type=user'" not in problem.reason and "target 'type=user'" in problem.reason

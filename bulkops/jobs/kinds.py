@@ -103,30 +103,41 @@ def rules_of(spec: RowSpec) -> list[TypeRule]:
 def check_types(
     specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None, *, file: str
 ) -> list[Problem]:
-    """One problem per row and rule that some extension of the row breaks (errors)."""
+    """One problem per job-file row and rule that some extension of the row breaks (errors).
+
+    A row read in several zones is several specs (``zones``); its extensions are taken together.
+    """
     if directory is None or TYPE not in directory.frame.columns or not len(resolution.spec):
         return []
     types = directory.values(TYPE)
     position = resolution.position
     op_type = np.where(position >= 0, types[np.clip(position, 0, None)], "")
-    order = np.argsort(resolution.spec, kind="stable")
-    starts = np.searchsorted(resolution.spec[order], np.arange(len(specs) + 1))
+    op_row = np.array([s.row for s in specs], dtype=np.int64)[resolution.spec]
+    unserved = {int(r) for r in np.unique(op_row[np.isin(op_type, list(ELSEWHERE))])}
+    ruled: dict[int, tuple[RowSpec, list[TypeRule]]] = {}
+    for spec in specs:
+        if spec.row not in ruled:
+            found = rules_of(spec)
+            if found or spec.row in unserved:
+                ruled[spec.row] = (spec, found)
+    if not ruled:
+        return []
+    chosen = np.flatnonzero(np.isin(op_row, list(ruled)))
+    order = chosen[np.argsort(op_row[chosen], kind="stable")]  # by row, then plan order
+    rows, starts = np.unique(op_row[order], return_index=True)
+    ends = [*starts[1:].tolist(), len(order)]
     problems: list[Problem] = []
-    reported: set[int] = set()  # job-file rows, so a row's zone variants report once
-    for i, spec in enumerate(specs):
-        ops = order[starts[i] : starts[i + 1]]
-        if not len(ops) or spec.row in reported:
-            continue
+    for row, start, end in zip(rows.tolist(), starts.tolist(), ends, strict=True):
+        spec, rules = ruled[row]
+        ops = order[start:end]
         kinds = op_type[ops]
-        elsewhere = np.isin(kinds, list(ELSEWHERE))
-        if elsewhere.any():
-            reported.add(spec.row)
-            problems.append(_elsewhere(spec, directory, position[ops][elsewhere], kinds, file))
+        if row in unserved:
+            where = np.isin(kinds, list(ELSEWHERE))
+            problems.append(_elsewhere(spec, directory, position[ops][where], kinds, file))
             continue
-        for rule in rules_of(spec):
+        for rule in rules:
             bad = (kinds != "") & ~np.isin(kinds, list(rule.allowed))
             if bad.any():
-                reported.add(spec.row)
                 names = _names(directory, position[ops][bad])
                 allowed = " or ".join(sorted(t.replace("_", " ") + "s" for t in rule.allowed))
                 problems.append(
