@@ -276,6 +276,8 @@ class Bulkops:
             self.running.oauth_url,
             "--rate",
             "500",
+            "--timezone",  # the expected holidays are UTC days, whatever the directory's zones
+            "UTC",
             *extra,
         ]
 
