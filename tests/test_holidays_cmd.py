@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
@@ -19,6 +20,7 @@ from bulkops.jobs import calendar as cal
 from bulkops.jobs.directory import load_directory
 from bulkops.jobs.plan import validate
 from bulkops.simulator import generate_directory, write_directory
+from bulkops.simulator.directory import SITE_ZONES
 from bulkops.simulator.state import AccountState, section
 
 REPO = Path(__file__).resolve().parent.parent
@@ -294,10 +296,17 @@ def test_a_by_site_rollout_runs_and_each_site_gets_its_own_holidays(tmp_path: Pa
     for ext in account.extensions.values():
         entries = account.settings[ext.extension_id]["holiday_hours"]
         spans = [section(e["details"], "holiday") or {} for e in entries]
-        spans = [s for s in spans if s["from"].startswith("2027")]  # the seed has 2026's
-        names = [s["name"] for s in spans]
+        # Each site's days are whole local days: Zoom stores UTC, so read them back in the zone.
+        zone = ZoneInfo(SITE_ZONES[ext.site])
+        starts = [
+            (s["name"], datetime.fromisoformat(s["from"].replace("Z", "+00:00")).astimezone(zone))
+            for s in spans
+        ]
+        mine = [(name, at) for name, at in starts if at.year == 2027]  # the seed has 2026's
+        names = [name for name, _ in mine]
         assert len(names) == len(set(names)), ext.site
-        got = {date.fromisoformat(s["from"][:10]) for s in spans}
+        assert all(at.time() == time(0) for _, at in mine), ext.site
+        got = {at.date() for _, at in mine}
         assert got == set(_package(*regions[ext.site], 2027)), ext.site
 
 

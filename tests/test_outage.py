@@ -188,6 +188,7 @@ def _settings(job: Path, directory: Path, state: Path, port: int, **options: int
     return RunSettings(
         job=job,
         directory=directory,
+        timezone="UTC",  # the holidays below are UTC days, whatever the directory's zones
         state_dir=state,
         rate=1000.0,
         options=EngineOptions(retry=NO_WAIT, **options),

@@ -91,7 +91,10 @@ def jobs(draw: st.DrawFn) -> tuple[list[dict[str, str]], list[dict[str, str]], l
             entry = draw(st.sampled_from(directory))
             cells = {kind: entry[kind]}
             hits = [entry["extension_id"]]
-        what = draw(st.sampled_from(["holiday", "forwarding", "handling"]))
+        # Forwarding entries are for users only (jobs.kinds): a row sends them only where it may.
+        users = {d["extension_id"] for d in directory if d["type"] == "user"}
+        kinds = ["holiday", "handling"] + (["forwarding"] if set(hits) <= users else [])
+        what = draw(st.sampled_from(kinds))
         if what == "holiday":
             cells |= {
                 "action": "add",

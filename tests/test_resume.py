@@ -277,6 +277,8 @@ class Bulkops:
             "--rate",
             "500",
             "--yes",
+            "--timezone",  # the expected holidays are UTC days, whatever the directory's zones
+            "UTC",
             *extra,
         ]
 

@@ -618,6 +618,7 @@ def test_holiday_add_spec() -> None:
         holiday_name="Christmas",
         holiday_from="2027-12-24T23:00:00Z",
         holiday_to="2027-12-26T22:59:59Z",
+        zone="Europe/Berlin",
     )
 
 

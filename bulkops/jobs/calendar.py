@@ -7,7 +7,7 @@ is unique per target and year: holidays on the same day become one holiday with 
 that still repeats in a year gets its date appended (``Bank Holiday (27 Dec)``).
 
 Rows are date-only (``from`` = first day, ``to`` = last day), which bulkops reads as whole days
-in the row's ``timezone`` (UTC when it has none).
+in the row's ``timezone``, else in each extension's own (``zones``).
 """
 
 from __future__ import annotations

@@ -174,6 +174,12 @@ def parse_when(value: str, tz: ZoneInfo | None, *, end: bool) -> tuple[str | Non
     return zoom_time(utc), None
 
 
+def is_naive(value: str) -> bool:
+    """True for a date or date-time without ``Z`` or an offset: its zone comes from elsewhere."""
+    m = _WHEN_RE.fullmatch(value)
+    return m is not None and m["zone"] is None
+
+
 def zoom_time(when: datetime) -> str:
     """``when`` (UTC) as Zoom's ``yyyy-MM-ddTHH:mm:ssZ``, the year always four digits.
 
@@ -235,6 +241,10 @@ class RowSpec:
     holiday_from: str | None = None
     holiday_to: str | None = None
     phone_number: str | None = None
+    zone: str | None = None  # the IANA zone its naive times were read in, when the job names one
+    # (column, text) of each naive ``from``/``to`` of a row that names no zone: read in UTC
+    # here, and read again in each extension's own zone when the directory gives one (``zones``).
+    naive: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

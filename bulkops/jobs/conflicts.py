@@ -141,16 +141,24 @@ def _report(
 ) -> list[Problem]:
     if pairs.empty:
         return []
-    grouped = pairs.groupby(["later", "earlier"], sort=True)["ext"].agg(["count", "min"])
+    # By job-file row: a row read in several zones (jobs.zones) is several specs, one problem.
+    rows = np.array([s.row for s in specs], dtype=np.int64)
+    pairs = pairs.assign(
+        later_row=rows[pairs["later"].to_numpy(dtype=np.int64)],
+        earlier_row=rows[pairs["earlier"].to_numpy(dtype=np.int64)],
+    )
+    grouped = pairs.groupby(["later_row", "earlier_row"], sort=True).agg(
+        later=("later", "first"), count=("ext", "count"), example=("ext", "min")
+    )
     problems: list[Problem] = []
-    found: list[tuple[Any, Any, Any, Any]] = list(
+    found: list[tuple[Any, Any, Any, Any, Any]] = list(
         grouped.reset_index().itertuples(index=False, name=None)
     )
-    for later, first, count, example in found[:MAX_CONFLICTS_REPORTED]:
-        spec, other = specs[int(later)], specs[int(first)]
-        why = reason.format(first=other.row)
+    for _, first_row, later, count, example in found[:MAX_CONFLICTS_REPORTED]:
+        spec = specs[int(later)]
+        why = reason.format(first=int(first_row))
         if adds is not None and adds[int(later)]:
-            why = f"adds the same item as row {other.row} (adds are not idempotent)"
+            why = f"adds the same item as row {int(first_row)} (adds are not idempotent)"
         where = f" on {int(count):,} extension(s), e.g. {ids[int(example)]}"
         problems.append(Problem(file, spec.row, spec.ref.value, spec.ref_value, why + where))
     return problems

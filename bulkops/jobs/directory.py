@@ -12,7 +12,15 @@ A pulled directory (``bulkops directory pull``) has ``site_name`` where a hand-m
 ``site``; the reader adds ``site`` from it. Optional columns beyond ``ATTRIBUTES`` are kept and
 selectable like any other: ``country``
 (ISO 3166 alpha-2) and ``subdivision`` give a site's holiday calendar to ``bulkops holidays
---by-site`` (``jobs.calendar``), and ``country=GB`` works as a selector clause.
+--by-site`` (``jobs.calendar``), and ``country=GB`` works as a selector clause. Three have a
+meaning of their own (the columns ``bulkops directory pull`` writes):
+
+- ``id``: the entity's own id (a user id, a queue id). Zoom's lists give it next to the
+  extension id and both look alike; a job row that puts one in ``extension_id`` is an error that
+  names the right extension id (``resolve``).
+- ``timezone``: the extension's IANA zone, in which its date-only and naive times are read
+  (``jobs.zones``); a name that is not a zone is a directory error.
+- ``type``: ``user``, ``call_queue``… What a row may send depends on it (``jobs.kinds``).
 
 Emails (an ``email`` reference, an ``email=`` clause, the directory's uniqueness check) ignore
 the case of the ASCII letters A–Z only, and nothing else: Unicode case folding would let the
@@ -32,12 +40,16 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import JobFileError, Problem
-from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean
+from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean, parse_timezone
 from .intake import echo
 from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
 ATTRIBUTES = ("extension_id", "extension_number", "name", "email", "type", "site")
+#: The column holding each entity's own id (user id, queue id…), not its extension id.
+ENTITY_ID = "id"
+TIMEZONE = "timezone"
+TYPE = "type"
 
 IntArray = npt.NDArray[np.int64]
 
@@ -108,13 +120,39 @@ class Directory:
 
     def position(self, ref: ExtensionRef, value: str) -> int | None:
         """The row of the extension whose ``ref`` column (not a selector) holds ``value``."""
-        key = ref.value
-        if key not in self._index:
-            values = self.frame[key] if key in self.frame.columns else pd.Series([], dtype=str)
-            if ref is ExtensionRef.EMAIL:
+        return self.find(ref.value, value)
+
+    def find(self, column: str, value: str) -> int | None:
+        """The first row whose ``column`` holds exactly ``value`` (emails: A–Z folded)."""
+        if column not in self._index:
+            values = (
+                self.frame[column] if column in self.frame.columns else pd.Series([], dtype=str)
+            )
+            if column == ExtensionRef.EMAIL.value:
                 values = values.str.translate(_ASCII_LOWER)
-            self._index[key] = {v: i for i, v in enumerate(values.tolist()) if v}
-        return self._index[key].get(fold_email(value) if ref is ExtensionRef.EMAIL else value)
+            index: dict[str, int] = {}
+            for i, v in enumerate(values.tolist()):
+                if v:
+                    index.setdefault(v, i)
+            self._index[column] = index
+        return self._index[column].get(
+            fold_email(value) if column == ExtensionRef.EMAIL.value else value
+        )
+
+    def values(self, column: str) -> npt.NDArray[np.object_]:
+        """A column's trimmed text per directory row ("" throughout when the directory lacks it)."""
+        if column not in self.frame.columns:
+            return np.full(len(self.frame), "", dtype=object)
+        return self.frame[column].str.strip().to_numpy(dtype=object)
+
+    def describe(self, position: int) -> str:
+        """An extension as a person reads it: ``Ada Lovelace (ext 1001)``, else its id."""
+        rec = self.frame.iloc[position]
+        name = str(rec.get("name", "") or "").strip()
+        number = str(rec.get("extension_number", "") or "").strip()
+        if name and number:
+            return f"{name} (ext {number})"
+        return name or (f"ext {number}" if number else str(rec["extension_id"]))
 
     def match(self, selector: Selector) -> IntArray:
         """Positions of the matching extensions, in directory order. KeyError: unknown column."""
@@ -168,6 +206,12 @@ def read_directory(
                 column,
                 "appears twice in the directory, so a reference to it is ambiguous",
             )
+    if TIMEZONE in frame.columns:
+        zones = frame[TIMEZONE].str.strip()
+        reasons = {z: parse_timezone(z)[1] for z in zones.unique().tolist() if z}
+        for zone, reason in reasons.items():
+            if reason:
+                report(zones.eq(zone), TIMEZONE, reason)
     if problems:
         return None, problems
     return Directory(table.path, table.data, frame.drop(columns="_row")), []
@@ -206,6 +250,12 @@ def resolve(
         ref, column, value = spec.ref, spec.ref.value, spec.ref_value
         if ref is ExtensionRef.EXTENSION_ID:
             pos = directory.position(ref, value) if directory else None
+            entity = directory.find(ENTITY_ID, value) if directory and pos is None else None
+            if directory is not None and entity is not None:
+                problems.append(
+                    Problem(file, spec.row, column, value, _entity_id_reason(directory, entity))
+                )
+                continue
             if directory is not None and pos is None:
                 problems.append(
                     Problem(
@@ -267,6 +317,17 @@ def resolve(
     else:
         ids = raw
     return Resolution(spec_arr, pos_arr, ids), problems
+
+
+def _entity_id_reason(directory: Directory, position: int) -> str:
+    """Why an entity's own id is not its extension id, and the one to use instead."""
+    kind = str(directory.values(TYPE)[position]).replace("_", " ") or "entity"
+    right = directory.frame["extension_id"].iloc[position]
+    return (
+        f"is the {kind} id of {directory.describe(position)}, not an extension id; its extension "
+        f"id is {right}: put that in extension_id (Zoom's lists give both ids, and the "
+        "call-handling endpoint takes only the extension id)"
+    )
 
 
 def _select(directory: Directory, text: str) -> IntArray | str:

@@ -62,8 +62,9 @@ rejected. **Phone numbers** must match `^\\+[1-9]\\d{1,14}$`.
 
 **Dates** (`from`, `to`) are ISO-8601: `2027-12-25T09:00:00Z`, `2027-12-25T09:00:00+01:00`,
 `2027-12-25T09:00` / `2027-12-25 09:00` (naive), or a date `2027-12-25`. Naive and date-only
-values are read in the row's `timezone`, else the `timezone=` argument, else UTC. A date-only
-`from` is 00:00:00 of that day; a date-only `to` is **23:59:59** of that day (the whole day,
+values are read in the row's `timezone`, else the `timezone=` argument, else the extension's
+`timezone` in the directory (``zones``: one row, each extension's own instants), else UTC. A
+date-only `from` is 00:00:00 of that day; a date-only `to` is **23:59:59** of that day (the whole day,
 and back-to-back holidays never overlap). Everything is sent as UTC `yyyy-MM-ddTHH:mm:ssZ`
 (the year always four digits); `from` must be before `to`. Years 0001–9999 are accepted; a
 value that leaves that range once converted to UTC is refused.
@@ -90,7 +91,9 @@ emails must be unique.
   matches every `from`; give the old `from` to replace last year's holiday with this year's);
 - two different updates of the same item (the same custom hours, call handling, holiday or
   forwarding entry): merge them into one row.
-An `extension_id` that the directory (when given) does not list is a warning.
+An `extension_id` that the directory (when given) does not list is a warning; one that is an
+entity's own `id` in the directory (a user id, a queue id) is an error naming its extension id.
+With a `type` column, what the extension's type does not take is an error (``kinds``).
 
 **Limits**: only regular files are read (a FIFO, a device such as `/dev/zero` or a directory
 is refused before it is opened); a file holds at most 512 MB (a Parquet file also once

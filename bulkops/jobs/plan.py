@@ -1,10 +1,13 @@
 """The plan: every row × every extension it names, one row per operation, checked as a whole.
 
 ``build_plan`` reads the job file (``jobfile``), resolves each row's extension reference
-(``directory``), expands rows into operations with vectorised pandas/numpy (no Python object per
-operation), and rejects duplicates and contradictions per extension (``conflicts``). The frame's
-columns are exactly the fields of ``model.Operation`` (docs/CONTRACTS.md); low-cardinality text
-columns are categoricals so a million operations share a handful of ``settings`` strings.
+(``directory``), reads naive times in each extension's zone (``zones``), checks what depends on
+the extension's type (``kinds``), expands rows into operations with vectorised pandas/numpy (no
+Python object per operation), and rejects duplicates and contradictions per extension
+(``conflicts``). The frame's columns are the fields of ``model.Operation`` (docs/CONTRACTS.md)
+and then ``timezone``, the zone the operation's naive times were read in (shown by ``--out``,
+not stored with the operation); low-cardinality text columns are categoricals so a million
+operations share a handful of ``settings`` strings.
 ``validate`` reports the same problems without raising: it is how a job file is validated.
 """
 
@@ -33,12 +36,22 @@ from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
 from .hours import from_body
 from .jobfile import load
+from .kinds import check_types
 from .tables import atomic_file, atomic_path, neutralise_frame
+from .zones import ZONE_COLUMN, localise, operation_zones, zones_of_times
 
-#: The plan frame's columns: exactly the fields of ``model.Operation``, in order.
-PLAN_COLUMNS = OPERATION_COLUMN_NAMES
+#: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
+PLAN_COLUMNS = (*OPERATION_COLUMN_NAMES, ZONE_COLUMN)
 #: Columns ``expand`` computes per target; the rest are copied from the row's template.
-_PER_TARGET = ("seq", "op_id", "row", "extension_id", "extension_number", "extension_name")
+_PER_TARGET = (
+    "seq",
+    "op_id",
+    "row",
+    "extension_id",
+    "extension_number",
+    "extension_name",
+    ZONE_COLUMN,
+)
 #: Columns copied from the row template: categoricals, shared by every operation of a row.
 _TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
 _CHUNK = 4096
@@ -58,6 +71,7 @@ class PlanSummary:
     rate: float
     eta_seconds: float
     hours: tuple[tuple[int, str], ...] = ()  # (job-file row, its business hours in words)
+    zones: tuple[tuple[str, int], ...] = ()  # (zone, operations with times read in it)
 
 
 #: Rows whose business hours a plan's summary lists in words before it gives only a count.
@@ -143,6 +157,9 @@ def _prepare(
         specs = job.specs
     resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
+    specs, resolution, found = localise(specs, resolution, directory, file=job.path)
+    row_problems.extend(found)
+    row_problems.extend(check_types(specs, resolution, directory, file=job.path))
     job_hash = _job_hash(job.data, directory, encoding, timezone, sheet)
     frame = expand(specs, resolution, directory, job_hash)
     row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
@@ -235,6 +252,10 @@ def expand(
             columns[name] = pd.Categorical.from_codes(
                 np.full(len(take), -1), categories=pd.Index([], dtype="str")
             )
+    zones, known_zones = pd.factorize(operation_zones(specs, resolution, directory))
+    columns[ZONE_COLUMN] = pd.Categorical.from_codes(
+        zones, categories=pd.Index([str(z) for z in known_zones], dtype="str")
+    )
     frame = pd.DataFrame({name: columns[name] for name in PLAN_COLUMNS})
     frame.attrs["job_hash"] = job_hash
     return frame
@@ -328,6 +349,7 @@ def summarize(frame: pd.DataFrame, rate: float, *, precheck: bool = True) -> Pla
         rate=rate,
         eta_seconds=(ops + lookups) / rate if rate > 0 else math.inf,
         hours=hours_by_row(frame),
+        zones=zones_of_times(frame),
     )
 
 
@@ -375,6 +397,9 @@ def format_summary(summary: PlanSummary) -> str:
         f" + {summary.lookups:,} lookups = {summary.requests:,} requests"
         f" at {summary.rate:g}/s ≈ {format_duration(summary.eta_seconds)}"
     )
+    if summary.zones:
+        read = ", ".join(f"{zone} ({n:,})" for zone, n in summary.zones)
+        out += ["", f"dates and times read in: {read} (see the timezone column of --out)"]
     if summary.hours:
         out += ["", "business hours, as each row sets them:"]
         out += [f"  row {row}: {words}" for row, words in summary.hours[:HOURS_SHOWN]]

@@ -27,6 +27,7 @@ from .checks import (
     check_id,
     did_you_mean,
     has_visible,
+    is_naive,
     parse_settings,
     parse_timezone,
     parse_when,
@@ -211,5 +212,8 @@ def check_row(
         return None, r.problems
 
     spec = RowSpec(row, action, setting, sub, {}, ref, ref_value)
+    spec.zone = None if zone is None else zone.key
+    if zone is None:
+        spec.naive = tuple((name, flat[name]) for name in when if is_naive(flat[name]))
     check_settings(r, spec, action, setting, sub, flat, when, settings)
     return (None if r.failed else spec), r.problems

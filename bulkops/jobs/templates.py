@@ -56,13 +56,14 @@ directory: 60 extensions in New York, London and Berlin). Try one without sendin
     bulkops run holiday-rollout.csv --directory directory.csv --simulate   # the built-in simulator
 
 Point --directory at your own export (columns extension_id, extension_number, name, email, type,
-site, and optionally country and subdivision) to use them on your account. One row is one
+site, and optionally country, subdivision and timezone) to use them on your account. One row is one
 change; a `target` selects extensions from the directory (`*`, `site=London`,
 `site=London&type=user`), `extension_number`/`email`/`extension_id` name one.
 
 holiday-rollout.csv
     Adds holidays. Dates without a time mean the whole day (from 00:00 to 23:59:59) in the
-    row's `timezone` column, else UTC. Zoom finds holidays by name: keep names unique per
+    row's `timezone` column, else --timezone, else each extension's own `timezone` in the
+    directory, else UTC. Zoom finds holidays by name: keep names unique per
     extension and year. Rather than typing calendars, generate them:
         bulkops holidays --by-site --directory directory.csv --year 2027 --out holidays.csv
         bulkops holidays --country GB --subdiv SCT --year 2027 --target 'site=Glasgow'

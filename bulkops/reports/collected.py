@@ -63,7 +63,16 @@ def collect(acc: Collected, frame: pd.DataFrame) -> None:
 
 
 def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:
-    shown = ["seq", "source_row", "extension_id", "action", "setting_type", "sub_setting_type"]
+    shown = [
+        "seq",
+        "source_row",
+        "extension_id",
+        "extension_number",
+        "extension_name",
+        "action",
+        "setting_type",
+        "sub_setting_type",
+    ]
     for rec in bad.to_dict("records"):
         message = rec["message"] if isinstance(rec["message"], str) else ""
         http = None if pd.isna(rec["http_status"]) else int(rec["http_status"])
@@ -74,7 +83,7 @@ def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:
             group = acc.groups[key] = FailureGroup(str(rec["status"]), http, code, key[3])
         group.count += 1
         if len(group.examples) < EXAMPLES:
-            example = {k: _plain(rec[k]) for k in shown}
+            example = {k: _plain(rec.get(k)) for k in shown}
             example["message"] = message
             group.examples.append(example)
 

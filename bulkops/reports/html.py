@@ -234,7 +234,16 @@ def _groups_html(acc: Collected) -> str:
         return '<section id="failures"><h2>Failures</h2><p class="empty">No failures.</p></section>'
     out = []
     for i, g in enumerate(groups[:MAX_GROUPS]):
-        cols = ("seq", "source_row", "extension_id", "action", "setting_type", "message")
+        cols = (
+            "seq",
+            "source_row",
+            "extension_id",
+            "extension_number",
+            "extension_name",
+            "action",
+            "setting_type",
+            "message",
+        )
         ex = "".join(
             "<tr>" + "".join(f"<td>{e(x.get(c))}</td>" for c in cols) + "</tr>" for x in g.examples
         )
@@ -261,6 +270,7 @@ _TABLE_COLUMNS = (
     ("seq", "#"),
     ("source_row", "row"),
     ("extension_id", "extension"),
+    ("extension_number", "ext"),
     ("extension_name", "name"),
     ("action", "action"),
     ("setting_type", "setting"),

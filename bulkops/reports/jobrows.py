@@ -75,6 +75,16 @@ def make_row(
     return row
 
 
+def named(op: Operation) -> str:
+    """An operation's extension as a reader knows it, from the directory when the plan had one:
+    ``Ada Lovelace (ext 1001, id abc…)``; else its extension id alone."""
+    number = f"ext {op.extension_number}, " if op.extension_number else ""
+    if not (op.extension_name or number):
+        return op.extension_id
+    name = f"{op.extension_name} " if op.extension_name else ""
+    return f"{name}({number}id {op.extension_id})"
+
+
 def holiday_ref(op: Operation) -> dict[str, str | None]:
     if op.holiday_id is not None:
         return {"holiday_id": op.holiday_id}

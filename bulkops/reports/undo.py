@@ -50,7 +50,7 @@ from ..model import Action, Operation, Outcome, SettingType, SubSettingType
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
-from .jobrows import Json, Row, holiday_ref, make_row, row_problem
+from .jobrows import Json, Row, holiday_ref, make_row, named, row_problem
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -108,7 +108,7 @@ class UndoBuilder:
         self.result.not_reversible += 1
         self.note(
             f"row {op.row} ({op.action.value} {op.setting_type.value}/"
-            f"{op.sub_setting_type.value} on {op.extension_id}): {why}"
+            f"{op.sub_setting_type.value} on {named(op)}): {why}"
         )
 
     def emit(self, op: Operation, row: Row, note: str) -> None:
@@ -236,7 +236,7 @@ class UndoBuilder:
         for item in fwd.get("call_forwarding_settings") or []:
             entry = ForwardingEntry.read(item)
             if entry is not None and entry.is_contact and not entry.phone_number:
-                self.note(f"row {op.row} on {op.extension_id}: " + _NO_CONTACT % entry.describe())
+                self.note(f"row {op.row} on {named(op)}: " + _NO_CONTACT % entry.describe())
             if isinstance(item, dict) and item.get("phone_number"):
                 flat = {**ref, "phone_number": item["phone_number"]}
                 flat["description"] = item.get("description") or None

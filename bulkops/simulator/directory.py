@@ -2,9 +2,10 @@
 
 A directory file has the columns ``extension_id, extension_number, name, email, type, site``
 and, optionally, ``country`` and ``subdivision`` (the site's ISO 3166 codes, for holiday
-calendars); ``type`` is one of ``user``, ``call_queue``, ``auto_receptionist``,
-``shared_line_group`` and ``email`` is empty for everything but users. A file written by
-``bulkops directory pull`` (``site_name`` for ``site``) reads as the account it was pulled from.
+calendars) and ``timezone`` (written from the site, read by the job side only); ``type`` is one
+of ``user``, ``call_queue``, ``auto_receptionist``, ``shared_line_group`` and ``email`` is empty
+for everything but users. A file written by ``bulkops directory pull`` (``site_name`` for
+``site``) reads as the account it was pulled from.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ SITES = ("New York", "London", "Berlin")
 #: Each site's ISO 3166 country and subdivision, so `bulkops holidays --by-site` has them.
 SITE_REGIONS = {"New York": ("US", "NY"), "London": ("GB", "ENG"), "Berlin": ("DE", "BE")}
 REGION_COLUMNS = ("country", "subdivision")
+#: Each site's IANA zone: a written directory carries it so local times resolve per extension.
+SITE_ZONES = {"New York": "America/New_York", "London": "Europe/London", "Berlin": "Europe/Berlin"}
 
 _FIRST = [
     "Ada",
@@ -297,10 +300,11 @@ def write_directory(extensions: Sequence[Extension], path: str | Path) -> None:
                 "site": e.site,
                 "country": e.country,
                 "subdivision": e.subdivision,
+                "timezone": SITE_ZONES.get(e.site, ""),
             }
             for e in extensions
         ],
-        columns=[*COLUMNS, *REGION_COLUMNS],
+        columns=[*COLUMNS, *REGION_COLUMNS, "timezone"],
     )
     if path.suffix.lower() in (".parquet", ".pq"):
         frame.to_parquet(path, index=False)

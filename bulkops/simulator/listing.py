@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .answers import ZoomError, invalid
-from .directory import Extension, ExtensionType, hashed_id
+from .directory import SITE_ZONES, Extension, ExtensionType, hashed_id
 
 Json = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 30
 BAD_TOKEN = "The next page token is invalid or expired."
-#: The generated sites' zones and countries; a directory file's other sites get UTC.
-SITE_ZONES = {"New York": "America/New_York", "London": "Europe/London", "Berlin": "Europe/Berlin"}
+#: The generated sites' countries; a directory file's other sites get UTC (SITE_ZONES).
 COUNTRY_NAMES = {"US": "United States", "GB": "United Kingdom", "DE": "Germany"}
 FALLBACK_ZONE = "UTC"
 
