@@ -80,6 +80,7 @@ async def _run(
     settings = RunSettings(
         job=job,
         directory=setup.directory,
+        timezone="UTC",  # the seeded holidays are UTC days; the directory's zones are not the point
         state_dir=tmp / "state",
         account_plan=AccountPlan.BUSINESS,
         rate=500,
