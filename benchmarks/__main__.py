@@ -6,6 +6,7 @@ Sections (README.md says what each figure means):
 2. faults    — the same with 5% error_5xx, 2% applied_5xx, 1% applied_drop
 3. overhead  — bulkops vs a bare aiohttp loop, unlimited instant simulator in another process
 4. scale     — plan time/memory 10k–1M, run memory small vs large, resume of a 90%-done job
+5. rows      — planning row-heavy job files (a row per operation) next to fan-out, 10k–1M
 
 ``--quick`` runs small sizes of everything in about a minute and writes RESULTS.md only when
 ``--out`` is given.
@@ -26,11 +27,11 @@ from typing import Any
 
 import orjson
 
-from . import bench_overhead, bench_plan, bench_scale
+from . import bench_overhead, bench_plan, bench_rows, bench_scale
 from .common import ROOT, machine, median
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("rate", "faults", "overhead", "scale")
+SECTIONS = ("rate", "faults", "overhead", "scale", "rows")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Sizes:
     plan_sizes: tuple[int, ...] = bench_plan.SIZES
     run_sizes: tuple[int, ...] = (10_000, 100_000)
     resume_size: int = 200_000
+    row_sizes: tuple[int, ...] = bench_rows.SIZES  # + 1M with BULKOPS_BENCH_ROWS_1M=1
 
 
 FULL = Sizes()
@@ -60,6 +62,7 @@ QUICK = Sizes(
     plan_sizes=(10_000, 100_000),
     run_sizes=(2_000, 10_000),
     resume_size=20_000,
+    row_sizes=(10_000,),
 )
 
 
@@ -232,6 +235,23 @@ def plan_table(rows: list[dict[str, float]]) -> str:
     )
 
 
+def rows_table(rows: list[dict[str, Any]]) -> str:
+    return table(
+        ["job-file rows", "shape", "plan s (CPU s)", "peak RSS MB", "fan-out s (CPU s)", "ratio"],
+        [
+            [
+                f"{int(r['operations']):,}",
+                r["shape"],
+                f"{r['seconds']:.2f} ({r['cpu_seconds']:.2f})",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['fanout_seconds']:.2f} ({r['fanout_cpu_seconds']:.2f})",
+                f"{r['ratio']:.1f}× ({r['cpu_ratio']:.1f}× CPU)",
+            ]
+            for r in rows
+        ],
+    )
+
+
 def scale_table(result: dict[str, Any]) -> str:
     runs = result["runs"]
     base = runs[0]
@@ -290,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
-    out_path = args.out or (None if args.quick or len(only) < 4 else HERE / "RESULTS.md")
+    out_path = args.out or (
+        None if args.quick or len(only) < len(SECTIONS) else HERE / "RESULTS.md"
+    )
     started = time.perf_counter()
     info = machine()
     parts: list[str] = []
@@ -393,6 +415,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         emit("")
         emit(resume_table(scale))
+    if "rows" in only:
+        emit("")
+        emit("## 5. Row-heavy planning: a job-file row per operation")
+        emit("")
+        emit(
+            "`build_plan` of job files with one row per operation on distinct extension ids "
+            "(`holiday`: holiday adds; `mix`: forwarding add/delete, holiday update/delete by "
+            "id), each in a fresh process, next to the fan-out plan of as many operations "
+            "(section 4's job) measured in the same run. Target (issue 15): 1M rows within 3× "
+            "the fan-out time, under 2 GB. CPU seconds are shown too: on a shared machine they "
+            "move less than wall time."
+        )
+        emit("")
+        row_sizes = sizes.row_sizes if args.quick else bench_rows.sizes_from_env()
+        emit(rows_table(bench_rows.run(row_sizes)))
     elapsed = time.perf_counter() - started
     emit("")
     emit(f"Total benchmark time: {elapsed / 60:.1f} min.")

@@ -72,23 +72,28 @@ def write_rows_job(path: Path, rows: int, shape: str) -> Path:
 
 
 def run_one(rows: int, shape: str) -> dict[str, Any]:
-    """Plan one file in this process: seconds and peak RSS (fan-out: ``shape`` 'fanout')."""
+    """Plan one file in this process: wall and CPU seconds and peak RSS. ``shape`` 'fanout' is
+    bench_plan's job (N/20 extensions × 20 holidays by selector), timed the same way."""
     from bulkops.jobs.plan import build_plan
 
-    if shape == "fanout":
-        return dict(bench_plan.run_one(rows))
     with tempfile.TemporaryDirectory() as tmp:
-        job = write_rows_job(Path(tmp) / "job.csv", rows, shape)
+        folder = Path(tmp)
+        directory = None
+        if shape == "fanout":
+            job, directory = bench_plan.write_inputs(folder, rows)
+        else:
+            job = write_rows_job(folder / "job.csv", rows, shape)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
-        plan = build_plan(job)
-        elapsed = time.perf_counter() - start
+        start, cpu = time.perf_counter(), time.process_time()
+        plan = build_plan(job, directory=directory)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert len(plan) == rows, (len(plan), rows)
     return {
         "operations": rows,
         "shape": shape,
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "peak_rss_mb": peak / 1024,
         "planning_rss_mb": (peak - before) / 1024,
     }
@@ -115,8 +120,10 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
         for shape in SHAPES:
             result = _child(size, shape)
             result["fanout_seconds"] = fanout["seconds"]
+            result["fanout_cpu_seconds"] = fanout["cpu_seconds"]
             result["fanout_peak_rss_mb"] = fanout["peak_rss_mb"]
             result["ratio"] = result["seconds"] / max(fanout["seconds"], 1e-9)
+            result["cpu_ratio"] = result["cpu_seconds"] / max(fanout["cpu_seconds"], 1e-9)
             out.append(result)
     return out
 
@@ -133,8 +140,9 @@ def main() -> None:
     for r in run(sizes_from_env()):
         print(
             f"{int(r['operations']):>10,} rows {r['shape']:<8} {r['seconds']:6.2f} s "
-            f"peak {r['peak_rss_mb']:7.1f} MB | fan-out {r['fanout_seconds']:6.2f} s "
-            f"peak {r['fanout_peak_rss_mb']:7.1f} MB | ratio {r['ratio']:5.2f}×"
+            f"({r['cpu_seconds']:5.2f} CPU s) peak {r['peak_rss_mb']:7.1f} MB | fan-out "
+            f"{r['fanout_seconds']:5.2f} s ({r['fanout_cpu_seconds']:5.2f} CPU s) | ratio "
+            f"{r['ratio']:5.2f}× wall, {r['cpu_ratio']:5.2f}× CPU"
         )
 
 

@@ -49,3 +49,13 @@ async def test_naive_script_harness_without_faults(tmp_path: Path) -> None:
     r = await scenario("naive", subset=None, faults=False, seed=5, folder=tmp_path, **SMALL)
     assert (r["ops"], r["requests"], r["duplicates"], r["missing"]) == (200, 200, 0, 0)
     assert r["reported_failed"] == 0
+
+
+def test_row_heavy_planning_section_runs_tiny() -> None:
+    from benchmarks import bench_rows
+
+    results = bench_rows.run((300,))
+    assert [(r["operations"], r["shape"]) for r in results] == [(300, s) for s in bench_rows.SHAPES]
+    for r in results:
+        assert r["ratio"] == r["seconds"] / r["fanout_seconds"]
+        assert r["peak_rss_mb"] > 0 and r["cpu_ratio"] > 0
