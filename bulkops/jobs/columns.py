@@ -38,6 +38,8 @@ from .checks import (
 )
 
 Mask = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+_Fixed = list[Any]  # one field of the specs a shape builds, in row order
 
 #: ASCII-only patterns, so any regex engine reads them as ``checks`` does. EMAIL is a subset of
 #: ``checks.EMAIL_RE`` (no '@', no white space): a cell it refuses goes the per-row way.
@@ -140,7 +142,7 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, list[Ro
     if "name" in frame.columns:
         visible = c.text("name").str.contains(_VISIBLE).to_numpy(dtype=bool) | ~c.given("name")
         unsure = ~visible & c.given("name")
-        if unsure.any():  # no ASCII letter: has_visible decides, once per distinct name
+        if unsure.any():  # nothing printable in ASCII: has_visible decides, per distinct name
             _, seen = _per_value(c.text("name")[unsure], lambda v: (None, has_visible(v)))
             visible[np.flatnonzero(unsure)] = seen
         ok &= visible
@@ -300,10 +302,6 @@ def _build(
         out[at] = build(*fixed, columns)
     specs: list[RowSpec] = out.tolist()
     return specs
-
-
-IntArray = npt.NDArray[np.int64]
-_Fixed = list[Any]
 
 
 def _enums(values: npt.NDArray[Any], kind: type[SettingType]) -> list[Any]:
