@@ -8,6 +8,7 @@ Sections (README.md says what each figure means):
 4. scale     — plan time/memory 10k–1M, run memory small vs large, resume of a 90%-done job
 5. pull      — `bulkops directory pull` of 10,000 extensions vs pages ÷ MEDIUM rate (Pro, Business)
 6. pacing    — the whole ``bulkops run`` process, 40/s, with and without 50 ms network jitter
+7. rows      — planning row-heavy job files (a row per operation) next to fan-out, 10k–1M
 
 ``--quick`` runs small sizes of everything in about a minute and writes RESULTS.md only when
 ``--out`` is given.
@@ -28,11 +29,11 @@ from typing import Any
 
 import orjson
 
-from . import bench_overhead, bench_plan, bench_pull, bench_scale
+from . import bench_overhead, bench_plan, bench_pull, bench_rows, bench_scale
 from .common import ROOT, machine, median
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("rate", "faults", "overhead", "scale", "pull", "pacing")
+SECTIONS = ("rate", "faults", "overhead", "scale", "pull", "pacing", "rows")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Sizes:
     pacing_jitters_ms: tuple[float, ...] = (0.0, 50.0)
     pacing_repeats: int = 3
     pacing_latency_sigma: float = 0.05  # a steady server: the spread the run sees is the network's
+    row_sizes: tuple[int, ...] = bench_rows.SIZES  # + 1M with BULKOPS_BENCH_ROWS_1M=1
 
 
 FULL = Sizes()
@@ -68,6 +70,7 @@ QUICK = Sizes(
     resume_size=20_000,
     pull_extensions=1_000,
     pacing_repeats=1,
+    row_sizes=(10_000,),
 )
 
 
@@ -258,6 +261,23 @@ def plan_table(rows: list[dict[str, float]]) -> str:
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['planning_rss_mb']:.0f}",
                 f"{r['frame_mb']:.1f}",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def rows_table(rows: list[dict[str, Any]]) -> str:
+    return table(
+        ["job-file rows", "shape", "plan s (CPU s)", "peak RSS MB", "fan-out s (CPU s)", "ratio"],
+        [
+            [
+                f"{int(r['operations']):,}",
+                r["shape"],
+                f"{r['seconds']:.2f} ({r['cpu_seconds']:.2f})",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['fanout_seconds']:.2f} ({r['fanout_cpu_seconds']:.2f})",
+                f"{r['ratio']:.1f}× ({r['cpu_ratio']:.1f}× CPU)",
             ]
             for r in rows
         ],
@@ -520,6 +540,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         emit("")
         emit(pacing_table(pacing_section(sizes)))
+    if "rows" in only:
+        emit("")
+        emit("## 7. Row-heavy planning: a job-file row per operation")
+        emit("")
+        emit(
+            "`build_plan` of job files with one row per operation on distinct extension ids "
+            "(`holiday`: holiday adds; `mix`: forwarding add/delete, holiday update/delete by "
+            "id), each in a fresh process, next to the fan-out plan of as many operations "
+            "(section 4's job) measured in the same run. Target (issue 15): 1M rows within 3× "
+            "the fan-out time, under 2 GB. CPU seconds are shown too: on a shared machine they "
+            "move less than wall time."
+        )
+        emit("")
+        row_sizes = sizes.row_sizes if args.quick else bench_rows.sizes_from_env()
+        emit(rows_table(bench_rows.run(row_sizes)))
     elapsed = time.perf_counter() - started
     emit("")
     emit(f"Total benchmark time: {elapsed / 60:.1f} min.")

@@ -78,3 +78,13 @@ def test_pacing_harness_times_the_whole_cli_under_jitter(tmp_path: Path) -> None
     assert r["wall_s"] >= r["span_s"] + r["before_s"] >= r["span_s"] > 0
     # summary.json tells the sending span and the whole process apart.
     assert r["summary_process_duration_s"] > r["summary_duration_s"] > 0
+
+
+def test_row_heavy_planning_section_runs_tiny() -> None:
+    from benchmarks import bench_rows
+
+    results = bench_rows.run((300,))
+    assert [(r["operations"], r["shape"]) for r in results] == [(300, s) for s in bench_rows.SHAPES]
+    for r in results:
+        assert r["ratio"] == r["seconds"] / r["fanout_seconds"]
+        assert r["peak_rss_mb"] > 0 and r["cpu_ratio"] > 0

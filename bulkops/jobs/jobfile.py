@@ -107,7 +107,7 @@ expected columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +115,7 @@ import pandas as pd
 
 from ..errors import Problem
 from .checks import RowSpec, did_you_mean, parse_timezone
+from .columns import plain_specs
 from .intake import echo
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .tables import read_table
@@ -185,10 +186,22 @@ def load(
                 )
             )
     known = [c for c in table.frame.columns if c in KNOWN_COLUMNS]
+    frame = table.frame[known]
+    # Plain rows are checked by columns; the rest one by one, by the rules that word problems.
+    plain, checked = plain_specs(frame, tz)
+    if plain.all():
+        return JobRows(table.path, table.data, checked, problems, len(table.frame))
+    by_columns = iter(checked)
+    rest = frame[~plain]
+    by_rows = zip(rest.index.tolist(), _rows(rest), strict=True)
     specs: list[RowSpec] = []
-    for row, values in zip(table.frame.index, _rows(table.frame, known), strict=True):
+    for is_plain in plain.tolist():
+        if is_plain:
+            specs.append(next(by_columns))
+            continue
+        row, values = next(by_rows)
         spec, found = check_row(
-            dict(zip(known, values, strict=True)), file=table.path, row=int(row), tz=tz
+            dict(zip(known, values, strict=True)), file=table.path, row=row, tz=tz
         )
         problems.extend(found)
         if spec is not None:
@@ -196,5 +209,5 @@ def load(
     return JobRows(table.path, table.data, specs, problems, len(table.frame))
 
 
-def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterable[tuple[str, ...]]:
-    return frame[list(columns)].itertuples(index=False, name=None)
+def _rows(frame: pd.DataFrame) -> Iterable[tuple[str, ...]]:
+    return frame.itertuples(index=False, name=None)

@@ -13,6 +13,8 @@ operations share a handful of ``settings`` strings.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
@@ -140,6 +142,31 @@ def _prepare(
     timezone: str | None,
     sheet: str | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
+    with _collector_paused():
+        return _prepare_plan(path, directory_path, encoding, timezone, sheet)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Planning a row-heavy job allocates millions of acyclic objects (row specs, their bodies,
+    conflict keys) and frees none of them until it ends: the cyclic collector would rescan the
+    growing heap again and again for no garbage, about a sixth of such a plan's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _prepare_plan(
+    path: str | Path,
+    directory_path: str | Path | None,
+    encoding: str | None,
+    timezone: str | None,
+    sheet: str | None,
+) -> tuple[Plan | None, list[Problem]]:
     problems: list[Problem] = []
     directory: Directory | None = None
     if directory_path is not None:
@@ -262,16 +289,16 @@ def expand(
 
 
 def _digest64(job_hash: str, kind: str, values: Sequence[object]) -> npt.NDArray[np.uint64]:
-    key = bytes.fromhex(job_hash)[:32]
-    return np.array(
-        [
-            int.from_bytes(
-                hashlib.blake2b(f"{kind}\0{v}".encode(), digest_size=8, key=key).digest()
-            )
-            for v in values
-        ],
-        dtype=np.uint64,
-    )
+    # A copy of the keyed state skips hashing the key block again for each of a million values.
+    keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(job_hash)[:32]).copy
+
+    def digest(text: str) -> bytes:
+        h = keyed()
+        h.update(text.encode())
+        return h.digest()
+
+    digests = b"".join([digest(f"{kind}\0{v}") for v in values])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

@@ -1,0 +1,167 @@
+"""Validation by columns (``jobs.columns``) against the per-row path (``rules.check_row``).
+
+The column checks may only ever take a row the per-row path accepts without a word, and must
+build the very spec it builds; everything else falls back to the per-row path. So a job file
+read with the column checks and one read row by row (the column checks switched off) give equal
+specs and equal problems, row for row and word for word, on any file.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bulkops.jobs.columns import plain_specs
+from bulkops.jobs.jobfile import JobRows, load
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_rows import SHAPES, write_rows_job
+
+#: Per column: values that pass and values a hair off (case, spaces, look-alikes, spreadsheet
+#: damage, impossible dates, out-of-range offsets, Unicode digits and spaces).
+CELLS: dict[str, tuple[str, ...]] = {
+    "action": ("add", "update", "delete", "", "Add", " add", "remove"),
+    "setting_type": ("holiday_hours", "business_hours", "closed_hours", "", "holiday"),
+    "sub_setting_type": (
+        "holiday",
+        "call_forwarding",
+        "",
+        "custom_hours",
+        "call_handling",
+        "Holiday",
+    ),
+    "extension_id": ("abc123", "id_1-2", "", "a/b", "x" * 65, "ab c", "é1", "a\nb"),
+    "extension_number": ("", "1001", "1.2E+3", "0012", "12a", "١٢"),
+    "email": ("", "a@b.co", "a b@c.de", "a@b", "ä@b.co", "a\u00a0b@c.de", "a@b.c@d"),
+    "target": ("", "*", "site=London"),
+    "name": ("", "Xmas", " ", "\u200b", "\u00a0", "Noël", "=SUM(A1)", "a\nb", "\u3000"),
+    "from": (
+        "",
+        "2027-12-25",
+        "2027-12-25T09:00:00Z",
+        "2027-12-25 09:00",
+        "2027-02-30",
+        "25/12/2027",
+        "2027-12-25T09:00+25:00",
+        "0001-01-01T00:30+01:00",
+        "9999-12-31",
+        "2027-12-25T09:00:00+05:30",
+        "２０２７-12-25",
+    ),
+    "to": ("", "2027-12-26", "2027-12-25", "2027-12-24", "2027-12-25T08:00:00Z", "2027-13-01"),
+    "holiday_id": ("", "h1", "a/b", "%2e", "h 1"),
+    "phone_number": ("", "+14155550123", "14155550123", "+1 415", "1.4E+10", "+١٢٣٤", "+0123"),
+    "description": ("", "Desk", " "),
+    "call_forwarding_id": ("", "f1", "../x"),
+    "timezone": ("", "Europe/Berlin", "europe/berlin", "Mars/Base", "America/New_York"),
+    "settings": ("", "  ", '{"type": 1}', "[1]", '{"name": "Xmas"}'),
+    "hours": ("", "Mon-Fri 08:00-18:00"),
+}
+#: Rows of every plain shape, so that a mutated cell lands next to otherwise clean ones.
+BASES: tuple[dict[str, str], ...] = (
+    {"action": "add", "setting_type": "holiday_hours", "sub_setting_type": "holiday",
+     "extension_id": "e1", "name": "Xmas", "from": "2027-12-25", "to": "2027-12-26"},
+    {"action": "update", "setting_type": "holiday_hours", "extension_id": "e2",
+     "holiday_id": "h1", "name": "Xmas", "from": "2027-12-25 09:00", "to": "2027-12-26"},
+    {"action": "delete", "setting_type": "holiday_hours", "target": "*", "name": "Xmas",
+     "from": "2027-12-25"},
+    {"action": "delete", "setting_type": "holiday_hours", "email": "a@b.co", "holiday_id": "h9"},
+    {"action": "add", "setting_type": "business_hours", "sub_setting_type": "call_forwarding",
+     "extension_number": "1001", "phone_number": "+14155550123", "description": "Desk"},
+    {"action": "delete", "setting_type": "closed_hours", "extension_id": "e3",
+     "call_forwarding_id": "f1"},
+    {"action": "delete", "setting_type": "business_hours", "extension_id": "e4",
+     "phone_number": "+14155550123"},
+)  # fmt: skip
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> dict[str, str]:
+    row = dict(draw(st.sampled_from(BASES)))
+    for column in draw(st.lists(st.sampled_from(sorted(CELLS)), max_size=3)):
+        row[column] = draw(st.sampled_from(CELLS[column]))
+    return row
+
+
+def write(path: Path, table: list[dict[str, str]]) -> Path:
+    header = sorted({"action", "setting_type", "extension_id"} | {c for r in table for c in r})
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, header, restval="")
+        writer.writeheader()
+        writer.writerows(table)
+    return path
+
+
+def by_rows(path: Path, timezone: str | None = None) -> JobRows:
+    """The job file read by the per-row path alone: the column checks take no row."""
+
+    def nothing(frame: pd.DataFrame, tz: object) -> tuple[np.ndarray, list[object]]:
+        return np.zeros(len(frame), dtype=bool), []
+
+    with mock.patch("bulkops.jobs.jobfile.plain_specs", nothing):
+        return load(path, timezone=timezone)
+
+
+@given(table=st.lists(rows(), min_size=1, max_size=8), timezone=st.sampled_from(["", "Asia/Tokyo"]))
+def test_columns_and_rows_accept_and_reject_the_same(
+    tmp_path_factory: pytest.TempPathFactory, table: list[dict[str, str]], timezone: str
+) -> None:
+    path = write(tmp_path_factory.mktemp("job") / "job.csv", table)
+    assert load(path, timezone=timezone or None) == by_rows(path, timezone or None)
+
+
+@given(row=rows(), timezone=st.sampled_from([None, ZoneInfo("Asia/Tokyo")]))
+def test_a_plain_row_is_one_the_rules_accept_silently_and_build_alike(
+    row: dict[str, str], timezone: ZoneInfo | None
+) -> None:
+    from bulkops.jobs.rules import check_row
+
+    cells = {column: row.get(column, "") for column in CELLS}
+    frame = pd.DataFrame({c: [v] for c, v in cells.items()}, dtype="str", index=[2])
+    plain, specs = plain_specs(frame, timezone)
+    spec, problems = check_row(cells, file="job.csv", row=2, tz=timezone)
+    if plain[0]:
+        assert (specs, problems) == ([spec], [])
+    else:
+        assert specs == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_benchmark_shapes_are_all_plain(tmp_path: Path, shape: str) -> None:
+    path = write_rows_job(tmp_path / "job.csv", 400, shape)
+    frame = pd.read_csv(path, dtype="str", keep_default_na=False)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    plain, specs = plain_specs(frame, None)
+    assert plain.all() and len(specs) == 400
+    assert load(path) == by_rows(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_mixed_file_keeps_row_order_and_every_message(tmp_path: Path, suffix: str) -> None:
+    table = [
+        dict(BASES[0]),
+        {**BASES[4], "phone_number": "14155550123"},  # the leading '+' is missing
+        {**BASES[1], "sub_setting_type": "holiday", "settings": '{"name": "Xmas"}'},
+        dict(BASES[5]),
+        {**BASES[2], "from": "2027-02-30"},
+    ]
+    path = write(tmp_path / "job.csv", table)
+    if suffix == ".parquet":  # the same cells, as Parquet text columns
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        path = tmp_path / "job.parquet"
+        frame.to_parquet(path, index=False)
+    job = load(path)
+    assert job == by_rows(path)
+    assert [s.row for s in job.specs] == [2, 4, 5]
+    assert [(p.row, p.column) for p in job.problems] == [(3, "phone_number"), (6, "from")]
+    assert "the leading '+' is missing" in job.problems[0].reason
