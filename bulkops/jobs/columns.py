@@ -33,6 +33,7 @@ from .checks import (
     ExtensionRef,
     RowSpec,
     has_visible,
+    is_naive,
     parse_timezone,
     parse_when,
 )
@@ -163,7 +164,32 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, list[Ro
     ok &= sub != ""
     shape = _shape(c, action.to_numpy(dtype=object), setting.to_numpy(dtype=object), sub)
     ok &= shape
-    return ok, _build(c, ok, sub, ref_of, when)
+    specs = _build(c, ok, sub, ref_of, when)
+    _mark_zones(c, ok, zones, when, specs)
+    return ok, specs
+
+
+def _mark_zones(
+    c: _Columns, ok: Mask, zones: npt.NDArray[Any], when: dict[str, list[Any]], specs: list[RowSpec]
+) -> None:
+    """What ``check_row`` notes of each plain row's zone: the zone its naive times were read in,
+    or, when the row names none, its naive ``from``/``to`` (read again per extension later)."""
+    where = np.flatnonzero(ok)
+    naive = {
+        name: _per_value(c.text(name), lambda v: (is_naive(v), True))[0][where].tolist()
+        for name in ("from", "to")
+    }
+    text = {name: c.text(name).to_numpy(dtype=object)[where].tolist() for name in ("from", "to")}
+    parsed = {name: np.asarray(when[name], dtype=object)[where].tolist() for name in ("from", "to")}
+    for i, (spec, zone) in enumerate(zip(specs, zones[where].tolist(), strict=True)):
+        if zone is not None:
+            spec.zone = zone.key
+        else:
+            spec.naive = tuple(
+                (name, text[name][i])
+                for name in ("from", "to")
+                if parsed[name][i] and naive[name][i]
+            )
 
 
 def _zone_judge(tz: ZoneInfo | None) -> Callable[[str], tuple[Any, bool]]:
