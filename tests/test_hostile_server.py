@@ -481,24 +481,34 @@ def _429(headers: dict[str, str]) -> Reply:
 
 #: Each hostile pattern, answered to every request after the first ``calm`` (the precheck read
 #: and two adds), and the least time the run is told to stay away: what Zoom asked, or as long
-#: as the stall lasted (more than max_stall less one backoff ceiling, 300 - 30 s).
+#: as the stall lasted (more than max_stall less one backoff ceiling, 300 - 30 s). Each storm is
+#: made when its test starts: a Retry-After timestamp made at collection would age with the
+#: suite (at 200 s it is less than the 7000 s the test expects).
 STORMS = [
     pytest.param(
-        _429({"Retry-After": "3600", "X-RateLimit-Type": "QPS"}), 3600.0, id="huge-retry-after"
+        lambda: _429({"Retry-After": "3600", "X-RateLimit-Type": "QPS"}),
+        3600.0,
+        id="huge-retry-after",
     ),
-    pytest.param(_429({"Retry-After": _in(2)}), 7000.0, id="huge-retry-after-as-a-timestamp"),
-    pytest.param(_429({}), 270.0, id="forever-without-retry-after"),
-    pytest.param(_429({"Retry-After": "2020-05-31T00:00:00Z"}), 270.0, id="retry-after-past"),
-    pytest.param(_429({"Retry-After": "120"}), 240.0, id="retry-after-within-the-limit-forever"),
+    pytest.param(
+        lambda: _429({"Retry-After": _in(2)}), 7000.0, id="huge-retry-after-as-a-timestamp"
+    ),
+    pytest.param(lambda: _429({}), 270.0, id="forever-without-retry-after"),
+    pytest.param(
+        lambda: _429({"Retry-After": "2020-05-31T00:00:00Z"}), 270.0, id="retry-after-past"
+    ),
+    pytest.param(
+        lambda: _429({"Retry-After": "120"}), 240.0, id="retry-after-within-the-limit-forever"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("storm", "away"), STORMS)
 async def test_a_429_storm_stops_the_run_resumably_within_max_stall(
-    zoom: tuple[HostileZoom, str], tmp_path: Path, storm: Reply, away: float
+    zoom: tuple[HostileZoom, str], tmp_path: Path, storm: Callable[[], Reply], away: float
 ) -> None:
     hostile, base = zoom
-    hostile.storm, hostile.calm = storm, 3
+    hostile.storm, hostile.calm = storm(), 3
     clock, pacer = FakeClock(0.0), Pacer()
     outcome, text = await run(base, tmp_path, retry=RetryPolicy(), clock=clock, pacer=pacer)
     result = outcome.result
