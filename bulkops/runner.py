@@ -18,21 +18,24 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
-from .errors import ReportWriteError
+from .errors import JobFileError, ReportWriteError, StateMismatchError
 from .exit_codes import EXIT_OK, exit_code
-from .jobs.plan import Plan, build_plan
+from .jobs.intake import job_hash_of
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
-from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, StopReason
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
+from .state.reader import stored_plan_hash
 from .zoom.client import ZoomClient
+
+if TYPE_CHECKING:
+    from .jobs.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -152,32 +155,71 @@ async def run_job(
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
-    plan = plan or build_plan(
+    state_dir = state_dir_for(settings)
+    stored = None if plan is not None or settings.options.dry_run else _stored_plan(settings)
+    if stored is None:
+        plan = plan or _build(settings)
+        for warning in plan.warnings:
+            log.warning("%s", warning)
+        job_hash = plan.job_hash
+        log.info("plan ready: %d operations from %s", len(plan), settings.job)
+    else:
+        job_hash = stored
+        log.info(
+            "plan ready: resuming the plan stored in %s (the job file is unchanged)", state_dir
+        )
+    if not settings.simulate:
+        Credentials.from_env(env)  # missing credentials: say so before any state is made
+    resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
+    scratch: str | None = None
+    if settings.options.dry_run:
+        # A dry run must not touch the real state: it works on a throw-away copy of the plan.
+        scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
+        state_dir = Path(scratch)
+    # Handed over in a list the run empties: once the plan is stored, nothing holds its frame.
+    plans = [] if plan is None else [plan]
+    del plan
+    try:
+        async with _account_lease(settings, state_dir, env):
+            return await _run(
+                settings, job_hash, plans, state_dir, env, display, out, handle_signals, engine_hook
+            )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build(settings: RunSettings) -> Plan:
+    # pandas and the planner load only here and for the reports: a resumed run's first
+    # request does not wait for them.
+    from .jobs.plan import build_plan
+
+    return build_plan(
         settings.job,
         directory=settings.directory,
         encoding=settings.encoding,
         timezone=settings.timezone,
         sheet=settings.sheet,
     )
-    for warning in plan.warnings:
-        log.warning("%s", warning)
-    if not settings.simulate:
-        Credentials.from_env(env)  # missing credentials: say so before any state is made
-    resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
-    state_dir = state_dir_for(settings)
-    scratch: str | None = None
-    if settings.options.dry_run:
-        # A dry run must not touch the real state: it works on a throw-away copy of the plan.
-        scratch = tempfile.mkdtemp(prefix="bulkops-dry-run-")
-        state_dir = Path(scratch)
+
+
+def _stored_plan(settings: RunSettings) -> str | None:
+    """The job hash, when the state already holds the plan of these very files: the run then
+    takes the plan from there and neither reads nor checks the job file again."""
+    stored = stored_plan_hash(state_dir_for(settings))
+    if stored is None:
+        return None
     try:
-        async with _account_lease(settings, state_dir, env):
-            return await _run(
-                settings, plan, state_dir, env, display, out, handle_signals, engine_hook
-            )
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        current = job_hash_of(
+            settings.job,
+            directory=settings.directory,
+            encoding=settings.encoding,
+            timezone=settings.timezone,
+            sheet=settings.sheet,
+        )
+    except JobFileError:
+        return None  # unreadable now: building the plan says why, with the usual message
+    return stored if current == stored else None
 
 
 def _account_lease(
@@ -200,7 +242,8 @@ def _account_lease(
 
 async def _run(
     settings: RunSettings,
-    plan: Plan,
+    job_hash: str,
+    plans: list[Plan],
     state_dir: Path,
     env: Mapping[str, str],
     display: Display | None,
@@ -209,10 +252,20 @@ async def _run(
     engine_hook: Callable[[Engine], None] | None,
 ) -> RunOutcome:
     checkpoint = Checkpoint.open(
-        state_dir, job_hash=plan.job_hash, job_path=str(settings.job), archive=_new_generation
+        state_dir, job_hash=job_hash, job_path=str(settings.job), archive=_new_generation
     )
     try:
-        checkpoint.load_plan(plan.frame)
+        if not checkpoint.has_plan:
+            # Only when the plan was stored by nobody yet; a resumed run's stays as it is.
+            plan = plans.pop() if plans else _build(settings)
+            if plan.job_hash != job_hash:
+                raise StateMismatchError(
+                    f"{settings.job} changed while the run was starting: run the same command "
+                    "again once it is complete"
+                )
+            checkpoint.load_plan(plan.frame)
+            del plan
+        plans.clear()
         if settings.retry_failed:
             reset = checkpoint.reset_failed()
             log.info("retrying %d failed or skipped operations", reset)
@@ -245,7 +298,12 @@ async def _run(
                     if remove is not None:
                         remove()
         reports: dict[str, Path] = {}
-        if settings.write_reports and not options.dry_run:
+        # Asked to stop, the run leaves at once: a big job's reports take longer than a service
+        # manager waits after SIGTERM, and the state lets anyone write them later.
+        postponed = result.stop_reason in _STOPS_WITHOUT_REPORTS
+        if settings.write_reports and not options.dry_run and not postponed:
+            from .reports.results import write_all
+
             try:
                 reports = write_all(state_dir)
             except ReportWriteError as exc:  # the run's result stands; the state has it all
@@ -254,6 +312,10 @@ async def _run(
             print(format_summary(result, code), file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
+            if postponed and settings.write_reports and not options.dry_run:
+                print(_postponed_hint(state_dir), file=out)
+        elif postponed and settings.write_reports and not options.dry_run:
+            log.warning("%s", _postponed_hint(state_dir).strip())
         if result.stop_reason is not None:
             log.warning("%s", verdict(result, code))  # the last line a cron mail shows
         return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
@@ -261,8 +323,23 @@ async def _run(
         checkpoint.close()
 
 
+#: Stops the user asked for (a signal, --max-runtime): the reports wait for the next run or
+#: `bulkops report`.
+_STOPS_WITHOUT_REPORTS = frozenset({StopReason.SIGNAL, StopReason.MAX_RUNTIME})
+
+
+def _postponed_hint(state_dir: Path) -> str:
+    return (
+        "  reports: not written after a stop, so the state is free at once; "
+        f"`bulkops report --state {state_dir}` writes them now, and the run that finishes "
+        "the job writes them"
+    )
+
+
 def _new_generation(state_dir: Path) -> None:
     """The state holds a finished run of other job contents: keep it aside, reports and all."""
+    from .reports.results import REPORT_FILES
+
     kept = generations.archive(state_dir, REPORT_FILES)
     log.info(
         "the job changed since its last run finished: that run is kept in %s; this is "
