@@ -25,6 +25,7 @@ from bulkops.run.engine import Engine, EngineOptions
 from bulkops.run.stats import StopReason
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import RunningSimulator
+from bulkops.state.checkpoint import Checkpoint
 from bulkops.state.reader import stored_plan_hash
 
 
@@ -160,3 +161,20 @@ async def test_a_stopped_run_logs_where_the_reports_are_in_json(
     assert stopped.exit_code == 75
     assert "bulkops report --state" not in text
     assert any("bulkops report --state" in r.getMessage() for r in caplog.records)
+
+
+def test_the_stored_plan_reads_back_as_the_planned_operations(tmp_path: Path) -> None:
+    """Stored a chunk at a time, column by column: categoricals with missing values, ints and
+    text come back as the very operations the plan holds."""
+    setup = _setup(tmp_path, users=3)
+    rows = holiday_rows(setup.users, 2)
+    rows.append(f"delete,holiday_hours,holiday,{setup.users[0]},Engine Day 9,2027-01-10,,,,")
+    plan = build_plan(write_job(tmp_path, rows), directory=setup.directory)
+    assert plan.frame["holiday_to"].isna().any()  # a missing cell in a categorical column
+    checkpoint = Checkpoint.open(tmp_path / "state", job_hash=plan.job_hash, job_path="job.csv")
+    try:
+        checkpoint.load_plan(plan.frame, chunk=2)
+        stored = [record.op for record in checkpoint.reader.records()]
+    finally:
+        checkpoint.close()
+    assert stored == list(plan.iter_operations())
