@@ -7,11 +7,15 @@ paths show, asserted by what was called and what was written, never by how long 
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from test_engine import ENV, FAST_RETRY, _setup, holiday_rows, serving, write_job
+from test_import_cost import HEAVY, REPO, modules_in
 
 from bulkops import runner
 from bulkops.errors import StateMismatchError
@@ -178,3 +182,30 @@ def test_the_stored_plan_reads_back_as_the_planned_operations(tmp_path: Path) ->
     finally:
         checkpoint.close()
     assert stored == list(plan.iter_operations())
+
+
+async def test_a_resumed_run_loads_no_dataframe_library(tmp_path: Path) -> None:
+    """The CLI resuming a stored plan: no pandas, pyarrow or numpy load for the plan (a stop by
+    --max-runtime writes no reports, which would load them)."""
+    setup = _setup(tmp_path, users=2)
+    job = write_job(tmp_path, holiday_rows(setup.users, 4))
+    state = tmp_path / "state"
+    async with serving(setup) as running:
+        await _run(running, job, state, directory=setup.directory, stop=True)
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-X", "importtime", "-m", "bulkops", "run", str(job)),
+            *("--directory", str(setup.directory), "--state", str(state)),
+            *("--api-url", running.api_url, "--oauth-url", running.oauth_url),
+            *("--rate", "1", "--max-runtime", "0.5", "--yes"),  # 8 operations need 7 s
+            cwd=REPO,
+            env={**os.environ, **ENV},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 75, out.decode() + err.decode()[-2000:]
+    loaded = modules_in(err.decode())
+    assert "bulkops.run.engine" in loaded  # the parse saw the run's own imports
+    assert not {name for name in loaded if name.split(".")[0] in HEAVY}
+    assert "bulkops report --state" in out.decode()
