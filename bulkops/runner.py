@@ -150,8 +150,11 @@ async def run_job(
 ) -> RunOutcome:
     """Run the job of ``settings`` to its end (or to a stop) and write the reports.
 
-    Raises JobFileError before anything is sent when the job file is invalid, and the
-    checkpoint errors when the state directory is locked or belongs to another job.
+    A job whose files hash to the plan the state already holds resumes that plan without
+    reading them again. A stop by signal or ``max_runtime`` leaves the reports to
+    ``bulkops report`` or the next run. Raises JobFileError before anything is sent when the
+    job file is invalid, and the checkpoint errors when the state directory is locked or
+    belongs to another job.
     """
     env = os.environ if env is None else env
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
