@@ -9,6 +9,8 @@ Sections (README.md says what each figure means):
 5. pull      — `bulkops directory pull` of 10,000 extensions vs pages ÷ MEDIUM rate (Pro, Business)
 6. pacing    — the whole ``bulkops run`` process, 40/s, with and without 50 ms network jitter
 7. rows      — planning row-heavy job files (a row per operation) next to fan-out, 10k–1M
+8. rowrun    — row-heavy runs (one job row per operation), 10k vs a large size (50k; 200k with
+                BULKOPS_BENCH_ROWS=200000): time to first request, tail, peak RSS, stop and resume
 
 ``--quick`` runs small sizes of everything in about a minute and writes RESULTS.md only when
 ``--out`` is given.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,11 +32,11 @@ from typing import Any
 
 import orjson
 
-from . import bench_overhead, bench_plan, bench_pull, bench_rows, bench_scale
+from . import bench_overhead, bench_plan, bench_pull, bench_rowrun, bench_rows, bench_scale
 from .common import ROOT, machine, median
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("rate", "faults", "overhead", "scale", "pull", "pacing", "rows")
+SECTIONS = ("rate", "faults", "overhead", "scale", "pull", "pacing", "rows", "rowrun")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class Sizes:
     pacing_repeats: int = 3
     pacing_latency_sigma: float = 0.05  # a steady server: the spread the run sees is the network's
     row_sizes: tuple[int, ...] = bench_rows.SIZES  # + 1M with BULKOPS_BENCH_ROWS_1M=1
+    rowrun_sizes: tuple[int, ...] = (10_000, int(os.environ.get("BULKOPS_BENCH_ROWS", "50000")))
 
 
 FULL = Sizes()
@@ -71,6 +75,7 @@ QUICK = Sizes(
     pull_extensions=1_000,
     pacing_repeats=1,
     row_sizes=(10_000,),
+    rowrun_sizes=(2_000, 10_000),
 )
 
 
@@ -386,6 +391,53 @@ def pacing_table(section: dict[float, list[dict[str, Any]]]) -> str:
     return table(head, rows)
 
 
+def rowrun_table(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    base = runs[0]["peak_rss_mb"]
+    rows = [
+        [
+            f"{r['rows']:,}",
+            f"{r['plan_ready_s']:.2f}",
+            f"{r['first_request_after_plan_s']:.2f}",
+            f"{r['sending_s']:.1f}",
+            f"{r['tail_s']:.2f}",
+            f"{r['wall_s']:.1f}",
+            f"{r['peak_rss_mb']:.0f} ({r['peak_rss_mb'] / base:.2f}×)",
+        ]
+        for r in runs
+    ]
+    return table(
+        [
+            "job rows (= operations)",
+            "start → plan ready s",
+            "plan ready → first request s",
+            "sending s",
+            "last answer → exit s",
+            "wall s",
+            "peak RSS MB",
+        ],
+        rows,
+    )
+
+
+def stop_table(result: dict[str, Any]) -> str:
+    r = result["resume"]
+
+    def s(key: str) -> str:
+        return "—" if r.get(key) is None else f"{r[key]:.2f}"
+
+    return table(
+        ["job rows", "state", "start → first request s", "signal → exit s"],
+        [
+            [f"{r['rows']:,}", f"{int(r['done'] * 100)}% done", s("first_request_before_sigterm_s"),
+             f"{s('sigterm_exit_s')} (SIGTERM, exit {r['sigterm_exit_code']})"],
+            [f"{r['rows']:,}", "after that SIGTERM", s("first_request_before_sigkill_s"),
+             f"{s('sigkill_exit_s')} (SIGKILL)"],
+            [f"{r['rows']:,}", "after that SIGKILL", s("first_request_after_sigkill_s"), ""],
+        ],
+    )  # fmt: skip
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -555,6 +607,31 @@ def main(argv: list[str] | None = None) -> int:
         emit("")
         row_sizes = sizes.row_sizes if args.quick else bench_rows.sizes_from_env()
         emit(rows_table(bench_rows.run(row_sizes)))
+    if "rowrun" in only:
+        emit("")
+        emit("## 8. Row-heavy runs: one job-file row per operation")
+        emit("")
+        emit(
+            "`bulkops run` (CLI, a fresh process each, --no-precheck, concurrency "
+            f"{bench_rowrun.CONCURRENCY}, rate={bench_rowrun.ENGINE_RATE:,.0f}) against an unlimited "
+            f"simulator in another process; N/{bench_rowrun.HOLIDAYS} extensions, each named by id "
+            f"on {bench_rowrun.HOLIDAYS} holiday-add rows. Request times from the checkpoint's "
+            "attempts, plan ready from the run's log, peak RSS of the run's process alone "
+            "(wait4). Targets: plan ready → first request ≤ 3 s, last answer → exit ≤ 3 s, peak "
+            "RSS of the large run ≤ 1.5× the small one's."
+        )
+        emit("")
+        rows = bench_rowrun.run(sizes.rowrun_sizes, sizes.rowrun_sizes[-1])
+        emit(rowrun_table(rows))
+        emit("")
+        emit(
+            f"Stop and resume: the large job marked {int(bench_rowrun.RESUME_DONE * 100)}% done "
+            "directly in SQLite, run, SIGTERMed once it has sent "
+            f"{bench_rowrun.SENT_BEFORE_SIGNAL} requests, run again and SIGKILLed, run again. "
+            "Targets: first request ≤ 3 s after start, exit ≤ 3 s after SIGTERM."
+        )
+        emit("")
+        emit(stop_table(rows))
     elapsed = time.perf_counter() - started
     emit("")
     emit(f"Total benchmark time: {elapsed / 60:.1f} min.")

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import directory_pull
 from .config import AccountPlan, Credentials, Endpoints, resolve_rate
@@ -33,24 +33,24 @@ from .confirm import (
     refuse_without_terminal,
 )
 from .directory_pull import is_zoom
-from .errors import CheckpointError, ConfigError, JobFileError, ReportWriteError
+from .errors import CheckpointError, ConfigError, JobFileError, ReportWriteError, StateMismatchError
 from .exit_codes import EXIT_OK, exit_code
-from .jobs.directory import load_directory
-from .jobs.plan import Plan, build_plan, summarize
-from .jobs.plan import format_summary as format_plan
+from .jobs.intake import job_hash_of
 from .jobs.sync import SyncSpec, check_rows
+from .model import Operation
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
-from .reports.diff import Preview, write_preview
-from .reports.results import REPORT_FILES, write_all
 from .run.engine import Engine, EngineOptions
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, RunStats, StopReason
-from .run.sync import expand, plan_frame
 from .state import generations
 from .state.checkpoint import Checkpoint, default_state_dir
 from .state.lease import account_lease, runtime_dir
-from .state.reader import confirmed_job, open_readonly
+from .state.reader import confirmed_job, open_readonly, stored_plan_hash
 from .zoom.client import ZoomClient
+
+if TYPE_CHECKING:  # pandas loads with these: a resumed run's first request does not wait for it
+    from .jobs.plan import Plan
+    from .reports.diff import Preview
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,12 @@ def preview_dir_for(settings: RunSettings) -> Path:
     return state.with_name(f"{state.name}.preview")
 
 
-def _sites(directory: str | None) -> dict[str, str]:
+def _sites(directory: Path | None) -> dict[str, str]:
     """Extension id → site, from the directory file, for the preview's ``site`` column."""
     if directory is None:
         return {}
+    from .jobs.directory import load_directory
+
     frame = load_directory(directory).frame
     if "site" not in frame:
         return {}
@@ -261,42 +263,26 @@ async def run_job(
     out = out or sys.stdout  # looked up per call: callers and tests may swap sys.stdout
     stdin = stdin or sys.stdin
     with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
-        directory = settings.directory
         if _cannot_ask(settings, stdin):  # before a --directory zoom pull sends anything
             raise refuse_without_terminal(Credentials.from_env(env).account_id)
-        if plan is None and is_zoom(directory):
-            keep_in = state_dir_for(settings)
-            if settings.options.dry_run and (
-                settings.refresh_directory or directory_pull.cached(keep_in) is None
-            ):
-                # A dry run reads a kept pull but keeps none: the real state is not touched.
-                keep_in = Path(pulls.enter_context(tempfile.TemporaryDirectory()))
-            talk = settings.log_format != "json" and not settings.quiet
-            directory = await zoom_directory(
-                settings, keep_in, env, show=talk and sys.stderr.isatty()
+        state_dir = state_dir_for(settings)
+        stored = None if plan is not None or settings.options.dry_run else _stored_plan(settings)
+        if stored is not None:
+            job_hash, directory = stored
+            log.info(
+                "plan ready: resuming the plan stored in %s (the job file is unchanged)", state_dir
             )
-            if talk:
-                print(f"directory: {_pulled_note(directory)}", file=out)
-        elif settings.refresh_directory and not is_zoom(directory):
-            raise ConfigError("--refresh-directory goes with --directory zoom")
-        plan = plan or build_plan(
-            settings.job,
-            directory=directory,
-            encoding=settings.encoding,
-            timezone=settings.timezone,
-            sheet=settings.sheet,
-        )
-        for warning in plan.warnings:
-            log.warning("%s", warning)
-        if settings.sync is not None:
-            plan = _sync_plan(plan, settings.sync)
+        else:
+            directory = await _directory(settings, plan, env, out, pulls)
+            plan = plan or _build(settings, directory)
+            job_hash = plan.job_hash
+            log.info("plan ready: %d operations from %s", len(plan), settings.job)
         if not settings.simulate:
             Credentials.from_env(env)  # missing credentials: say so before any state is made
         resolve_rate(settings.account_plan, settings.rate)  # likewise a --rate of inf, nan or 0
-        must_ask = _must_ask(settings, plan)
+        must_ask = _must_ask(settings, job_hash)
         if must_ask and not stdin.isatty():
             raise refuse_without_terminal(Credentials.from_env(env).account_id)
-        state_dir = state_dir_for(settings)
         scratch: str | None = None
         if settings.options.dry_run:
             # A dry run must not touch the real state: it works on a throw-away copy of the plan.
@@ -306,16 +292,103 @@ async def run_job(
             if settings.simulate and kept.is_file():
                 # Preview against the simulated account the real runs of this state changed.
                 shutil.copyfile(kept, state_dir / SIMULATOR_FILE)
+        # Handed over in a list the run empties: once the plan is stored, nothing holds its frame.
+        plans = [] if plan is None else [plan]
+        del plan
         try:
             async with _account_lease(settings, state_dir, env):
                 if must_ask:
-                    await _confirm(settings, plan, env, stdin)
+                    if not plans:  # the question shows the plan's counts
+                        plans.append(_build(settings, directory))
+                    await _confirm(settings, plans[0], env, stdin)
+                job = _Job(job_hash, plans, directory)
                 return await _run(
-                    settings, plan, state_dir, env, display, out, handle_signals, engine_hook
+                    settings, job, state_dir, env, display, out, handle_signals, engine_hook
                 )
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass(slots=True)
+class _Job:
+    """What a run works from: the plan's hash, the plan itself unless the state holds it (a
+    list the run empties once it is stored), and the directory file it was built from."""
+
+    job_hash: str
+    plans: list[Plan]
+    directory: Path | None
+
+
+async def _directory(
+    settings: RunSettings,
+    plan: Plan | None,
+    env: Mapping[str, str],
+    out: TextIO,
+    pulls: contextlib.ExitStack,
+) -> Path | None:
+    """The directory file to plan from: the one given, or ``--directory zoom``'s pull."""
+    if plan is not None or not is_zoom(settings.directory):
+        if settings.refresh_directory and not is_zoom(settings.directory):
+            raise ConfigError("--refresh-directory goes with --directory zoom")
+        return settings.directory
+    keep_in = state_dir_for(settings)
+    if settings.options.dry_run and (
+        settings.refresh_directory or directory_pull.cached(keep_in) is None
+    ):
+        # A dry run reads a kept pull but keeps none: the real state is not touched.
+        keep_in = Path(pulls.enter_context(tempfile.TemporaryDirectory()))
+    talk = settings.log_format != "json" and not settings.quiet
+    directory = await zoom_directory(settings, keep_in, env, show=talk and sys.stderr.isatty())
+    if talk:
+        print(f"directory: {_pulled_note(directory)}", file=out)
+    return directory
+
+
+def _build(settings: RunSettings, directory: Path | None) -> Plan:
+    """The plan of the job file (a sync's desired state, checked), its warnings logged."""
+    # pandas and the planner load only here and for the reports: a resumed run's first
+    # request does not wait for them.
+    from .jobs.plan import build_plan
+
+    plan = build_plan(
+        settings.job,
+        directory=directory,
+        encoding=settings.encoding,
+        timezone=settings.timezone,
+        sheet=settings.sheet,
+    )
+    for warning in plan.warnings:
+        log.warning("%s", warning)
+    return plan if settings.sync is None else _sync_plan(plan, settings.sync)
+
+
+def _stored_plan(settings: RunSettings) -> tuple[str, Path | None] | None:
+    """(job hash, directory file) when the state already holds the plan of these very files:
+    the run then takes the plan from there and neither reads nor checks the job file again."""
+    state_dir = state_dir_for(settings)
+    stored = stored_plan_hash(state_dir)
+    if stored is None:
+        return None
+    directory = settings.directory
+    if is_zoom(directory):  # the pull the stored plan was built from, kept in the state
+        found = directory_pull.cached(state_dir)
+        if found is None:
+            return None
+        directory = found[0]
+    try:
+        current = job_hash_of(
+            settings.job,
+            directory=directory,
+            encoding=settings.encoding,
+            timezone=settings.timezone,
+            sheet=settings.sheet,
+        )
+    except JobFileError:
+        return None  # unreadable now: building the plan says why, with the usual message
+    if settings.sync is not None:
+        current = _sync_hash(current, settings.sync)
+    return (stored, directory) if current == stored else None
 
 
 def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
@@ -324,9 +397,11 @@ def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
     problems = check_rows(plan.iter_operations(), spec, plan.source)
     if problems:
         raise JobFileError(problems)
-    return replace(
-        plan, job_hash=hashlib.sha256(f"{plan.job_hash}\0{spec.identity}".encode()).hexdigest()
-    )
+    return replace(plan, job_hash=_sync_hash(plan.job_hash, spec))
+
+
+def _sync_hash(job_hash: str, spec: SyncSpec) -> str:
+    return hashlib.sha256(f"{job_hash}\0{spec.identity}".encode()).hexdigest()
 
 
 def _writes_to_zoom(settings: RunSettings) -> bool:
@@ -341,18 +416,20 @@ def _cannot_ask(settings: RunSettings, stdin: TextIO) -> bool:
     return confirmed_job(state_dir_for(settings)) is None
 
 
-def _must_ask(settings: RunSettings, plan: Plan) -> bool:
+def _must_ask(settings: RunSettings, job_hash: str) -> bool:
     """Whether this run needs a yes first: it writes to a real account, nobody consented yet,
     and its state does not record a yes to this same job (a resumed run does not ask twice)."""
     if settings.consent is Consent.GIVEN or not _writes_to_zoom(settings):
         return False
-    return confirmed_job(state_dir_for(settings)) != plan.job_hash
+    return confirmed_job(state_dir_for(settings)) != job_hash
 
 
 async def _confirm(
     settings: RunSettings, plan: Plan, env: Mapping[str, str], stdin: TextIO
 ) -> None:
     """Name the account, show the plan, ask; raise ConfigError unless the answer is yes."""
+    from .jobs.plan import format_summary as format_plan
+
     endpoints = Endpoints.from_env(env, api_url=settings.api_url, oauth_url=settings.oauth_url)
     facts = await account_facts(endpoints, Credentials.from_env(env))
     rate = resolve_rate(settings.account_plan, settings.rate)
@@ -388,7 +465,7 @@ def _account_lease(
 
 async def _run(
     settings: RunSettings,
-    plan: Plan,
+    job: _Job,
     state_dir: Path,
     env: Mapping[str, str],
     display: Display | None,
@@ -399,14 +476,27 @@ async def _run(
     sync = settings.sync
     checkpoint = Checkpoint.open(
         state_dir,
-        job_hash=plan.job_hash,
+        job_hash=job.job_hash,
         job_path=str(settings.job),
         archive=_new_generation if sync is None else _new_sync_generation,
         renew=sync is not None,
     )
     try:
-        if sync is None:
-            checkpoint.load_plan(plan.frame)
+        desired: list[Operation] = []  # a sync's rows, expanded once Zoom has been read
+        if not checkpoint.has_plan:
+            # Only when nobody stored the plan yet; a resumed run's stays as it is.
+            plan = job.plans.pop() if job.plans else _build(settings, job.directory)
+            if plan.job_hash != job.job_hash:
+                raise StateMismatchError(
+                    f"{settings.job} changed while the run was starting: run the same command "
+                    "again once it is complete"
+                )
+            if sync is None:
+                checkpoint.load_plan(plan.frame)
+            else:
+                desired = list(plan.iter_operations())
+            del plan
+        job.plans.clear()
         if settings.retry_failed:
             reset = checkpoint.reset_failed()
             log.info("retrying %d failed or skipped operations", reset)
@@ -414,7 +504,7 @@ async def _run(
         async with zoom_target(settings, state_dir, env) as (endpoints, credentials):
             checkpoint.claim_account(credentials.account_id)
             if _writes_to_zoom(settings):  # asked and answered yes, or --yes: a resume won't ask
-                checkpoint.record_confirmation(plan.job_hash)
+                checkpoint.record_confirmation(job.job_hash)
             limiter = AdaptiveLimiter(rate)
             options = settings.options
             async with ZoomClient(
@@ -427,7 +517,8 @@ async def _run(
                 if sync is not None and not checkpoint.has_plan:
                     # Recorded whole before the engine sends anything: a resumed sync carries
                     # out these operations, never a second reading of a half-changed account.
-                    desired = list(plan.iter_operations())
+                    from .run.sync import expand, plan_frame
+
                     planned = plan_frame(
                         await expand(
                             desired, sync, client, limiter, retry=options.retry, stats=reads
@@ -462,10 +553,19 @@ async def _run(
                         remove()
         reports: dict[str, Path] = {}
         preview: Preview | None = None
+        # Asked to stop, the run leaves at once: a big job's reports take longer than a service
+        # manager waits after SIGTERM, and the state lets anyone write them later.
+        postponed = (
+            result.stop_reason in _STOPS_WITHOUT_REPORTS
+            and settings.write_reports
+            and not options.dry_run
+        )
         if settings.write_reports and options.dry_run:
-            preview = _write_preview(settings, state_dir, plan.directory)
+            preview = _write_preview(settings, state_dir, job.directory)
             reports = preview.paths
-        elif settings.write_reports:
+        elif settings.write_reports and not postponed:
+            from .reports.results import write_all
+
             try:
                 reports = write_all(state_dir)
             except ReportWriteError as exc:  # the run's result stands; the state has it all
@@ -478,6 +578,10 @@ async def _run(
                     print(f"    {name:<16}  {value}", file=out)
             for name, path in reports.items():
                 print(f"  {name:<16}  {path}", file=out)
+            if postponed:
+                print(_postponed_hint(state_dir), file=out)
+        elif postponed:
+            log.warning("%s", _postponed_hint(state_dir).strip())
         if result.stop_reason is not None:
             log.warning("%s", verdict(result, code))  # the last line a cron mail shows
         return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
@@ -485,8 +589,23 @@ async def _run(
         checkpoint.close()
 
 
-def _write_preview(settings: RunSettings, scratch: Path, directory: str | None) -> Preview:
+#: Stops the user asked for (a signal, --max-runtime): the reports wait for the next run or
+#: `bulkops report`.
+_STOPS_WITHOUT_REPORTS = frozenset({StopReason.SIGNAL, StopReason.MAX_RUNTIME})
+
+
+def _postponed_hint(state_dir: Path) -> str:
+    return (
+        "  reports: not written after a stop, so the state is free at once; "
+        f"`bulkops report --state {state_dir}` writes them now, and the run that finishes "
+        "the job writes them"
+    )
+
+
+def _write_preview(settings: RunSettings, scratch: Path, directory: Path | None) -> Preview:
     """``directory``: the file the plan was built from (a ``--directory zoom`` pull's, not 'zoom')."""
+    from .reports.diff import write_preview
+
     target = preview_dir_for(settings)
     try:
         return write_preview(scratch, target, sites=_sites(directory))
@@ -499,6 +618,8 @@ def _write_preview(settings: RunSettings, scratch: Path, directory: str | None) 
 
 def _new_generation(state_dir: Path) -> None:
     """The state holds a finished run of other job contents: keep it aside, reports and all."""
+    from .reports.results import REPORT_FILES
+
     kept = generations.archive(state_dir, REPORT_FILES)
     log.info(
         "the job changed since its last run finished: that run is kept in %s; this is "
@@ -511,12 +632,17 @@ def _new_generation(state_dir: Path) -> None:
 
 def _new_sync_generation(state_dir: Path) -> None:
     """A sync's last run finished: keep it aside and read Zoom afresh."""
+    from .reports.results import REPORT_FILES
+
     kept = generations.archive(state_dir, REPORT_FILES)
     log.info("the last run of this sync finished (kept in %s); reading Zoom afresh", kept)
 
 
 def _sync_summary(sync: SyncSpec, frame: Any, rate: float) -> str:
     """What the reads decided, before any write: the counts by action, deletes included."""
+    from .jobs.plan import format_summary as format_plan
+    from .jobs.plan import summarize
+
     scope = f"sync {sync.scope.value}" + (f" in {sync.window}" if sync.window else "")
     if not len(frame):
         return f"{scope}: every extension already has exactly what the job lists; nothing to send"

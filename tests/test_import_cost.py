@@ -27,10 +27,15 @@ def imported_modules(*args: str) -> set[str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return modules_in(proc.stderr)
+
+
+def modules_in(importtime_stderr: str) -> set[str]:
+    """The modules ``python -X importtime`` reported loading."""
     # "import time: self [us] | cumulative | module", the module indented by its depth
     return {
         line.rsplit("|", 1)[1].strip()
-        for line in proc.stderr.splitlines()
+        for line in importtime_stderr.splitlines()
         if line.startswith("import time:") and line.count("|") == 2
     }
 

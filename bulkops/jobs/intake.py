@@ -14,16 +14,18 @@ pointing bulkops at a key file or ``/etc/shadow`` does not copy its first line i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import JobFileError, Problem, clip
+
+if TYPE_CHECKING:  # a resumed run hashes its files here without loading pandas
+    import pandas as pd
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_COLUMNS = 1_000
@@ -190,3 +192,39 @@ def check_cells(name: str, frame: pd.DataFrame, *, controls: bool) -> None:
             )
     if problems:
         raise JobFileError(problems)
+
+
+def job_hash_of(
+    path: str | Path,
+    *,
+    directory: str | Path | None = None,
+    encoding: str | None = None,
+    timezone: str | None = None,
+    sheet: str | None = None,
+) -> str:
+    """The ``job_hash`` ``build_plan`` gives these files, from their bytes alone (nothing parsed
+    or checked): how a run finds that its checkpoint already holds this job's plan.
+
+    Raises JobFileError when a file cannot be read.
+    """
+    data = read_regular(path, "job file")
+    directory_data = None if directory is None else read_regular(directory, "directory")
+    return job_hash(data, directory_data, encoding, timezone, sheet)
+
+
+def job_hash(
+    data: bytes,
+    directory_data: bytes | None,
+    encoding: str | None,
+    timezone: str | None,
+    sheet: str | None = None,
+) -> str:
+    """sha256 of the job file's bytes, the directory file's, and the arguments that change how
+    the same bytes are read."""
+    digest = hashlib.sha256(data)
+    if directory_data is not None:
+        digest.update(b"\0directory\0" + directory_data)
+    for name, value in (("encoding", encoding), ("timezone", timezone), ("sheet", sheet)):
+        if value:
+            digest.update(f"\0{name}={value}".encode())
+    return digest.hexdigest()

@@ -37,6 +37,7 @@ from .checks import ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
 from .hours import from_body
+from .intake import job_hash as _job_hash
 from .jobfile import load
 from .kinds import check_types
 from .tables import atomic_file, atomic_path, neutralise_frame
@@ -187,7 +188,8 @@ def _prepare_plan(
     specs, resolution, found = localise(specs, resolution, directory, file=job.path)
     row_problems.extend(found)
     row_problems.extend(check_types(specs, resolution, directory, file=job.path))
-    job_hash = _job_hash(job.data, directory, encoding, timezone, sheet)
+    directory_data = None if directory is None else directory.data
+    job_hash = _job_hash(job.data, directory_data, encoding, timezone, sheet)
     frame = expand(specs, resolution, directory, job_hash)
     row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
     row_problems.sort(key=lambda p: p.row or 0)
@@ -200,23 +202,6 @@ def _prepare_plan(
         None if directory is None else directory.path,
     )
     return plan, problems
-
-
-def _job_hash(
-    data: bytes,
-    directory: Directory | None,
-    encoding: str | None,
-    timezone: str | None,
-    sheet: str | None = None,
-) -> str:
-    digest = hashlib.sha256(data)
-    if directory is not None:
-        digest.update(b"\0directory\0" + directory.data)
-    # The arguments change how the same bytes are read, so they are part of the job's identity.
-    for name, value in (("encoding", encoding), ("timezone", timezone), ("sheet", sheet)):
-        if value:
-            digest.update(f"\0{name}={value}".encode())
-    return digest.hexdigest()
 
 
 def _spec_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:

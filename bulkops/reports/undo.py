@@ -162,7 +162,6 @@ class UndoBuilder:
 
     def _undo_add(self, op: Operation, outcome: Outcome) -> None:
         created = outcome.created_id
-        snap = self._snap(op.extension_id)
         if op.sub_setting_type is SubSettingType.HOLIDAY:
             if created is None:
                 self.cannot(op, "Zoom's answer with the new holiday's id was not recorded")
@@ -177,7 +176,8 @@ class UndoBuilder:
             )
             self.emit(op, row, f"delete the holiday {op.holiday_name!r} it added")
             return
-        if self._under_deleted_holiday(op, snap):
+        # Read only here: a large job's holiday adds would each cost a lookup for nothing.
+        if self._under_deleted_holiday(op, self._snap(op.extension_id)):
             self.cannot(op, "its holiday was deleted by this job; the holiday's re-add covers it")
             return
         if created is None:

@@ -284,16 +284,21 @@ class Checkpoint:
 
     def load_plan(self, frame: pd.DataFrame, *, chunk: int = 50_000) -> None:
         """Store the plan (a frame of the operation columns) once, in one transaction; a resumed
-        run keeps the stored copy."""
+        run keeps the stored copy.
+
+        A chunk at a time, column by column: a chunk's cells are Python values only while
+        SQLite takes them, so storing a large plan neither copies it whole nor costs a
+        Python object per cell beyond the statement's own.
+        """
         if self.has_plan:
             return
-        data = frame.loc[:, list(OPERATION_COLUMN_NAMES)]
+        names = list(OPERATION_COLUMN_NAMES)
         with sql_errors(self.state_dir), self._transaction() as conn:
-            for start in range(0, len(data), chunk):
-                part = data.iloc[start : start + chunk]
-                rows = part.astype(object).where(part.notna(), None).itertuples(index=False)
-                conn.executemany(_INSERT_OP, (tuple(_plain(v) for v in r) for r in rows))
-            conn.execute(_SET_META, (META_PLAN_ROWS, str(len(data))))
+            for start in range(0, len(frame), chunk):
+                part = frame.iloc[start : start + chunk]
+                columns = [_cells(part[name]) for name in names]
+                conn.executemany(_INSERT_OP, zip(*columns, strict=True))
+            conn.execute(_SET_META, (META_PLAN_ROWS, str(len(frame))))
             conn.execute(_SET_META, (META_PLAN_LOADED, "1"))
 
     # -- reading (what the engine asks; the reports open their own reader) -----------------
@@ -465,9 +470,15 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         private_file(path.with_name(path.name + suffix))
 
 
-def _plain(value: Any) -> Any:
-    """SQLite takes Python scalars, not numpy ones."""
-    if value is None or isinstance(value, str | int | float):
-        return value
-    item = getattr(value, "item", None)
-    return item() if callable(item) else str(value)
+def _cells(column: pd.Series) -> list[Any]:
+    """A plan column as SQLite parameters: Python scalars, None for a missing value."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # One Python object per category, not per row: the codes pick them (-1, missing: None).
+        choices = np.array([*column.cat.categories.tolist(), None], dtype=object)
+        return list(choices[column.cat.codes.to_numpy()])
+    if column.hasnans:
+        return column.astype(object).where(column.notna(), None).tolist()
+    return column.tolist()

@@ -9,6 +9,7 @@ million-operation state reads in flat memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,15 @@ from ..errors import CheckpointError
 from ..model import Action, OpStatus
 from .files import read_mark
 from .integrity import check_database, inspect_files, sql_errors
-from .schema import DB_NAME, META_CONFIRMED, OPS_COLUMN_NAMES, RUN_COLUMN_NAMES, OpRecord, RunRecord
+from .schema import (
+    DB_NAME,
+    META_CONFIRMED,
+    META_PLAN_LOADED,
+    OPS_COLUMN_NAMES,
+    RUN_COLUMN_NAMES,
+    OpRecord,
+    RunRecord,
+)
 from .schema import op_record as _op_record
 from .schema import run_record as _run_record
 
@@ -304,3 +313,26 @@ def confirmed_job(state_dir: str | os.PathLike[str]) -> str | None:
         return None
     with open_readonly(directory) as reader:
         return reader.meta().get(META_CONFIRMED)
+
+
+def stored_plan_hash(state_dir: str | os.PathLike[str]) -> str | None:
+    """The job hash of the plan ``state_dir`` holds; None when it holds none (no state yet, the
+    plan not stored, or a database that cannot be read).
+
+    A hint, read without the lock and without the integrity checks: ``Checkpoint.open`` makes
+    both before anything is sent, and refuses a state of other job contents or a damaged one.
+    """
+    path = Path(state_dir) / DB_NAME
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(connect_readonly(path)) as conn:
+            meta = dict(
+                conn.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('job_hash', ?)", (META_PLAN_LOADED,)
+                ).fetchall()
+            )
+    except sqlite3.Error:
+        return None
+    loaded = meta.get(META_PLAN_LOADED) == "1"
+    return str(meta["job_hash"]) if loaded and "job_hash" in meta else None
