@@ -373,7 +373,7 @@ def _stored_plan(settings: RunSettings) -> tuple[str, Path | None] | None:
     directory = settings.directory
     if is_zoom(directory):  # the pull the stored plan was built from, kept in the state
         found = directory_pull.cached(state_dir)
-        if found is None:
+        if found is None or settings.refresh_directory:  # zoom_directory decides about those
             return None
         directory = found[0]
     try:

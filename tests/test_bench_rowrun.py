@@ -33,7 +33,7 @@ def test_the_row_tables_show_ratios_and_missing_figures() -> None:
         "sigkill_exit_s": 0.01,
         "first_request_after_sigkill_s": 1.5,
     }
-    rows = suite.rows_table({"runs": runs})
+    rows = suite.rowrun_table({"runs": runs})
     assert "| 200,000 |" in rows and "260 (1.30×)" in rows
     stops = suite.stop_table({"resume": resume})
     assert "| 200,000 | 90% done | 1.25 | 0.50 (SIGTERM, exit 75) |" in stops

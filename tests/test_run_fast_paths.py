@@ -124,7 +124,7 @@ async def test_the_directory_file_is_part_of_what_must_match(
         assert runner._stored_plan(RunSettings(job=job, state_dir=state)) is None
         assert runner._stored_plan(
             RunSettings(job=job, directory=setup.directory, state_dir=state)
-        ) == stored_plan_hash(state)
+        ) == (stored_plan_hash(state), setup.directory)
         job.unlink()  # unreadable now: planning says so with its own message
         assert (
             runner._stored_plan(RunSettings(job=job, directory=setup.directory, state_dir=state))
