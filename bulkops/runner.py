@@ -36,7 +36,7 @@ from .directory_pull import is_zoom
 from .errors import CheckpointError, ConfigError, JobFileError, ReportWriteError, StateMismatchError
 from .exit_codes import EXIT_OK, exit_code
 from .jobs.intake import job_hash_of
-from .jobs.sync import SyncSpec, check_rows
+from .jobs.sync import SyncSpec, check_rows, extension_zones
 from .model import Operation
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
 from .run.engine import Engine, EngineOptions
@@ -394,7 +394,7 @@ def _stored_plan(settings: RunSettings) -> tuple[str, Path | None] | None:
 def _sync_plan(plan: Plan, spec: SyncSpec) -> Plan:
     """The desired state of a sync job, checked; a sync of other scope or window is another job
     to the state directory, so its identity joins the job hash."""
-    problems = check_rows(plan.iter_operations(), spec, plan.source)
+    problems = check_rows(plan.iter_operations(), spec, plan.source, extension_zones(plan.frame))
     if problems:
         raise JobFileError(problems)
     return replace(plan, job_hash=_sync_hash(plan.job_hash, spec))
@@ -483,6 +483,7 @@ async def _run(
     )
     try:
         desired: list[Operation] = []  # a sync's rows, expanded once Zoom has been read
+        zones: dict[str, str] = {}  # and each extension's zone, which counts its window
         if not checkpoint.has_plan:
             # Only when nobody stored the plan yet; a resumed run's stays as it is.
             plan = job.plans.pop() if job.plans else _build(settings, job.directory)
@@ -494,7 +495,7 @@ async def _run(
             if sync is None:
                 checkpoint.load_plan(plan.frame)
             else:
-                desired = list(plan.iter_operations())
+                desired, zones = list(plan.iter_operations()), extension_zones(plan.frame)
             del plan
         job.plans.clear()
         if settings.retry_failed:
@@ -521,7 +522,13 @@ async def _run(
 
                     planned = plan_frame(
                         await expand(
-                            desired, sync, client, limiter, retry=options.retry, stats=reads
+                            desired,
+                            sync,
+                            client,
+                            limiter,
+                            retry=options.retry,
+                            stats=reads,
+                            zones=zones,
                         )
                     )
                     checkpoint.load_plan(planned)

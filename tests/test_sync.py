@@ -23,7 +23,15 @@ from bulkops.errors import (
     RateLimitedError,
 )
 from bulkops.jobs.plan import PLAN_COLUMNS
-from bulkops.jobs.sync import SyncScope, SyncSpec, Window, check_rows, converge, parse_window
+from bulkops.jobs.sync import (
+    SyncScope,
+    SyncSpec,
+    Window,
+    check_rows,
+    converge,
+    extension_zones,
+    parse_window,
+)
 from bulkops.model import Action, Operation, SettingType, SubSettingType
 from bulkops.run.sync import expand, plan_frame
 from bulkops.zoom.match import ForwardingEntry, name_key, phone_key, same_minute
@@ -174,6 +182,42 @@ def test_stale_changed_missing_and_outside_holidays_converge() -> None:
     assert update.settings["from"] == "2027-05-03T00:00:00Z" and not update.needs_lookup
     assert len({op.op_id for op in ops}) == 3
     assert ops == converge(desired, view, YEAR)  # a function of its inputs alone
+
+
+def test_without_timezone_each_extension_counts_the_window_in_its_own_zone() -> None:
+    """No --timezone: a Berlin extension's 2027 starts at midnight in Berlin, as its date-only
+    rows were read; its 31 December 2026 (23:00 UTC on the 30th) stays outside."""
+    year = SyncSpec(SyncScope.HOLIDAY_HOURS, parse_window("2027-01-01..2027-12-31"))
+    assert str(year.window) == "2027-01-01..2027-12-31 (each extension's zone)"
+    new_year = replace(
+        holiday_row(2, "New Year", "2027-01-01", to="2027-01-01T22:59:59Z"),
+        settings={"name": "New Year", "from": "2026-12-31T23:00:00Z", "to": "2027-01-01T22:59:59Z"},
+        holiday_from="2026-12-31T23:00:00Z",
+    )
+    eve = Holiday("h-eve", "Old Year's Eve", "2026-12-30T23:00:00Z", "2026-12-31T22:59:00Z")
+    stale = Holiday("h-stale", "Retired", "2026-12-31T23:30:00Z", "2027-01-01T22:59:00Z")
+    zones = {EXT: "Europe/Berlin"}
+    assert check_rows([new_year], year, "job.csv", zones) == []
+    refused = check_rows([new_year], year, "job.csv")  # counted in UTC, it starts in 2026
+    assert [p.column for p in refused] == ["from"] and "(UTC)" in refused[0].reason
+    ops = converge([new_year], ExtensionView(holidays=[eve, stale]), year, "Europe/Berlin")
+    assert [(op.action, op.holiday_id) for op in ops] == [
+        (Action.DELETE, "h-stale"),  # in Berlin's 2027
+        (Action.ADD, None),
+    ]  # h-eve is Berlin's 2026: untouched
+    # A --timezone window is the same for every extension.
+    utc = SyncSpec(SyncScope.HOLIDAY_HOURS, parse_window("2027-01-01..2027-12-31", "UTC"))
+    assert check_rows([new_year], utc, "job.csv", zones) == refused
+
+
+def test_extension_zones_come_from_the_plan_frame() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"extension_id": ["a", "a", "b"], "timezone": ["Europe/Berlin"] * 2 + ["America/New_York"]}
+    )
+    assert extension_zones(frame) == {"a": "Europe/Berlin", "b": "America/New_York"}
+    assert extension_zones(frame.drop(columns="timezone")) == {}
 
 
 def test_same_named_holidays_pair_exactly_before_they_move() -> None:

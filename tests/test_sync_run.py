@@ -200,7 +200,7 @@ async def test_one_sync_converges_and_a_second_sends_no_write(
     outcome, text = await sync_run(running, job, tmp_path / "state")
     assert outcome.exit_code == 0, text
     assert outcome.result.counts == {OpStatus.SUCCEEDED: 3 * len(users)}
-    assert "sync holiday_hours in 2027-01-01..2027-12-31 (UTC)" in text
+    assert "sync holiday_hours in 2027-01-01..2027-12-31 (each extension's zone)" in text
     assert "delete  holiday_hours  holiday" in text  # the deletes, counted before any write
     assert_converged(sim, users, before)
     assert all(sim.holidays(ext)[0]["holiday_id"] == kept[ext] for ext in users)  # not re-added

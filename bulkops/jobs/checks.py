@@ -31,6 +31,10 @@ from .intake import echo
 # --- formats -------------------------------------------------------------------------------
 
 #: Ids that go into a URL path or query: nothing that could change the URL's meaning.
+#: The zone of naive times nothing else names (no --timezone, no timezone column, no directory
+#: zone), and a plan's column of the zone each operation's times were read in.
+DEFAULT_ZONE = "UTC"
+ZONE_COLUMN = "timezone"
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 E164_RE = re.compile(schema.PATTERNS[Text.E164])
 EXTENSION_NUMBER_RE = re.compile(r"[0-9]{1,20}")

@@ -33,7 +33,7 @@ from ..model import (
     Operation,
     operation_from_record,
 )
-from .checks import ExtensionRef, RowSpec
+from .checks import ZONE_COLUMN, ExtensionRef, RowSpec
 from .conflicts import find_conflicts
 from .directory import Directory, Resolution, read_directory, resolve
 from .hours import from_body
@@ -41,7 +41,7 @@ from .intake import job_hash as _job_hash
 from .jobfile import load
 from .kinds import check_types
 from .tables import atomic_file, atomic_path, neutralise_frame
-from .zones import ZONE_COLUMN, localise, operation_zones, zones_of_times
+from .zones import localise, operation_zones, zones_of_times
 
 #: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
 PLAN_COLUMNS = (*OPERATION_COLUMN_NAMES, ZONE_COLUMN)

@@ -9,27 +9,42 @@ desired add rows and its current :class:`~bulkops.zoom.view.ExtensionView` to th
 and deletes that make the two agree. Reading Zoom and recording the result is
 ``run.sync``'s; the engine carries the operations out like any others.
 
-The window holds the days from its first to its last, both included, in the job's time zone
-(``--timezone``, UTC by default). A holiday is in the window when its ``from`` instant is; a
-holiday whose ``from`` cannot be read is outside it, since a sync never deletes what it cannot
-place.
+The window holds the days from its first to its last, both included, counted in the zone the
+job's rows of that extension were read in: ``--timezone`` when given, else the extension's own
+zone from the directory (``jobs.zones``), else UTC. A Berlin extension's 2027 window so starts
+at midnight in Berlin, as its date-only rows do. A holiday is in the window when its ``from``
+instant is; a holiday whose ``from`` cannot be read is outside it, since a sync never deletes
+what it cannot place.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError, Problem
 from ..model import Action, Operation, SettingType, SubSettingType
 from ..zoom.match import ForwardingEntry, instant, minute, name_key, phone_key, same_minute
 from ..zoom.view import ExtensionView, Holiday
+from .checks import DEFAULT_ZONE, ZONE_COLUMN
 
-__all__ = ["SyncScope", "SyncSpec", "Window", "check_rows", "converge", "parse_window"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "SyncScope",
+    "SyncSpec",
+    "Window",
+    "check_rows",
+    "converge",
+    "extension_zones",
+    "parse_window",
+]
 
 WINDOW_SEPARATOR = ".."
 
@@ -50,21 +65,30 @@ class SyncScope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The days ``first`` to ``last``, both included, as the zone ``zone`` counts them."""
+    """The days ``first`` to ``last``, both included, as the zone ``zone`` counts them; no
+    ``zone`` (no ``--timezone``): each extension's, given by :meth:`in_zone` (UTC until then)."""
 
     first: date
     last: date
-    zone: str = "UTC"
+    zone: str | None = None
+
+    def in_zone(self, zone: str) -> Window:
+        """The window as an extension in ``zone`` counts it (a ``--timezone`` window stays)."""
+        return self if self.zone is not None else replace(self, zone=zone)
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first, time(), ZoneInfo(self.zone)).astimezone(UTC)
+        return datetime.combine(self.first, time(), self._tz).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
         """The first instant after the window."""
         after = self.last + timedelta(days=1)
-        return datetime.combine(after, time(), ZoneInfo(self.zone)).astimezone(UTC)
+        return datetime.combine(after, time(), self._tz).astimezone(UTC)
+
+    @property
+    def _tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone or DEFAULT_ZONE)
 
     def holds(self, when: str | None) -> bool:
         """Whether the Zoom date-time ``when`` falls in the window (unreadable: no)."""
@@ -72,11 +96,13 @@ class Window:
         return at is not None and self.start <= at < self.end
 
     def __str__(self) -> str:
-        return f"{self.first.isoformat()}{WINDOW_SEPARATOR}{self.last.isoformat()} ({self.zone})"
+        zone = self.zone or "each extension's zone"
+        return f"{self.first.isoformat()}{WINDOW_SEPARATOR}{self.last.isoformat()} ({zone})"
 
 
 def parse_window(text: str, zone: str | None = None) -> Window:
-    """``2027-01-01..2027-12-31`` in ``zone`` (default UTC); ConfigError saying what to write."""
+    """``2027-01-01..2027-12-31`` in ``zone`` (default: each extension's); ConfigError saying
+    what to write."""
     example = f"write it as FIRST{WINDOW_SEPARATOR}LAST, e.g. 2027-01-01..2027-12-31"
     first_text, sep, last_text = text.strip().partition(WINDOW_SEPARATOR)
     if not sep:
@@ -95,12 +121,12 @@ def parse_window(text: str, zone: str | None = None) -> Window:
         raise ConfigError(
             f"--window {text!r} ends before it starts: put the earlier day first ({example})"
         )
-    name = zone or "UTC"
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"--timezone {name!r} is not an IANA time zone name") from None
-    return Window(first, last, name)
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"--timezone {zone!r} is not an IANA time zone name") from None
+    return Window(first, last, zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +164,27 @@ class SyncSpec:
         return f"sync={self.scope.value};window={self.window or ''}"
 
 
-def check_rows(ops: Iterable[Operation], spec: SyncSpec, file: str) -> list[Problem]:
+def extension_zones(frame: pd.DataFrame) -> dict[str, str]:
+    """Extension id → the zone its operations' times were read in (a plan frame's column)."""
+    if ZONE_COLUMN not in frame.columns:
+        return {}
+    pairs = frame[["extension_id", ZONE_COLUMN]].drop_duplicates("extension_id")
+    return {str(e): str(z) for e, z in zip(pairs["extension_id"], pairs[ZONE_COLUMN], strict=True)}
+
+
+def check_rows(
+    ops: Iterable[Operation],
+    spec: SyncSpec,
+    file: str,
+    zones: Mapping[str, str] | None = None,
+) -> list[Problem]:
     """Problems with a job's operations as the desired state of ``spec`` (one per source row).
 
     A sync job's rows are plain add rows of the scope's item: the deletes and updates are the
-    sync's to decide. Every holiday must start in the window, which is what it replaces.
+    sync's to decide. Every holiday must start in the window, which is what it replaces, as its
+    extension's zone (``zones``, from :func:`extension_zones`) counts it.
     """
+    zones = zones or {}
     problems: dict[int, Problem] = {}
     item = spec.scope.item
     for op in ops:
@@ -160,10 +201,12 @@ def check_rows(ops: Iterable[Operation], spec: SyncSpec, file: str) -> list[Prob
             )
             if op.action is Action.ADD:
                 column, value = "sub_setting_type", op.sub_setting_type.value
-        elif spec.window is not None and not spec.window.holds(op.holiday_from):
+        elif spec.window is not None and not (
+            window := spec.window.in_zone(zones.get(op.extension_id, DEFAULT_ZONE))
+        ).holds(op.holiday_from):
             column, value = "from", op.holiday_from
             reason = (
-                f"this holiday does not start in the --window {spec.window}: the sync replaces "
+                f"this holiday does not start in the --window {window}: the sync replaces "
                 "the holidays of that window only. Widen the window or drop the row"
             )
         if reason is not None:
@@ -174,7 +217,9 @@ def check_rows(ops: Iterable[Operation], spec: SyncSpec, file: str) -> list[Prob
 # -- convergence ------------------------------------------------------------------------------
 
 
-def converge(desired: Sequence[Operation], view: ExtensionView, spec: SyncSpec) -> list[Operation]:
+def converge(
+    desired: Sequence[Operation], view: ExtensionView, spec: SyncSpec, zone: str = DEFAULT_ZONE
+) -> list[Operation]:
     """The operations that turn ``view`` into ``desired`` within ``spec``'s scope, for one
     extension: deletes first, then updates, then adds (a name freed before it is reused).
 
@@ -183,10 +228,11 @@ def converge(desired: Sequence[Operation], view: ExtensionView, spec: SyncSpec) 
     they act on (no lookup by name at run time), their template's ``seq`` and an ``op_id``
     derived from what they do; the caller numbers them. Nothing outside the scope, or
     outside the window, is ever deleted; an extension already converged gets no operation.
+    ``zone``: the extension's, which counts the window unless ``--timezone`` gave it one.
     """
     if spec.scope is SyncScope.HOLIDAY_HOURS:
         assert spec.window is not None  # SyncSpec.of requires it
-        changes = _converge_holidays(desired, view, spec.window)
+        changes = _converge_holidays(desired, view, spec.window.in_zone(zone))
     else:
         changes = _converge_forwarding(desired, view)
     order = {Action.DELETE: 0, Action.UPDATE: 1, Action.ADD: 2}

@@ -27,13 +27,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import Problem
-from .checks import RowSpec, parse_when
+from .checks import DEFAULT_ZONE, ZONE_COLUMN, RowSpec, parse_when
 from .directory import TIMEZONE, Directory, Resolution
 
-#: The zone of rule 4, and what the plan's ``timezone`` column shows for it.
-DEFAULT_ZONE = "UTC"
-#: The plan frame's column: the zone each operation's date-only and naive times were read in.
-ZONE_COLUMN = "timezone"
+# DEFAULT_ZONE (checks): the zone of rule 4, and what the plan's ZONE_COLUMN shows for it.
 
 
 def localise(

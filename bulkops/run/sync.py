@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, SyncReadError
+from ..jobs.checks import DEFAULT_ZONE
 from ..jobs.plan import PLAN_COLUMNS
 from ..jobs.sync import SyncSpec, converge
 from ..model import OPERATION_COLUMNS, Operation, record_of
@@ -59,6 +60,7 @@ async def expand(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     reads_at_once: int = READS_AT_ONCE,
     stats: RunStats | None = None,
+    zones: Mapping[str, str] | None = None,
 ) -> tuple[Operation, ...]:
     """Read each extension of ``desired`` (plan order) and converge it within ``spec``.
 
@@ -67,8 +69,10 @@ async def expand(
     their budget): nothing is planned then, since a sync that guessed would delete or add
     wrongly. An extension Zoom refuses for good keeps its rows as plain adds, which the engine
     then fails with Zoom's reason, as it would in any job. ``stats`` counts the reads' requests,
-    429s and retries, so that a run's summary counts every request it sent.
+    429s and retries, so that a run's summary counts every request it sent. ``zones``: each
+    extension's zone (``jobs.sync.extension_zones``), which counts its window.
     """
+    zones = zones or {}
     by_extension: dict[str, list[Operation]] = {}
     for op in desired:
         by_extension.setdefault(op.extension_id, []).append(op)
@@ -86,7 +90,8 @@ async def expand(
             if view is None:
                 planned[extension_id] = ops
             else:  # converged at once: a view is not kept longer than its extension needs
-                planned[extension_id] = converge(ops, view, spec)
+                zone = zones.get(extension_id, DEFAULT_ZONE)
+                planned[extension_id] = converge(ops, view, spec, zone)
 
     workers = [asyncio.create_task(work()) for _ in range(max(1, reads_at_once))]
     try:
