@@ -90,8 +90,8 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--window",
         metavar="FIRST..LAST",
-        help="with --sync holiday_hours: the days (both included, in each extension's zone) whose holidays "
-        "the job replaces, e.g. 2027-01-01..2027-12-31",
+        help="with --sync holiday_hours: the days (both included, in each extension's zone) "
+        "whose holidays the job replaces, e.g. 2027-01-01..2027-12-31",
     )
 
 
