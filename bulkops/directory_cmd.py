@@ -126,7 +126,8 @@ def job_directory(ns: argparse.Namespace, env: Mapping[str, str] | None = None) 
         if ns.refresh_directory:
             raise ConfigError("--refresh-directory goes with --directory zoom")
         return Path(ns.directory) if ns.directory is not None else None
-    from .runner import RunSettings, state_dir_for, zoom_directory
+    from .run_settings import RunSettings, state_dir_for
+    from .run_target import zoom_directory
 
     settings = RunSettings(
         job=ns.job,

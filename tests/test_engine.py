@@ -40,7 +40,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 
 CREDS = Credentials("engine-account", "engine-client", "engine-secret-9c4d")
 ENV = CREDS.as_env()

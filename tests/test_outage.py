@@ -33,7 +33,7 @@ from bulkops.run.stats import StopReason
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import SimConfig, Simulator, generate_directory, run_simulator
 from bulkops.simulator import write_directory as write_directory_file
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 from bulkops.zoom.client import ZoomClient
 from bulkops.zoom.transport import NoAnswer, no_answer
 

@@ -36,7 +36,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 from bulkops.simulator.storage import HolidayNames, HolidayTimes, stored_holiday
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,6 @@ import pytest
 from test_engine import ENV, FAST_RETRY, _setup, holiday_rows, serving, write_job
 from test_import_cost import HEAVY, REPO, modules_in
 
-from bulkops import runner
 from bulkops.errors import StateMismatchError
 from bulkops.jobs import plan as planner
 from bulkops.jobs.intake import job_hash_of
@@ -27,6 +26,7 @@ from bulkops.progress import PlainDisplay
 from bulkops.reports.results import REPORT_FILES
 from bulkops.run.engine import Engine, EngineOptions
 from bulkops.run.stats import StopReason
+from bulkops.run_plan import stored_plan
 from bulkops.runner import RunOutcome, RunSettings, run_job
 from bulkops.simulator import RunningSimulator
 from bulkops.state.checkpoint import Checkpoint
@@ -121,15 +121,13 @@ async def test_the_directory_file_is_part_of_what_must_match(
     async with serving(setup) as running:
         await _run(running, job, state, directory=setup.directory, stop=True)
         # Without the directory the same job file has another identity: it must be planned.
-        assert runner._stored_plan(RunSettings(job=job, state_dir=state)) is None
-        assert runner._stored_plan(
-            RunSettings(job=job, directory=setup.directory, state_dir=state)
-        ) == (stored_plan_hash(state), setup.directory)
-        job.unlink()  # unreadable now: planning says so with its own message
-        assert (
-            runner._stored_plan(RunSettings(job=job, directory=setup.directory, state_dir=state))
-            is None
+        assert stored_plan(RunSettings(job=job, state_dir=state)) is None
+        assert stored_plan(RunSettings(job=job, directory=setup.directory, state_dir=state)) == (
+            stored_plan_hash(state),
+            setup.directory,
         )
+        job.unlink()  # unreadable now: planning says so with its own message
+        assert stored_plan(RunSettings(job=job, directory=setup.directory, state_dir=state)) is None
 
 
 def test_no_stored_plan_without_a_readable_state(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ def test_exports_match_all() -> None:
         "storage",
         "validation",
         "listing",
+        "reply",
+        "writes",
     }
     modules |= {"annotations"}
     assert sorted(public - modules) == sorted(simulator_pkg.__all__)

@@ -19,7 +19,7 @@ from conftest import SimClient
 from bulkops.errors import ConfigError
 from bulkops.simulator import ExtensionType, Fault, SimConfig, Simulator, run_simulator
 from bulkops.simulator.faults import FaultDice
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 
 HOLIDAY = {"name": "Faulty Day", "from": "2026-09-01T00:00:00Z", "to": "2026-09-02T00:00:00Z"}
 BODY = {"sub_setting_type": "holiday", "settings": HOLIDAY}

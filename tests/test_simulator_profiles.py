@@ -52,7 +52,7 @@ from bulkops.simulator import (
 )
 from bulkops.simulator.faults import Fault
 from bulkops.simulator.profile import ALL_SCOPES, DEFAULTS, VARIANTS
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 
 CREDS = Credentials("profile-account", "profile-client", "profile-secret-7e2a")
 ENV = CREDS.as_env()

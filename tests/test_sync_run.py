@@ -32,7 +32,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
-from bulkops.simulator.simulator import Reply
+from bulkops.simulator.reply import Reply
 from bulkops.zoom.match import name_key
 
 CREDS = Credentials("sync-account", "sync-client", "sync-secret-77a1")

@@ -23,8 +23,9 @@ from .config import FAULTS, FROM_PLAN, RetryAfter, SimConfig, add_arguments, con
 from .directory import Extension, ExtensionType, generate_directory, load_directory, write_directory
 from .faults import Fault
 from .journal import JournalEntry
+from .reply import Reply
 from .server import RunningSimulator, run_simulator, serve
-from .simulator import Reply, Simulator
+from .simulator import Simulator
 from .storage import HolidayNames, HolidayTimes
 
 __all__ = [

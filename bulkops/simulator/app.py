@@ -9,7 +9,8 @@ from aiohttp import web
 
 from ..errors import BulkopsError
 from .listing import ENDPOINTS
-from .simulator import Reply, Simulator
+from .reply import Reply
+from .simulator import Simulator
 
 SIM_KEY = web.AppKey("simulator", Simulator)
 _SETTINGS = "/v2/phone/extension/{extensionId}/call_handling/settings"

@@ -17,23 +17,18 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ..config import Credentials
 from ..model import Action
-from . import validation as check
 from .answers import (
     CONFLICT,
     SERVER_ERRORS,
     TOKEN_EXPIRED,
     TOKEN_INVALID,
     ZoomError,
-    extension_missing,
-    invalid,
-    not_supported,
     scope_missing,
 )
 from .config import SimConfig
@@ -50,27 +45,12 @@ from .ratelimit import (
     daily_headers,
     qps_headers,
 )
+from .reply import Reply
 from .shown import without_receive_call
 from .state import AccountState, Json, section
-from .storage import stored_holiday
+from .writes import apply_write, missing
 
 _ACTIONS = {"POST": Action.ADD, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
-
-
-@dataclass(slots=True)
-class Reply:
-    """An answer to send: ``body`` is JSON-able, pre-serialised bytes, or None (no body)."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] | None = None
-    applied: bool = False
-    fault: Fault | None = None
-    drop: bool = False  # close the connection instead of answering
-
-    @classmethod
-    def error(cls, err: ZoomError, headers: dict[str, str] | None = None) -> Reply:
-        return cls(err.status, err.body(), headers)
 
 
 def demo_credentials() -> Credentials:
@@ -372,13 +352,10 @@ class Simulator:
     def read(self, extension_id: str) -> Reply:
         tree = self.state.settings.get(extension_id)
         if tree is None:
-            return Reply.error(self._missing(extension_id))
+            return Reply.error(missing(self.config, extension_id))
         if not self.config.receive_call_returned:
             tree = without_receive_call(tree)
         return Reply(200, orjson.dumps(tree))
-
-    def _missing(self, extension_id: str) -> ZoomError:
-        return extension_missing(extension_id, self.config.missing_extension_status)
 
     def write(
         self,
@@ -390,61 +367,14 @@ class Simulator:
     ) -> Reply:
         """Validate and apply one POST/PATCH/DELETE; errors become Zoom's error answers."""
         try:
-            reply = self._write(_ACTIONS[method], extension_id, setting_type, raw, query)
+            reply = apply_write(
+                self.state, self.config, _ACTIONS[method], extension_id, setting_type, raw, query
+            )
         except ZoomError as err:
             return Reply.error(err)
         self.dirty = True
         reply.applied = True
         return reply
-
-    def _write(
-        self, action: Action, ext_id: str, setting_raw: str, raw: bytes, query: Mapping[str, str]
-    ) -> Reply:
-        setting = check.setting_type(setting_raw)
-        ext = self.state.extension(ext_id)
-        if action is Action.DELETE:
-            if ext is None:
-                raise self._missing(ext_id)
-            return self._delete(ext, setting.value, query)
-        body = check.parse_body(raw)
-        if ext is None:
-            raise self._missing(ext_id)
-        sub, settings = check.target(action, setting, body)
-        state, st, holiday = self.state, setting.value, setting.value == "holiday_hours"
-        if sub == "holiday":
-            check.holiday(settings, adding=action is Action.ADD)
-            settings = stored_holiday(
-                settings, self.config.holiday_times, self.config.holiday_names
-            )
-            if action is Action.ADD:
-                return Reply(201, state.add_holiday(ext, settings))
-            state.update_holiday(ext, settings)
-        elif sub == "call_forwarding":
-            if action is Action.ADD:
-                check.forwarding_add(settings, under_holiday=holiday)
-                return Reply(201, state.add_forwarding(ext, st, settings))
-            check.forwarding_update(settings, under_holiday=holiday)
-            state.update_forwarding(ext, st, settings)
-        elif sub == "custom_hours":
-            check.custom_hours(settings)
-            state.update_custom_hours(ext, settings)
-        else:
-            check.call_handling(settings, ext.type, setting)
-            state.update_call_handling(ext, st, settings)
-        return Reply(204)
-
-    def _delete(self, ext: Extension, setting: str, query: Mapping[str, str]) -> Reply:
-        holiday_id, forwarding_id = query.get("holiday_id"), query.get("call_forwarding_id")
-        if (holiday_id is None) == (forwarding_id is None):
-            raise invalid("holiday_id", "pass exactly one of holiday_id and call_forwarding_id")
-        if holiday_id is not None:
-            if setting != "holiday_hours":
-                raise not_supported()
-            self.state.delete_holiday(ext, holiday_id)
-        else:
-            assert forwarding_id is not None
-            self.state.delete_forwarding(ext, setting, forwarding_id)
-        return Reply(204)
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
