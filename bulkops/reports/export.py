@@ -17,8 +17,8 @@
 
 Adds are natural-keyed, so a rerun against an extension that still has the item finds it and
 sends nothing for it (``already_present``). The ids Zoom uses travel beside the job columns, in
-columns the job reader ignores (``ID_COLUMNS``): an admin copies them into ``holiday_id`` /
-``call_forwarding_id`` to write updates and deletes by id.
+informational columns the job reader reads but never sends (``ID_COLUMNS``): an admin copies
+them into ``holiday_id`` / ``call_forwarding_id`` to write updates and deletes by id.
 
 ## What cannot be exported (each is a note)
 
@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jobs.jobfile import INFORMATIONAL_COLUMNS
 from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry
@@ -42,14 +43,8 @@ from .before import MISSING, Snapshot, read_back, section, span_columns
 from .jobrows import JOB_COLUMNS, Json, Row, make_row, row_problem
 
 #: The ids (and directory attributes) of the exported account, beside the job columns. The job
-#: reader ignores them (one "unknown column" warning each); they never address anything.
-ID_COLUMNS = (
-    "source_extension_id",
-    "source_extension_number",
-    "source_email",
-    "source_holiday_id",
-    "source_call_forwarding_id",
-)
+#: reader knows them as informational columns (no warning, never sent): they address nothing.
+ID_COLUMNS = INFORMATIONAL_COLUMNS
 #: How the rows may name their extension: the job-file column that carries it.
 ADDRESS_COLUMNS = ("extension_id", "extension_number", "email")
 
