@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import logging
@@ -82,6 +83,7 @@ class RunSettings:
     sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
     preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
     refresh_directory: bool = False  # with --directory zoom: pull again, not the kept pull
+    keep_generations: int | None = None  # finished runs kept; None: $BULKOPS_KEEP_GENERATIONS or 30
     # ASK (the CLI without --yes): on a terminal, ask before writing to a real account; without
     # one, refuse (exit 2). A Python caller has decided already: GIVEN.
     consent: Consent = Consent.GIVEN
@@ -265,6 +267,7 @@ async def run_job(
     with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
         if _cannot_ask(settings, stdin):  # before a --directory zoom pull sends anything
             raise refuse_without_terminal(Credentials.from_env(env).account_id)
+        keep = generations.resolve_keep(settings.keep_generations, env)
         state_dir = state_dir_for(settings)
         stored = None if plan is not None or settings.options.dry_run else _stored_plan(settings)
         if stored is not None:
@@ -301,7 +304,7 @@ async def run_job(
                     if not plans:  # the question shows the plan's counts
                         plans.append(_build(settings, directory))
                     await _confirm(settings, plans[0], env, stdin)
-                job = _Job(job_hash, plans, directory)
+                job = _Job(job_hash, plans, directory, keep)
                 return await _run(
                     settings, job, state_dir, env, display, out, handle_signals, engine_hook
                 )
@@ -318,6 +321,7 @@ class _Job:
     job_hash: str
     plans: list[Plan]
     directory: Path | None
+    keep_generations: int  # archived runs the state keeps (generations.resolve_keep)
 
 
 async def _directory(
@@ -478,7 +482,9 @@ async def _run(
         state_dir,
         job_hash=job.job_hash,
         job_path=str(settings.job),
-        archive=_new_generation if sync is None else _new_sync_generation,
+        archive=functools.partial(
+            _new_generation if sync is None else _new_sync_generation, keep=job.keep_generations
+        ),
         renew=sync is not None,
     )
     try:
@@ -618,11 +624,9 @@ def _write_preview(settings: RunSettings, scratch: Path, directory: Path | None)
         ) from None
 
 
-def _new_generation(state_dir: Path) -> None:
+def _new_generation(state_dir: Path, keep: int) -> None:
     """The state holds a finished run of other job contents: keep it aside, reports and all."""
-    from .reports.results import REPORT_FILES
-
-    kept = generations.archive(state_dir, REPORT_FILES)
+    kept = _archive(state_dir, keep)
     log.info(
         "the job changed since its last run finished: that run is kept in %s; this is "
         "generation %d of %s",
@@ -632,12 +636,29 @@ def _new_generation(state_dir: Path) -> None:
     )
 
 
-def _new_sync_generation(state_dir: Path) -> None:
+def _new_sync_generation(state_dir: Path, keep: int) -> None:
     """A sync's last run finished: keep it aside and read Zoom afresh."""
+    kept = _archive(state_dir, keep)
+    log.info("the last run of this sync finished (kept in %s); reading Zoom afresh", kept)
+
+
+def _archive(state_dir: Path, keep: int) -> Path:
+    """Archive the finished run, then delete the oldest generations beyond the newest ``keep``."""
     from .reports.results import REPORT_FILES
 
     kept = generations.archive(state_dir, REPORT_FILES)
-    log.info("the last run of this sync finished (kept in %s); reading Zoom afresh", kept)
+    gone = generations.prune(state_dir, keep)
+    if gone:
+        log.info(
+            "deleted %d old generation(s) of %s (%s): it keeps the last %d "
+            "(--keep-generations, $%s)",
+            len(gone),
+            state_dir,
+            ", ".join(p.name for p in gone),
+            keep,
+            generations.KEEP_ENV,
+        )
+    return kept
 
 
 def _sync_summary(sync: SyncSpec, frame: Any, rate: float) -> str:
