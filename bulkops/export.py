@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import gc
 import os
 import random
@@ -146,7 +145,7 @@ async def _export(
     rng: random.Random | None,
 ) -> ExportResult:
     """Read ``chosen`` and write the file."""
-    from .reports.export import columns, extension_rows
+    from .reports.export import columns, extension_rows, write_rows
     from .run.ratelimit import AdaptiveLimiter
     from .run.retry import RetryPolicy
     from .zoom.client import ZoomClient
@@ -191,7 +190,7 @@ async def _export(
         )
         rows += made.rows
         notes += made.notes
-    _write(settings.out, header, rows)
+    write_rows(settings.out, header, rows)
     return ExportResult(
         settings.out,
         len(chosen),
@@ -212,8 +211,7 @@ def _check_out(path: Path) -> None:
 def _chosen(settings: ExportSettings, directory_file: Path | None) -> list[Exported]:
     """The extensions to read, in directory order (or as given), each once."""
     from .directory_pull import is_zoom
-    from .jobs.directory import load_directory, parse_selector
-    from .reports.export import Exported
+    from .reports.export import Exported, from_directory
 
     address = settings.address_by
     if address not in _ADDRESSES:
@@ -231,37 +229,13 @@ def _chosen(settings: ExportSettings, directory_file: Path | None) -> list[Expor
             )
         return [Exported(i) for i in dict.fromkeys(settings.extension_ids)]
     pulled = is_zoom(settings.directory)  # a pull is written as UTF-8 whatever --encoding says
-    encoding = None if pulled else settings.encoding
-    directory = load_directory(directory_file, encoding=encoding)
-    frame = directory.frame
-    text = settings.target or "*"
-    try:
-        positions = directory.match(parse_selector(text)).tolist()
-    except ValueError as exc:
-        raise ConfigError(f"--target {text!r} {exc}") from None
-    except KeyError as exc:
-        have = ", ".join(map(str, frame.columns))
-        raise ConfigError(
-            f"--target uses column {exc.args[0]!r}, which {directory.path} lacks; it has {have}"
-        ) from None
-    if settings.extension_ids:
-        wanted = set(settings.extension_ids)
-        positions = [p for p in positions if frame["extension_id"].iat[p] in wanted]
-    if not positions:
-        raise ConfigError(
-            f"no extension of {directory.path} matches --target {text!r}: compare its values "
-            "with the directory's (a selector is column=value[,value…][&column=value…])"
-        )
-    if address != "extension_id" and address not in frame.columns:
-        raise ConfigError(f"--address-by {address}: {directory.path} has no {address} column")
-
-    def cell(position: int, column: str) -> str:
-        return str(frame[column].iat[position]) if column in frame.columns else ""
-
-    return [
-        Exported(cell(p, "extension_id"), cell(p, "extension_number"), cell(p, "email"))
-        for p in positions
-    ]
+    return from_directory(
+        directory_file,
+        settings.target,
+        settings.extension_ids,
+        address,
+        encoding=None if pulled else settings.encoding,
+    )
 
 
 async def _read_all(
@@ -330,28 +304,6 @@ async def _read_one(
         limiter.on_success()
         body: dict[str, Any] = response.json
         return body
-
-
-def _write(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
-    """CSV or Parquet, atomically and mode 0600 (it holds the account's ids), like the reports."""
-    from .jobs.tables import atomic_file, atomic_path
-
-    try:
-        if path.suffix.lower() == ".csv":
-            with atomic_file(path) as fh:
-                out = csv.writer(fh, lineterminator="\n")
-                out.writerow(header)
-                out.writerows([row.get(c, "") for c in header] for row in rows)
-            return
-        import pandas as pd
-
-        frame = pd.DataFrame(
-            [[row.get(c, "") for c in header] for row in rows], columns=list(header), dtype="string"
-        )
-        with atomic_path(path) as tmp:
-            frame.to_parquet(tmp, index=False)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --out {path}: {exc.strerror or exc}") from None
 
 
 # --- the command ---------------------------------------------------------------------------
