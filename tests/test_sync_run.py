@@ -267,6 +267,31 @@ async def test_json_logs_carry_the_planned_counts_as_an_event(
         assert deletes == expected
 
 
+async def test_a_nightly_sync_keeps_only_its_last_generations(
+    tmp_path: Path, running: RunningSimulator, users: list[str]
+) -> None:
+    seed_holidays(running.simulator, users)
+    job = holiday_job(tmp_path, users)
+    state = tmp_path / "state"
+    settings = RunSettings(
+        job=job,
+        state_dir=state,
+        rate=500,
+        options=EngineOptions(retry=FAST_RETRY),
+        api_url=running.api_url,
+        oauth_url=running.oauth_url,
+        write_reports=False,
+        sync=YEAR,
+        keep_generations=2,
+    )
+    for night in range(1, 5):  # every finished sync is archived by the next night's run
+        done = await run_job(
+            settings, env=ENV, display=PlainDisplay(io.StringIO()), out=io.StringIO()
+        )
+        assert done.exit_code == 0 and done.generation == night
+    assert sorted(p.name for p in (state / "generations").iterdir()) == ["2", "3"]
+
+
 async def test_a_dry_run_counts_the_deletes_and_writes_nothing(
     tmp_path: Path, running: RunningSimulator, users: list[str]
 ) -> None:
