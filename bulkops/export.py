@@ -99,6 +99,10 @@ async def export_job(
     """
     env = os.environ if env is None else env
     _check_out(settings.out)
+    if settings.address_by not in _ADDRESSES:  # before a pull, which would be for nothing
+        raise ConfigError(
+            f"--address-by must be one of {', '.join(_ADDRESSES)}, not {settings.address_by!r}"
+        )
     with contextlib.ExitStack() as pulls:
         directory = await _directory(settings, env, pulls, show)
         chosen = _chosen(settings, directory)
@@ -214,8 +218,6 @@ def _chosen(settings: ExportSettings, directory_file: Path | None) -> list[Expor
     from .reports.export import Exported, from_directory
 
     address = settings.address_by
-    if address not in _ADDRESSES:
-        raise ConfigError(f"--address-by must be one of {', '.join(_ADDRESSES)}, not {address!r}")
     if directory_file is None:
         if settings.target is not None or address != "extension_id":
             raise ConfigError(
