@@ -6,6 +6,8 @@ From Python, the road the CLI takes::
     plan = bulkops.build_plan("holidays.csv", directory="directory.csv")  # JobFileError if bad
     done = asyncio.run(bulkops.run_job(bulkops.RunSettings(job=Path("holidays.csv"))))
     bulkops.write_reports(done.state_dir)  # again, as `bulkops report` does; run_job wrote them
+    backup = bulkops.ExportSettings(out=Path("backup.csv"), directory=Path("directory.csv"))
+    saved = asyncio.run(bulkops.export_job(backup))  # a job file that recreates the account
 
 The entry points load pandas, aiohttp and the engine on first use, so ``import bulkops`` and
 ``bulkops --help`` stay light; the values, errors and settings below are imported at once.
@@ -38,8 +40,10 @@ from .errors import (
 from .model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 
 if _typing.TYPE_CHECKING:
+    from .export import ExportResult, ExportSettings, export_job
     from .jobs.plan import Plan, build_plan
     from .jobs.plan import validate as validate_job
+    from .jobs.sync import SyncSpec
     from .reports.results import write_all as write_reports
     from .run.engine import EngineOptions
     from .run.stats import RunResult
@@ -50,11 +54,15 @@ __version__ = _version("bulkops")
 #: Public name → (module, name there), imported on first access (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {
     "EngineOptions": ("bulkops.run.engine", "EngineOptions"),
+    "ExportResult": ("bulkops.export", "ExportResult"),
+    "ExportSettings": ("bulkops.export", "ExportSettings"),
     "Plan": ("bulkops.jobs.plan", "Plan"),
     "RunOutcome": ("bulkops.runner", "RunOutcome"),
     "RunResult": ("bulkops.run.stats", "RunResult"),
     "RunSettings": ("bulkops.runner", "RunSettings"),
+    "SyncSpec": ("bulkops.jobs.sync", "SyncSpec"),
     "build_plan": ("bulkops.jobs.plan", "build_plan"),
+    "export_job": ("bulkops.export", "export_job"),
     "run_job": ("bulkops.runner", "run_job"),
     "validate_job": ("bulkops.jobs.plan", "validate"),
     "write_reports": ("bulkops.reports.results", "write_all"),
@@ -90,6 +98,8 @@ __all__ = [
     "Credentials",
     "Endpoints",
     "EngineOptions",
+    "ExportResult",
+    "ExportSettings",
     "ExtensionNotFoundError",
     "FatalApiError",
     "JobFileError",
@@ -107,9 +117,11 @@ __all__ = [
     "StateLockedError",
     "StateMismatchError",
     "SubSettingType",
+    "SyncSpec",
     "UnreadableAnswerError",
     "__version__",
     "build_plan",
+    "export_job",
     "run_job",
     "validate_job",
     "write_reports",

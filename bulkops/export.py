@@ -5,7 +5,9 @@ It reads each extension's call handling once (the GET a run reads, understood as
 ``reports.export`` to CSV or Parquet. The file passes ``bulkops validate`` as written, so it is
 a backup (run it to put back what was wiped), a list of the ids Zoom uses, and, addressed by
 extension number or email instead of this account's ids, the start of a migration to another
-account. It only reads: no state directory, no confirmation.
+account. It only reads: no confirmation, and no state directory unless ``--directory zoom``
+is told to keep its pull in one (``--state DIR``; without it the pull is made afresh and thrown
+away: a backup names the extensions the account has now).
 
 Exit codes: 0 every chosen extension was exported; 1 some were left out (not found, or still
 unreadable after the retries: the file holds the others and the messages name them); 2 invalid
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
+import contextlib
 import gc
 import os
 import random
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +59,7 @@ class ExportSettings:
     """What ``bulkops export`` was asked to do."""
 
     out: Path
-    directory: Path | None = None
+    directory: Path | None = None  # a directory file, or "zoom": pulled (``directory_pull``)
     target: str | None = None  # a selector over the directory; every extension when None
     extension_ids: tuple[str, ...] = ()  # explicit extensions (with or without a directory)
     setting_types: frozenset[SettingType] = frozenset(SettingType)
@@ -66,6 +69,8 @@ class ExportSettings:
     api_url: str | None = None
     oauth_url: str | None = None
     encoding: str | None = None  # of a CSV directory file
+    state_dir: Path | None = None  # keeps a --directory zoom pull, as a run's state does
+    refresh_directory: bool = False  # with state_dir: pull again rather than use the kept pull
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +89,72 @@ async def export_job(
     env: Mapping[str, str] | None = None,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
+    show: bool = False,
 ) -> ExportResult:
     """Read the chosen extensions and write the job file; see the module's docstring.
 
-    Raises ConfigError (or JobFileError for a bad directory file) before anything is sent,
+    ``show``: a progress bar of a ``--directory zoom`` pull on stderr. Raises ConfigError (or
+    JobFileError for a bad directory file) before any call-handling request is sent,
     AuthError when Zoom refuses the credentials, and RateLimitedError for the daily limit.
     """
-    from .reports.export import columns, extension_rows
+    env = os.environ if env is None else env
+    _check_out(settings.out)
+    if settings.address_by not in _ADDRESSES:  # before a pull, which would be for nothing
+        raise ConfigError(
+            f"--address-by must be one of {', '.join(_ADDRESSES)}, not {settings.address_by!r}"
+        )
+    with contextlib.ExitStack() as pulls:
+        directory = await _directory(settings, env, pulls, show)
+        chosen = _chosen(settings, directory)
+    return await _export(settings, chosen, env, sleep, rng)
+
+
+async def _directory(
+    settings: ExportSettings, env: Mapping[str, str], pulls: contextlib.ExitStack, show: bool
+) -> Path | None:
+    """The directory file to choose from: the one given, or Zoom's, pulled by the runner's
+    ``zoom_directory`` (kept in ``state_dir`` when one is given, else in a folder of
+    ``pulls``, removed once the extensions are chosen)."""
+    from .directory_pull import is_zoom
+
+    if not is_zoom(settings.directory):
+        if settings.refresh_directory:
+            raise ConfigError("--refresh-directory goes with --directory zoom")
+        return settings.directory
+    if settings.refresh_directory and settings.state_dir is None:
+        raise ConfigError(
+            "--refresh-directory goes with --state DIR (the kept pull it replaces): without "
+            "--state, an export pulls Zoom's directory afresh every time"
+        )
+    from .run_settings import RunSettings
+    from .run_target import zoom_directory
+
+    keep_in = settings.state_dir or Path(pulls.enter_context(tempfile.TemporaryDirectory()))
+    run = RunSettings(
+        job=settings.out,
+        directory=settings.directory,
+        state_dir=keep_in,
+        account_plan=settings.account_plan,
+        api_url=settings.api_url,
+        oauth_url=settings.oauth_url,
+        refresh_directory=settings.refresh_directory,
+    )
+    return await zoom_directory(run, keep_in, env, show=show)
+
+
+async def _export(
+    settings: ExportSettings,
+    chosen: list[Exported],
+    env: Mapping[str, str],
+    sleep: Sleep,
+    rng: random.Random | None,
+) -> ExportResult:
+    """Read ``chosen`` and write the file."""
+    from .reports.export import columns, extension_rows, write_rows
     from .run.ratelimit import AdaptiveLimiter
     from .run.retry import RetryPolicy
     from .zoom.client import ZoomClient
 
-    env = os.environ if env is None else env
-    _check_out(settings.out)
-    chosen = _chosen(settings)
     address = settings.address_by
     # An extension the directory gives no number (or email) cannot be addressed that way.
     readable = [ext for ext in chosen if ext.address(address)]
@@ -138,7 +195,7 @@ async def export_job(
         )
         rows += made.rows
         notes += made.notes
-    _write(settings.out, header, rows)
+    write_rows(settings.out, header, rows)
     return ExportResult(
         settings.out,
         len(chosen),
@@ -156,19 +213,17 @@ def _check_out(path: Path) -> None:
         raise ConfigError(f"--out {path}: the folder {path.parent} does not exist; create it first")
 
 
-def _chosen(settings: ExportSettings) -> list[Exported]:
+def _chosen(settings: ExportSettings, directory_file: Path | None) -> list[Exported]:
     """The extensions to read, in directory order (or as given), each once."""
-    from .jobs.directory import load_directory, parse_selector
-    from .reports.export import Exported
+    from .directory_pull import is_zoom
+    from .reports.export import Exported, from_directory
 
     address = settings.address_by
-    if address not in _ADDRESSES:
-        raise ConfigError(f"--address-by must be one of {', '.join(_ADDRESSES)}, not {address!r}")
-    if settings.directory is None:
+    if directory_file is None:
         if settings.target is not None or address != "extension_id":
             raise ConfigError(
                 "--target and --address-by extension_number/email read the directory: pass "
-                "--directory FILE (a directory file, as for `bulkops run`)"
+                "--directory FILE (a directory file, as for `bulkops run`) or --directory zoom"
             )
         if not settings.extension_ids:
             raise ConfigError(
@@ -176,41 +231,14 @@ def _chosen(settings: ExportSettings) -> list[Exported]:
                 "--extension-id ID (repeatable)"
             )
         return [Exported(i) for i in dict.fromkeys(settings.extension_ids)]
-    if str(settings.directory) == "zoom" and not settings.directory.exists():
-        raise ConfigError(
-            "--directory zoom (reading the directory from Zoom's list endpoints) is not "
-            "available in this version: pass a directory file, or --extension-id ID"
-        )
-    directory = load_directory(settings.directory, encoding=settings.encoding)
-    frame = directory.frame
-    text = settings.target or "*"
-    try:
-        positions = directory.match(parse_selector(text)).tolist()
-    except ValueError as exc:
-        raise ConfigError(f"--target {text!r} {exc}") from None
-    except KeyError as exc:
-        have = ", ".join(map(str, frame.columns))
-        raise ConfigError(
-            f"--target uses column {exc.args[0]!r}, which {directory.path} lacks; it has {have}"
-        ) from None
-    if settings.extension_ids:
-        wanted = set(settings.extension_ids)
-        positions = [p for p in positions if frame["extension_id"].iat[p] in wanted]
-    if not positions:
-        raise ConfigError(
-            f"no extension of {directory.path} matches --target {text!r}: compare its values "
-            "with the directory's (a selector is column=value[,value…][&column=value…])"
-        )
-    if address != "extension_id" and address not in frame.columns:
-        raise ConfigError(f"--address-by {address}: {directory.path} has no {address} column")
-
-    def cell(position: int, column: str) -> str:
-        return str(frame[column].iat[position]) if column in frame.columns else ""
-
-    return [
-        Exported(cell(p, "extension_id"), cell(p, "extension_number"), cell(p, "email"))
-        for p in positions
-    ]
+    pulled = is_zoom(settings.directory)  # a pull is written as UTF-8 whatever --encoding says
+    return from_directory(
+        directory_file,
+        settings.target,
+        settings.extension_ids,
+        address,
+        encoding=None if pulled else settings.encoding,
+    )
 
 
 async def _read_all(
@@ -281,28 +309,6 @@ async def _read_one(
         return body
 
 
-def _write(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
-    """CSV or Parquet, atomically and mode 0600 (it holds the account's ids), like the reports."""
-    from .jobs.tables import atomic_file, atomic_path
-
-    try:
-        if path.suffix.lower() == ".csv":
-            with atomic_file(path) as fh:
-                out = csv.writer(fh, lineterminator="\n")
-                out.writerow(header)
-                out.writerows([row.get(c, "") for c in header] for row in rows)
-            return
-        import pandas as pd
-
-        frame = pd.DataFrame(
-            [[row.get(c, "") for c in header] for row in rows], columns=list(header), dtype="string"
-        )
-        with atomic_path(path) as tmp:
-            frame.to_parquet(tmp, index=False)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --out {path}: {exc.strerror or exc}") from None
-
-
 # --- the command ---------------------------------------------------------------------------
 
 
@@ -311,7 +317,22 @@ def add_export_command(sub: Any) -> None:
         "export", help="write what extensions hold in Zoom as a job file that recreates it"
     )
     p.add_argument("--out", type=Path, required=True, help="the job file to write (.csv/.parquet)")
-    p.add_argument("--directory", type=Path, help="extension directory file (CSV or Parquet)")
+    p.add_argument(
+        "--directory",
+        type=Path,
+        help="extension directory file (CSV or Parquet), or 'zoom' to pull it from Zoom",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        help="with --directory zoom: keep the pull in this state directory and reuse it (a run's "
+        "state: export the extensions that run planned from); default: pull afresh, keep nothing",
+    )
+    p.add_argument(
+        "--refresh-directory",
+        action="store_true",
+        help="with --directory zoom --state DIR: pull again instead of using the kept pull",
+    )
     p.add_argument("--target", help="selector over the directory, e.g. 'site=London' (default *)")
     p.add_argument(
         "--extension-id",
@@ -368,9 +389,12 @@ def cmd_export(ns: argparse.Namespace) -> int:
         api_url=ns.api_url,
         oauth_url=ns.oauth_url,
         encoding=ns.encoding,
+        state_dir=ns.state,
+        refresh_directory=ns.refresh_directory,
     )
+    show = not ns.quiet and ns.log_format != "json" and sys.stderr.isatty()
     try:
-        result = asyncio.run(export_job(settings))
+        result = asyncio.run(export_job(settings, show=show))
     except RetriableApiError as exc:  # the daily limit, or Zoom out of reach: later, not wrong
         print(
             f"bulkops: export stopped, nothing written: {exc}; run it again later", file=sys.stderr

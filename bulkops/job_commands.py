@@ -58,6 +58,13 @@ def add_job_commands(sub: Any) -> None:
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed operations again")
     p.add_argument("--wait", action="store_true", help="another run on the account: wait, not 73")
+    p.add_argument(
+        "--keep-generations",
+        type=_positive_int,
+        metavar="N",
+        help="finished runs kept under <state>/generations/, oldest deleted first (default "
+        "$BULKOPS_KEEP_GENERATIONS or 30)",
+    )
     add_target_flags(p)
     p.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
     p.add_argument(
@@ -146,7 +153,7 @@ def _add_rate(p: argparse.ArgumentParser) -> None:
 
 
 #: What `run` takes that a preview has no use for: it never writes, so never asks or retries.
-_NOT_FOR_DIFF = frozenset({"-h", "--dry-run", "--yes", "--retry-failed"})
+_NOT_FOR_DIFF = frozenset({"-h", "--dry-run", "--yes", "--retry-failed", "--keep-generations"})
 
 
 def _add_diff(sub: Any, run: argparse.ArgumentParser) -> None:
@@ -271,6 +278,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         sync=sync,
         preview_dir=getattr(ns, "out", None),
         refresh_directory=ns.refresh_directory,
+        keep_generations=getattr(ns, "keep_generations", None),  # `diff` archives nothing
         consent=Consent.GIVEN if ns.yes else Consent.ASK,
     )
     outcome = asyncio.run(run_job(settings, handle_signals=True))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,3 +95,37 @@ def sync_summary(sync: SyncSpec, frame: Any, rate: float) -> str:
     if not len(frame):
         return f"{scope}: every extension already has exactly what the job lists; nothing to send"
     return f"{scope}, planned from what Zoom has now:\n" + format_plan(summarize(frame, rate))
+
+
+def emit_sync_plan(sync: SyncSpec, frame: Any, rate: float) -> None:
+    """The reads' decision as one JSON line on stderr, beside the progress events: what
+    ``sync_summary`` prints in text mode, the deletes included, before any write."""
+    import orjson
+
+    from .jobs.plan import summarize
+
+    counts = summarize(frame, rate).counts if len(frame) else ()
+    window = sync.window
+    record = {
+        "event": "sync_plan",
+        "at": time.time(),
+        "scope": sync.scope.value,
+        "window": None
+        if window is None
+        else {
+            "first": window.first.isoformat(),
+            "last": window.last.isoformat(),
+            "zone": window.zone,
+        },
+        "operations": len(frame),
+        "extensions": int(frame["extension_id"].nunique()) if len(frame) else 0,
+        "by_action": {
+            a: sum(n for act, _, _, n in counts if act == a) for a in ("add", "update", "delete")
+        },
+        "counts": [
+            {"action": a, "setting_type": s, "sub_setting_type": b, "operations": n}
+            for a, s, b, n in counts
+        ],
+    }
+    sys.stderr.write(orjson.dumps(record).decode() + "\n")
+    sys.stderr.flush()

@@ -44,6 +44,7 @@ class RunSettings:
     sync: SyncSpec | None = None  # the job's rows are the whole truth for this scope
     preview_dir: Path | None = None  # a dry run's diff and report; default: <state>.preview
     refresh_directory: bool = False  # with --directory zoom: pull again, not the kept pull
+    keep_generations: int | None = None  # finished runs kept; None: $BULKOPS_KEEP_GENERATIONS or 30
     # ASK (the CLI without --yes): on a terminal, ask before writing to a real account; without
     # one, refuse (exit 2). A Python caller has decided already: GIVEN.
     consent: Consent = Consent.GIVEN

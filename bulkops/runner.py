@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -31,7 +32,8 @@ from .run.engine import Engine
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, RunStats, StopReason
 from .run_consent import cannot_ask, confirm_run, must_ask
-from .run_plan import plan_for, stored_plan, sync_summary
+from .run_generations import new_generation, new_sync_generation
+from .run_plan import emit_sync_plan, plan_for, stored_plan, sync_summary
 from .run_settings import (
     RunOutcome,
     RunSettings,
@@ -111,6 +113,7 @@ async def run_job(
     with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
         if cannot_ask(settings, stdin):  # before a --directory zoom pull sends anything
             raise refuse_without_terminal(Credentials.from_env(env).account_id)
+        keep = generations.resolve_keep(settings.keep_generations, env)
         state_dir = state_dir_for(settings)
         stored = None if plan is not None or settings.options.dry_run else stored_plan(settings)
         if stored is not None:
@@ -147,7 +150,7 @@ async def run_job(
                     if not plans:  # the question shows the plan's counts
                         plans.append(plan_for(settings, directory))
                     await confirm_run(settings, plans[0], env, stdin)
-                job = _Job(job_hash, plans, directory)
+                job = _Job(job_hash, plans, directory, keep)
                 return await _run(
                     settings, job, state_dir, env, display, out, handle_signals, engine_hook
                 )
@@ -164,6 +167,7 @@ class _Job:
     job_hash: str
     plans: list[Plan]
     directory: Path | None
+    keep_generations: int  # archived runs the state keeps (generations.resolve_keep)
 
 
 def _account_lease(
@@ -199,7 +203,9 @@ async def _run(
         state_dir,
         job_hash=job.job_hash,
         job_path=str(settings.job),
-        archive=_new_generation if sync is None else _new_sync_generation,
+        archive=functools.partial(
+            new_generation if sync is None else new_sync_generation, keep=job.keep_generations
+        ),
         renew=sync is not None,
     )
     try:
@@ -253,7 +259,9 @@ async def _run(
                         )
                     )
                     checkpoint.load_plan(planned)
-                    if settings.log_format != "json" and not settings.quiet:
+                    if settings.log_format == "json" and not settings.quiet:
+                        emit_sync_plan(sync, planned, rate)
+                    elif not settings.quiet:
                         print(sync_summary(sync, planned, rate), file=out)
                 engine = Engine(checkpoint, client, limiter, options)
                 for counter in ("requests", "lookups", "rate_limited", "retries"):
@@ -355,28 +363,6 @@ def _write_preview(settings: RunSettings, scratch: Path, directory: Path | None)
             f"cannot write the preview in {target}: {exc}; nothing was sent. Fix that (or "
             "choose another directory with `bulkops diff --out DIR`) and preview again"
         ) from None
-
-
-def _new_generation(state_dir: Path) -> None:
-    """The state holds a finished run of other job contents: keep it aside, reports and all."""
-    from .reports.results import REPORT_FILES
-
-    kept = generations.archive(state_dir, REPORT_FILES)
-    log.info(
-        "the job changed since its last run finished: that run is kept in %s; this is "
-        "generation %d of %s",
-        kept,
-        generations.current(state_dir),
-        state_dir,
-    )
-
-
-def _new_sync_generation(state_dir: Path) -> None:
-    """A sync's last run finished: keep it aside and read Zoom afresh."""
-    from .reports.results import REPORT_FILES
-
-    kept = generations.archive(state_dir, REPORT_FILES)
-    log.info("the last run of this sync finished (kept in %s); reading Zoom afresh", kept)
 
 
 async def _run_and_record(engine: Engine, checkpoint: Checkpoint) -> tuple[RunResult, int]:

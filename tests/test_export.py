@@ -275,6 +275,10 @@ async def test_export_wipe_and_rerun_gives_the_original_state_back(
         result = await export_job(_export(running, out, directory=directory), env=_env(running))
         assert (result.chosen, result.exported, result.left_out) == (10, 10, ())
         assert _errors(out, directory) == []  # `bulkops validate` passes the file as written
+        warned = [
+            str(p) for p in validate(out, directory=directory) if "unknown column" in p.reason
+        ]
+        assert warned == []  # the source_* columns are known: no "unknown column" warning
 
         wipe = _write_job(tmp_path / "wipe.csv", _wipe(exts, before))
         assert await _run(running, wipe, directory, tmp_path / "s2") == 0
@@ -374,7 +378,11 @@ _B = SettingType.BUSINESS_HOURS
     [
         pytest.param({}, "name the extensions", id="nothing-chosen"),
         pytest.param({"target": "site=Paris"}, "--directory", id="target-without-directory"),
-        pytest.param({"directory": Path("zoom")}, "not available", id="directory-zoom"),
+        pytest.param(
+            {"directory": Path("samples/directory.csv"), "refresh_directory": True},
+            "goes with --directory zoom",
+            id="refresh-a-file",
+        ),
         pytest.param(
             {"directory": REPO / "samples" / "directory.csv", "target": "site=Atlantis"},
             "matches --target 'site=Atlantis'",

@@ -13,11 +13,15 @@ import bulkops
 #: The entry points imported on first use: name → the object it must be.
 LAZY: dict[str, tuple[str, str]] = {
     "EngineOptions": ("bulkops.run.engine", "EngineOptions"),
+    "ExportResult": ("bulkops.export", "ExportResult"),
+    "ExportSettings": ("bulkops.export", "ExportSettings"),
     "Plan": ("bulkops.jobs.plan", "Plan"),
     "RunOutcome": ("bulkops.runner", "RunOutcome"),
     "RunResult": ("bulkops.run.stats", "RunResult"),
     "RunSettings": ("bulkops.runner", "RunSettings"),
+    "SyncSpec": ("bulkops.jobs.sync", "SyncSpec"),
     "build_plan": ("bulkops.jobs.plan", "build_plan"),
+    "export_job": ("bulkops.export", "export_job"),
     "run_job": ("bulkops.runner", "run_job"),
     "validate_job": ("bulkops.jobs.plan", "validate"),
     "write_reports": ("bulkops.reports.results", "write_all"),

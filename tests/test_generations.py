@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.cli import main
-from bulkops.errors import StateMismatchError
+from bulkops.errors import ConfigError, StateMismatchError
 from bulkops.exit_codes import EXIT_OK, EXIT_RESUMABLE
 from bulkops.model import OpStatus
 from bulkops.progress import SilentDisplay
@@ -166,3 +166,70 @@ def test_generation_numbers_follow_the_archives(tmp_path: Path) -> None:
     assert [p.name for p in generations.archived(tmp_path)] == ["2", "10"]
     assert generations.archive(tmp_path, []) == tmp_path / "generations" / "11"
     assert generations.current(tmp_path) == 12
+
+
+def test_pruning_keeps_the_newest_and_never_the_current_state(tmp_path: Path) -> None:
+    root = tmp_path / "generations"
+    for n in (1, 2, 3, 9, 10):
+        (root / str(n)).mkdir(parents=True)
+        (root / str(n) / DB_NAME).write_text(str(n))
+    (root / "notes").mkdir()  # not a generation: never touched
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "0").symlink_to(elsewhere)  # not one bulkops made: left alone
+    (tmp_path / DB_NAME).write_text("current")
+
+    gone = generations.prune(tmp_path, 2)
+    assert [p.name for p in gone] == ["1", "2", "3"]
+    assert [p.name for p in generations.archived(tmp_path)] == ["0", "9", "10"]
+    assert (root / "notes").is_dir() and elsewhere.is_dir()
+    assert (tmp_path / DB_NAME).read_text() == "current"
+    assert generations.current(tmp_path) == 11  # the numbering goes on
+    assert generations.prune(tmp_path, 2) == []
+    with pytest.raises(ValueError):
+        generations.prune(tmp_path, 0)
+
+
+@pytest.mark.parametrize(
+    ("given", "env", "expected"),
+    [
+        pytest.param(None, {}, generations.DEFAULT_KEEP, id="default"),
+        pytest.param(None, {"BULKOPS_KEEP_GENERATIONS": " 7 "}, 7, id="env"),
+        pytest.param(3, {"BULKOPS_KEEP_GENERATIONS": "7"}, 3, id="flag-wins"),
+        pytest.param(None, {"BULKOPS_KEEP_GENERATIONS": "0"}, "at least 1", id="env-zero"),
+        pytest.param(None, {"BULKOPS_KEEP_GENERATIONS": "many"}, "'many'", id="env-word"),
+    ],
+)
+def test_how_many_generations_are_kept(
+    given: int | None, env: dict[str, str], expected: int | str
+) -> None:
+    if isinstance(expected, int):
+        assert generations.resolve_keep(given, env) == expected
+    else:
+        with pytest.raises(ConfigError, match=expected):
+            generations.resolve_keep(given, env)
+
+
+async def test_a_nightly_job_keeps_only_its_last_generations(tmp_path: Path) -> None:
+    job = tmp_path / "nightly.csv"
+    state = tmp_path / "state"
+    settings = RunSettings(job=job, state_dir=state, simulate=True, keep_generations=2)
+    rows: list[str] = []
+    for night in range(1, 6):  # a file that changes every night: each run archives the last
+        rows.append(_row(f"Night {night}", f"2027-03-{night:02d}"))
+        _write(job, rows)
+        done = await _run(settings)
+        assert done.exit_code == EXIT_OK and done.generation == night
+    assert [p.name for p in generations.archived(state)] == ["3", "4"]
+    with open_readonly(state / "generations" / "4") as last:
+        assert last.counts() == {OpStatus.ALREADY_PRESENT: 3, OpStatus.SUCCEEDED: 1}
+    with open_readonly(state) as now:  # the current state is whole
+        assert now.counts() == {OpStatus.ALREADY_PRESENT: 4, OpStatus.SUCCEEDED: 1}
+
+
+def test_the_run_flag_refuses_zero(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    job = _write(tmp_path / "job.csv", [_row("Day", "2027-03-01")])
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(job), "--simulate", "--keep-generations", "0"])
+    assert exited.value.code == 2
+    assert "--keep-generations: must be at least 1" in capsys.readouterr().err

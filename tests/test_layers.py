@@ -31,6 +31,7 @@ STAGES: dict[str, int] = {
     "run_settings": 6,
     "run_target": 6,
     "run_plan": 6,
+    "run_generations": 6,
     "run_consent": 6,
     "runner": 7,
     "authoring": 7,

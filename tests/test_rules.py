@@ -741,3 +741,27 @@ def test_every_allowed_combination_has_a_valid_row() -> None:
                 row=2,
             )
             assert spec is not None and problems == [], (action, setting, sub, problems)
+
+
+CH_BUSINESS = {**CH_CLOSED, "setting_type": "business_hours"}
+QUEUE_DISTRIBUTION = {"ring_mode": "simultaneous", "ring_duration": 30}
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        pytest.param({"max_wait_time": 30}, True, id="user-wait-alone"),
+        pytest.param({"ring_mode": "simultaneous"}, True, id="user-ring-alone"),
+        pytest.param({"ring_mode": "simultaneous", "max_wait_time": 30}, False, id="user-both"),
+        # What `bulkops export` writes for a call queue: its own max wait, no user ring_mode.
+        pytest.param(
+            {"call_distribution": QUEUE_DISTRIBUTION, "max_wait_time": 300}, False, id="queue"
+        ),
+    ],
+)
+def test_ring_mode_and_max_wait_time_pair_only_for_a_user_body(
+    settings: dict[str, object], warned: bool
+) -> None:
+    spec, problems = check_row(row(**CH_BUSINESS, settings=settings), file="f", row=2)
+    assert spec is not None
+    assert [p.value for p in problems] == (["ring_mode/max_wait_time"] if warned else [])

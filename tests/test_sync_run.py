@@ -5,6 +5,7 @@ sync resumes what it recorded instead of reading the account again."""
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -216,6 +217,79 @@ async def test_one_sync_converges_and_a_second_sends_no_write(
     assert "already has exactly what the job lists; nothing to send" in text
     assert f"requests sent     {len(users)} (0 writes, {len(users)} reads)" in text
     assert_converged(sim, users, before)
+
+
+async def test_json_logs_carry_the_planned_counts_as_an_event(
+    tmp_path: Path,
+    running: RunningSimulator,
+    users: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = running.simulator
+    seed_holidays(sim, users)
+    job = holiday_job(tmp_path, users)
+    settings = RunSettings(
+        job=job,
+        state_dir=tmp_path / "state",
+        rate=500,
+        options=EngineOptions(retry=FAST_RETRY),
+        api_url=running.api_url,
+        oauth_url=running.oauth_url,
+        write_reports=False,
+        sync=YEAR,
+        log_format="json",
+    )
+    for converged in (False, True):
+        out = io.StringIO()
+        outcome = await run_job(settings, env=ENV, display=PlainDisplay(io.StringIO()), out=out)
+        assert outcome.exit_code == 0
+        assert "planned from what Zoom has now" not in out.getvalue()  # the text is text mode's
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        [event] = [line for line in lines if line.get("event") == "sync_plan"]
+        n = 0 if converged else len(users)
+        assert event["scope"] == "holiday_hours"
+        assert event["window"] == {"first": "2027-01-01", "last": "2027-12-31", "zone": "UTC"}
+        assert event["by_action"] == {"add": n, "update": n, "delete": n}
+        assert event["operations"] == 3 * n and event["extensions"] == n
+        deletes = [c for c in event["counts"] if c["action"] == "delete"]
+        expected = (
+            []
+            if converged
+            else [
+                {
+                    "action": "delete",
+                    "setting_type": "holiday_hours",
+                    "sub_setting_type": "holiday",
+                    "operations": n,
+                }
+            ]
+        )
+        assert deletes == expected
+
+
+async def test_a_nightly_sync_keeps_only_its_last_generations(
+    tmp_path: Path, running: RunningSimulator, users: list[str]
+) -> None:
+    seed_holidays(running.simulator, users)
+    job = holiday_job(tmp_path, users)
+    state = tmp_path / "state"
+    settings = RunSettings(
+        job=job,
+        state_dir=state,
+        rate=500,
+        options=EngineOptions(retry=FAST_RETRY),
+        api_url=running.api_url,
+        oauth_url=running.oauth_url,
+        write_reports=False,
+        sync=YEAR,
+        keep_generations=2,
+    )
+    for night in range(1, 5):  # every finished sync is archived by the next night's run
+        done = await run_job(
+            settings, env=ENV, display=PlainDisplay(io.StringIO()), out=io.StringIO()
+        )
+        assert done.exit_code == 0 and done.generation == night
+    assert sorted(p.name for p in (state / "generations").iterdir()) == ["2", "3"]
 
 
 async def test_a_dry_run_counts_the_deletes_and_writes_nothing(

@@ -282,8 +282,12 @@ def _build_call_handling(
         )
     if settings.get("busy_on_another_call_action") == 10 and "busy_phone_number" not in settings:
         r.error("settings", None, "settings.busy_phone_number is required when busy action is 10")
-    if setting is SettingType.BUSINESS_HOURS and ("ring_mode" in settings) != (
-        "max_wait_time" in settings
+    # A body with call_distribution is a call queue's (its max_wait_time is the queue's own):
+    # the pairing is a user's rule, and warning there would flag every exported queue.
+    if (
+        setting is SettingType.BUSINESS_HOURS
+        and "call_distribution" not in settings
+        and ("ring_mode" in settings) != ("max_wait_time" in settings)
     ):
         r.warn(
             "settings",

@@ -31,7 +31,9 @@ numbered as a spreadsheet shows them: the header is row 1, the first data row is
 | `hours` | business hours in words (`Mon-Fri 08:00-18:00`, `24/7`, `closed`; grammar in ``hours``) for update business_hours/custom_hours, which it implies |
 
 Flat columns and `settings` merge into one body; the same field given in both with different
-values is an error. Unknown columns and unknown `settings` keys are warnings (Zoom has many
+values is an error. The `source_*` columns ``bulkops export`` writes (``INFORMATIONAL_COLUMNS``)
+are read as information and never sent. Other unknown columns and unknown `settings` keys are
+warnings (Zoom has many
 fields; unknown keys are sent as given). A value in a column the operation does not use is an
 error, so a misplaced value never silently does nothing.
 
@@ -120,6 +122,19 @@ from .intake import echo
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .tables import read_table
 
+#: What ``bulkops export`` writes beside the job columns: the exported account's ids and
+#: directory attributes of each row. Read as information (no warning), never sent: they say
+#: where a row came from, and an admin copies an id into ``holiday_id``/``call_forwarding_id``
+#: to write an update or delete by id.
+INFORMATIONAL_COLUMNS = (
+    "source_extension_id",
+    "source_extension_number",
+    "source_email",
+    "source_holiday_id",
+    "source_call_forwarding_id",
+)
+_READ = KNOWN_COLUMNS | frozenset(INFORMATIONAL_COLUMNS)
+
 
 @dataclass(frozen=True, slots=True)
 class JobRows:
@@ -171,7 +186,7 @@ def load(
     if reason:
         problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))
     for column in table.frame.columns:
-        if column not in KNOWN_COLUMNS:
+        if column not in _READ:
             problems.append(
                 Problem(
                     table.path,
@@ -179,9 +194,11 @@ def load(
                     echo(str(column)),
                     None,
                     "unknown column, ignored"
-                    + did_you_mean(str(column), KNOWN_COLUMNS)
+                    + did_you_mean(str(column), _READ)
                     + "; known: "
-                    + ", ".join(sorted(KNOWN_COLUMNS)),
+                    + ", ".join(sorted(KNOWN_COLUMNS))
+                    + "; informational (read, never sent): "
+                    + ", ".join(INFORMATIONAL_COLUMNS),
                     "warning",
                 )
             )

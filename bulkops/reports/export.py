@@ -17,8 +17,8 @@
 
 Adds are natural-keyed, so a rerun against an extension that still has the item finds it and
 sends nothing for it (``already_present``). The ids Zoom uses travel beside the job columns, in
-columns the job reader ignores (``ID_COLUMNS``): an admin copies them into ``holiday_id`` /
-``call_forwarding_id`` to write updates and deletes by id.
+informational columns the job reader reads but never sends (``ID_COLUMNS``): an admin copies
+them into ``holiday_id`` / ``call_forwarding_id`` to write updates and deletes by id.
 
 ## What cannot be exported (each is a note)
 
@@ -31,10 +31,14 @@ columns the job reader ignores (``ID_COLUMNS``): an admin copies them into ``hol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from ..jobs.jobfile import INFORMATIONAL_COLUMNS
 from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry
@@ -42,14 +46,8 @@ from .before import MISSING, Snapshot, read_back, section, span_columns
 from .jobrows import JOB_COLUMNS, Json, Row, make_row, row_problem
 
 #: The ids (and directory attributes) of the exported account, beside the job columns. The job
-#: reader ignores them (one "unknown column" warning each); they never address anything.
-ID_COLUMNS = (
-    "source_extension_id",
-    "source_extension_number",
-    "source_email",
-    "source_holiday_id",
-    "source_call_forwarding_id",
-)
+#: reader knows them as informational columns (no warning, never sent): they address nothing.
+ID_COLUMNS = INFORMATIONAL_COLUMNS
 #: How the rows may name their extension: the job-file column that carries it.
 ADDRESS_COLUMNS = ("extension_id", "extension_number", "email")
 
@@ -287,3 +285,70 @@ def _forwarding(
                 forwarding_id=entry.id,
                 what=f"{where}: {entry.describe()}",
             )
+
+
+def from_directory(
+    path: Path,
+    target: str | None,
+    extension_ids: Sequence[str],
+    address: str,
+    *,
+    encoding: str | None = None,
+) -> list[Exported]:
+    """The extensions of the directory file ``path`` that ``target`` selects (every one when
+    None), narrowed to ``extension_ids`` when given, in directory order; ConfigError when none
+    is, or when the directory lacks the ``address`` column."""
+    from ..jobs.directory import load_directory, parse_selector
+
+    directory = load_directory(path, encoding=encoding)
+    frame = directory.frame
+    text = target or "*"
+    try:
+        positions = directory.match(parse_selector(text)).tolist()
+    except ValueError as exc:
+        raise ConfigError(f"--target {text!r} {exc}") from None
+    except KeyError as exc:
+        have = ", ".join(map(str, frame.columns))
+        raise ConfigError(
+            f"--target uses column {exc.args[0]!r}, which {directory.path} lacks; it has {have}"
+        ) from None
+    if extension_ids:
+        wanted = set(extension_ids)
+        positions = [p for p in positions if frame["extension_id"].iat[p] in wanted]
+    if not positions:
+        raise ConfigError(
+            f"no extension of {directory.path} matches --target {text!r}: compare its values "
+            "with the directory's (a selector is column=value[,value…][&column=value…])"
+        )
+    if address != "extension_id" and address not in frame.columns:
+        raise ConfigError(f"--address-by {address}: {directory.path} has no {address} column")
+
+    def cell(position: int, column: str) -> str:
+        return str(frame[column].iat[position]) if column in frame.columns else ""
+
+    return [
+        Exported(cell(p, "extension_id"), cell(p, "extension_number"), cell(p, "email"))
+        for p in positions
+    ]
+
+
+def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
+    """CSV or Parquet, atomically and mode 0600 (it holds the account's ids), like the reports."""
+    from ..jobs.tables import atomic_file, atomic_path
+
+    try:
+        if path.suffix.lower() == ".csv":
+            with atomic_file(path) as fh:
+                out = csv.writer(fh, lineterminator="\n")
+                out.writerow(header)
+                out.writerows([row.get(c, "") for c in header] for row in rows)
+            return
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [[row.get(c, "") for c in header] for row in rows], columns=list(header), dtype="string"
+        )
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {path}: {exc.strerror or exc}") from None
