@@ -248,7 +248,8 @@ async def test_json_logs_carry_the_planned_counts_as_an_event(
         [event] = [line for line in lines if line.get("event") == "sync_plan"]
         n = 0 if converged else len(users)
         assert event["scope"] == "holiday_hours"
-        assert event["window"] == {"first": "2027-01-01", "last": "2027-12-31", "zone": "UTC"}
+        # no --timezone: each extension counts the window in its own zone
+        assert event["window"] == {"first": "2027-01-01", "last": "2027-12-31", "zone": None}
         assert event["by_action"] == {"add": n, "update": n, "delete": n}
         assert event["operations"] == 3 * n and event["extensions"] == n
         deletes = [c for c in event["counts"] if c["action"] == "delete"]
