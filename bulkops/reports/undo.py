@@ -45,12 +45,24 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from typing import Any, Literal
 
+from ..jobs.checks import check_id
 from ..model import Action, Operation, Outcome, SettingType, SubSettingType
+from ..state.schema import OPS_COLUMN_NAMES, op_record
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
-from .jobrows import Json, Row, holiday_ref, make_row, named, row_problem
+from .jobrows import (
+    JOB_COLUMNS,
+    Json,
+    Row,
+    accepted_rows,
+    holiday_ref,
+    make_row,
+    named,
+    row_problem,
+)
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -63,6 +75,47 @@ def _contacts_changed(items: object) -> set[str]:
     """Ids of the entries whose external contact an update's list set."""
     items = items if isinstance(items, list) else []
     return {str(i["id"]) for i in items if isinstance(i, dict) and "external_contact" in i}
+
+
+#: What building one operation's undo made, in order: ("row", its note, the row), or a line for
+#: undo-notes.txt: ("note", the line, None) or ("cannot", why, None); ("made", "", row): a row
+#: ``added_holiday_undo`` made whole, valid by construction.
+_Step = tuple[Literal["row", "made", "note", "cannot"], str, Row | None]
+
+
+_AT = {name: i for i, name in enumerate(OPS_COLUMN_NAMES)}
+
+
+def added_holiday_undo(raw: tuple[Any, ...]) -> Row | None:
+    """The undo row of a succeeded holiday add, from its ops row (``OPS_COLUMN_NAMES``): what
+    ``UndoBuilder.add`` makes of it, note and source_row included; None for any other operation.
+
+    Valid by construction, so not checked row by row: a holiday delete that names one extension
+    and the holiday by id, both ids checked here as the job-file rules check them (``check_id``),
+    is a row those rules accept (a test holds a sample of them to the rules).
+    """
+    if raw[_AT["action"]] != Action.ADD.value:
+        return None
+    setting = raw[_AT["setting_type"]]
+    if setting != SettingType.HOLIDAY_HOURS.value:
+        return None
+    if raw[_AT["sub_setting_type"]] != SubSettingType.HOLIDAY.value:
+        return None
+    created, extension_id = raw[_AT["created_id"]], raw[_AT["extension_id"]]
+    if not isinstance(created, str) or check_id(created) or check_id(extension_id):
+        return None
+    row = dict.fromkeys(JOB_COLUMNS, "")
+    row.update(
+        action=Action.DELETE.value,
+        setting_type=setting,
+        sub_setting_type=SubSettingType.HOLIDAY.value,
+        extension_id=extension_id,
+        holiday_id=created,
+    )
+    source = raw[_AT["row"]]
+    row["note"] = f"undoes row {source}: delete the holiday {raw[_AT['holiday_name']]!r} it added"
+    row["source_row"] = str(source)
+    return row
 
 
 # --- undo ---------------------------------------------------------------------------------
@@ -79,7 +132,15 @@ class UndoResult:
 
 
 class UndoBuilder:
-    """Feed succeeded operations newest first; collect undo rows and what cannot be undone."""
+    """Feed succeeded operations newest first; collect undo rows and what cannot be undone.
+
+    Each row is checked with the job-file rules before it is handed on. One at a time that check
+    costs more than building the row, so the builder holds up to ``batch`` operations' rows and
+    notes, checks their rows as one frame (``jobs.columns.plain_specs``), and only the rows that
+    check does not accept go through the per-row rules (``row_problem``) for their message. The
+    rows and notes then reach the callbacks in the order they were made; call ``finish`` after
+    the last operation.
+    """
 
     def __init__(
         self,
@@ -87,6 +148,8 @@ class UndoBuilder:
         deleted: Container[tuple[str, str]],
         on_row: Callable[[Row], object],
         on_note: Callable[[str], object],
+        *,
+        batch: int = 1,
     ) -> None:
         # ``deleted``: (extension_id, id) of every holiday and forwarding entry the job deleted.
         self._load = functools.lru_cache(maxsize=2048)(snapshot)
@@ -95,60 +158,112 @@ class UndoBuilder:
         self.result = UndoResult()
         self._on_row = on_row
         self._on_note = on_note
+        self._batch = batch
+        self._steps: list[_Step] = []  # what the operation being added made
+        self._waiting: list[tuple[Operation | None, list[_Step]]] = []
 
     def _snap(self, extension_id: str) -> Snapshot | None:
         body = self._load(extension_id)
         return None if body is None else Snapshot(body)
 
     def note(self, text: str) -> None:
+        self._steps.append(("note", text, None))
+
+    def cannot(self, op: Operation, why: str) -> None:
+        self._steps.append(("cannot", why, None))
+
+    def emit(self, op: Operation, row: Row, note: str) -> None:
+        self._steps.append(("row", note, row))
+
+    def add(self, op: Operation, outcome: Outcome) -> None:
+        """One succeeded operation and its outcome (call in reverse plan order)."""
+        self._steps = []
+        self._build(op, outcome)
+        self._waiting.append((op, self._steps))
+        if len(self._waiting) >= self._batch:
+            self.finish()
+
+    def add_raw(self, raw: tuple[Any, ...]) -> None:
+        """``add`` of a row as ``StateReader.raw_records`` reads it: a holiday add's undo (the
+        commonest of a large job's) is made from its cells without decoding the operation."""
+        row = added_holiday_undo(raw)
+        if row is None:
+            record = op_record(raw)
+            self.add(record.op, record.outcome)
+            return
+        self._waiting.append((None, [("made", "", row)]))
+        if len(self._waiting) >= self._batch:
+            self.finish()
+
+    def finish(self) -> None:
+        """Check the waiting rows and hand them and the notes on, in the order they were made."""
+        made = [row for _, steps in self._waiting for kind, _, row in steps if kind == "row"]
+        sure = iter(accepted_rows([row for row in made if row is not None]))
+        for op, steps in self._waiting:
+            rows_before, notes_before = self.result.rows, self.result.notes
+            for kind, text, row in steps:
+                if row is not None and (kind == "made" or op is None):
+                    self.result.rows += 1
+                    self._on_row(row)
+                elif op is None:
+                    continue  # only made rows come without their operation
+                elif row is not None:
+                    self._write_row(op, row, text, checked=next(sure))
+                elif kind == "note":
+                    self._write_note(text)
+                else:
+                    self._write_cannot(op, text)
+            if self.result.rows > rows_before:
+                self.result.reversible += 1
+            elif self.result.notes == notes_before and op is not None:
+                self._write_cannot(op, "nothing to reverse")
+        self._waiting = []
+
+    def _write_note(self, text: str) -> None:
         self.result.notes += 1
         self._on_note(text)
 
-    def cannot(self, op: Operation, why: str) -> None:
+    def _write_cannot(self, op: Operation, why: str) -> None:
         self.result.not_reversible += 1
-        self.note(
+        self._write_note(
             f"row {op.row} ({op.action.value} {op.setting_type.value}/"
             f"{op.sub_setting_type.value} on {named(op)}): {why}"
         )
 
-    def emit(self, op: Operation, row: Row, note: str) -> None:
-        problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
-        if problem is not None:
-            self.cannot(op, f"the reversing row would not be a valid job row ({problem})")
-            return
+    def _write_row(self, op: Operation, row: Row, note: str, *, checked: bool) -> None:
+        if not checked:
+            problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
+            if problem is not None:
+                self._write_cannot(
+                    op, f"the reversing row would not be a valid job row ({problem})"
+                )
+                return
         row["note"] = f"undoes row {op.row}: {note}"
         row["source_row"] = str(op.row)
         self.result.rows += 1
         self._on_row(row)
 
-    def add(self, op: Operation, outcome: Outcome) -> None:
-        """One succeeded operation and its outcome (call in reverse plan order)."""
+    def _build(self, op: Operation, outcome: Outcome) -> None:
         sub, action = op.sub_setting_type, op.action
-        before = self.result.rows
-        notes = self.result.notes
         if action is Action.ADD:
             self._undo_add(op, outcome)
-        else:
-            snap = self._snap(op.extension_id)
-            if snap is None:
-                self.cannot(op, "no before-image (the extension was not read before its write)")
-            elif sub is SubSettingType.HOLIDAY:
-                (self._undo_holiday_delete if action is Action.DELETE else self._undo_holiday)(
-                    op, outcome, snap
-                )
-            elif sub is SubSettingType.CALL_FORWARDING:
-                if action is Action.DELETE:
-                    self._undo_forwarding_delete(op, outcome, snap)
-                else:
-                    self._undo_forwarding_update(op, outcome, snap)
-            elif sub is SubSettingType.CUSTOM_HOURS:
-                self._undo_custom_hours(op, snap)
+            return
+        snap = self._snap(op.extension_id)
+        if snap is None:
+            self.cannot(op, "no before-image (the extension was not read before its write)")
+        elif sub is SubSettingType.HOLIDAY:
+            (self._undo_holiday_delete if action is Action.DELETE else self._undo_holiday)(
+                op, outcome, snap
+            )
+        elif sub is SubSettingType.CALL_FORWARDING:
+            if action is Action.DELETE:
+                self._undo_forwarding_delete(op, outcome, snap)
             else:
-                self._undo_call_handling(op, outcome, snap)
-        if self.result.rows > before:
-            self.result.reversible += 1
-        elif self.result.notes == notes:
-            self.cannot(op, "nothing to reverse")
+                self._undo_forwarding_update(op, outcome, snap)
+        elif sub is SubSettingType.CUSTOM_HOURS:
+            self._undo_custom_hours(op, snap)
+        else:
+            self._undo_call_handling(op, outcome, snap)
 
     # -- per kind ----------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 CHUNK = 2_000  # rows per fetch of a streamed read
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
+_EXTENSION_AT = OPS_COLUMN_NAMES.index("extension_id")
 _OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
 
 
@@ -158,14 +159,40 @@ class StateReader:
         self, which: Statuses | None = None, *, newest_first: bool = False
     ) -> Iterator[OpRecord]:
         """The operations ``which`` selects (all by default), in plan order or its reverse."""
+        for batch in self.raw_records(which, newest_first=newest_first):
+            yield from (_op_record(r) for r in batch)
+
+    def raw_records(
+        self, which: Statuses | None = None, *, newest_first: bool = False
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """``records`` undecoded, ``CHUNK`` rows of ``OPS_COLUMN_NAMES`` at a time: for a pass
+        that needs only a few cells of most operations (``state.schema.op_record`` reads one)."""
         where, params = ("", ()) if which is None else which.where()
         order = " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
         cur = self._conn.execute(_SELECT_OPS + where + order, params)
         try:
             while batch := cur.fetchmany(CHUNK):
-                yield from (_op_record(r) for r in batch)
+                yield batch
         finally:
             cur.close()  # an abandoned read must not pin the database at its moment
+
+    def lanes(self) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """Every operation as a raw row of ``OPS_COLUMN_NAMES`` (``state.schema.op_record`` reads
+        one), grouped by extension, each group in plan order: one pass over the ``ops_lane``
+        index for work done extension by extension over a whole state."""
+        cur = self._conn.execute(_SELECT_OPS + " ORDER BY extension_id, seq")
+        lane: list[tuple[Any, ...]] = []
+        try:
+            while batch := cur.fetchmany(CHUNK):
+                for row in batch:
+                    if lane and row[_EXTENSION_AT] != lane[0][_EXTENSION_AT]:
+                        yield str(lane[0][_EXTENSION_AT]), lane
+                        lane = []
+                    lane.append(row)
+            if lane:
+                yield str(lane[0][_EXTENSION_AT]), lane
+        finally:
+            cur.close()
 
     def op_frame(
         self, columns: Sequence[str], which: Statuses | None = None, *, limit: int
@@ -216,10 +243,15 @@ class StateReader:
 
     def snapshot(self, extension_id: str) -> dict[str, Any] | None:
         """The first GET of ``extension_id`` the run stored (its before-image), if any."""
+        text = self.snapshot_text(extension_id)
+        return None if text is None else dict(orjson.loads(text))
+
+    def snapshot_text(self, extension_id: str) -> str | None:
+        """``snapshot`` as the JSON text stored, unparsed."""
         row = self._conn.execute(
             "SELECT settings FROM snapshots WHERE extension_id = ?", (extension_id,)
         ).fetchone()
-        return None if row is None else dict(orjson.loads(row[0]))
+        return None if row is None else str(row[0])
 
     # -- attempts ----------------------------------------------------------------------------
 
