@@ -16,9 +16,10 @@ from test_report import build_state
 from bulkops.jobs.plan import build_plan
 from bulkops.model import Action, OpStatus, Outcome
 from bulkops.reports.changes import Change, lane_changes
-from bulkops.reports.jobrows import JOB_COLUMNS, accepted_rows, row_problem
+from bulkops.reports.jobrows import JOB_COLUMNS, Row, accepted_rows, row_problem
 from bulkops.reports.results import UNDO_COLUMNS, write_all
-from bulkops.reports.undo import UndoBuilder, added_holiday_undo
+from bulkops.reports.undo import UndoBuilder
+from bulkops.reports.undo_out import added_holiday_undo
 from bulkops.state.checkpoint import Checkpoint
 from bulkops.state.reader import open_readonly, statuses
 
@@ -161,7 +162,7 @@ async def test_reports_equal_the_reference(shape: str, tmp_path: Path) -> None:
 async def test_made_holiday_undo_rows_pass_the_job_rules(tmp_path: Path) -> None:
     """The rows ``added_holiday_undo`` makes without the rules' check: the rules accept them."""
     state = await _fan_out_state(tmp_path)
-    made = []
+    made: list[Row] = []
     with open_readonly(state) as reader:
         for batch in reader.raw_records(statuses(OpStatus.SUCCEEDED)):
             made.extend(row for raw in batch if (row := added_holiday_undo(raw)) is not None)

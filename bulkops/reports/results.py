@@ -16,9 +16,11 @@ one read transaction (so every file describes the same moment), and writes atomi
   reverse (``reports.undo`` explains both).
 - ``report.html``: one self-contained page (``reports.html``).
 
-Memory does not grow with the job: every output streams ``CHUNK`` rows at a time, undo.csv row
-by row, the latency figures and the timeline are computed by SQLite (``state.reader``), and the
-page's table is fetched with ``LIMIT``.
+Memory does not grow with the job: every output streams ``CHUNK`` rows at a time (undo.csv's
+rows checked by the job-file rules a frame at a time, ``reports.undo``), the before/after words
+are worked out once per distinct extension's operations and joined by seq range
+(``reports.changes.ChangeIndex``), the latency figures and the timeline are computed by SQLite
+(``state.reader``), and the page's table is fetched with ``LIMIT``.
 
 CSV cells that a spreadsheet would run as formulas are prefixed with ``'`` (``jobs.csvsafe``);
 in failures.csv and undo.csv only the ``error`` column can be so changed: a holiday name or

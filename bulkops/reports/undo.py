@@ -44,25 +44,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Container
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from ..jobs.checks import check_id
 from ..model import Action, Operation, Outcome, SettingType, SubSettingType
-from ..state.schema import OPS_COLUMN_NAMES, op_record
+from ..state.schema import op_record
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
-from .jobrows import (
-    JOB_COLUMNS,
-    Json,
-    Row,
-    accepted_rows,
-    holiday_ref,
-    make_row,
-    named,
-    row_problem,
-)
+from .jobrows import Json, Row, holiday_ref, make_row, named
+from .undo_out import Step, UndoOutput, added_holiday_undo
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -77,69 +67,15 @@ def _contacts_changed(items: object) -> set[str]:
     return {str(i["id"]) for i in items if isinstance(i, dict) and "external_contact" in i}
 
 
-#: What building one operation's undo made, in order: ("row", its note, the row), or a line for
-#: undo-notes.txt: ("note", the line, None) or ("cannot", why, None); ("made", "", row): a row
-#: ``added_holiday_undo`` made whole, valid by construction.
-_Step = tuple[Literal["row", "made", "note", "cannot"], str, Row | None]
-
-
-_AT = {name: i for i, name in enumerate(OPS_COLUMN_NAMES)}
-
-
-def added_holiday_undo(raw: tuple[Any, ...]) -> Row | None:
-    """The undo row of a succeeded holiday add, from its ops row (``OPS_COLUMN_NAMES``): what
-    ``UndoBuilder.add`` makes of it, note and source_row included; None for any other operation.
-
-    Valid by construction, so not checked row by row: a holiday delete that names one extension
-    and the holiday by id, both ids checked here as the job-file rules check them (``check_id``),
-    is a row those rules accept (a test holds a sample of them to the rules).
-    """
-    if raw[_AT["action"]] != Action.ADD.value:
-        return None
-    setting = raw[_AT["setting_type"]]
-    if setting != SettingType.HOLIDAY_HOURS.value:
-        return None
-    if raw[_AT["sub_setting_type"]] != SubSettingType.HOLIDAY.value:
-        return None
-    created, extension_id = raw[_AT["created_id"]], raw[_AT["extension_id"]]
-    if not isinstance(created, str) or check_id(created) or check_id(extension_id):
-        return None
-    row = dict.fromkeys(JOB_COLUMNS, "")
-    row.update(
-        action=Action.DELETE.value,
-        setting_type=setting,
-        sub_setting_type=SubSettingType.HOLIDAY.value,
-        extension_id=extension_id,
-        holiday_id=created,
-    )
-    source = raw[_AT["row"]]
-    row["note"] = f"undoes row {source}: delete the holiday {raw[_AT['holiday_name']]!r} it added"
-    row["source_row"] = str(source)
-    return row
-
-
 # --- undo ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class UndoResult:
-    """Counts only: the rows and notes themselves went to the builder's callbacks."""
-
-    rows: int = 0  # undo rows emitted
-    notes: int = 0  # lines for undo-notes.txt: what cannot be (fully) reversed
-    reversible: int = 0
-    not_reversible: int = 0
 
 
 class UndoBuilder:
     """Feed succeeded operations newest first; collect undo rows and what cannot be undone.
 
-    Each row is checked with the job-file rules before it is handed on. One at a time that check
-    costs more than building the row, so the builder holds up to ``batch`` operations' rows and
-    notes, checks their rows as one frame (``jobs.columns.plain_specs``), and only the rows that
-    check does not accept go through the per-row rules (``row_problem``) for their message. The
-    rows and notes then reach the callbacks in the order they were made; call ``finish`` after
-    the last operation.
+    Each row is checked with the job-file rules before it is handed on, ``batch`` operations at a
+    time (``reports.undo_out``); the rows and notes reach the callbacks in the order they were
+    made. Call ``finish`` after the last operation.
     """
 
     def __init__(
@@ -155,12 +91,9 @@ class UndoBuilder:
         self._load = functools.lru_cache(maxsize=2048)(snapshot)
         self.deleted = deleted
         self.readded: set[tuple[str, str, str]] = set()  # (extension, kind, natural key)
-        self.result = UndoResult()
-        self._on_row = on_row
-        self._on_note = on_note
-        self._batch = batch
-        self._steps: list[_Step] = []  # what the operation being added made
-        self._waiting: list[tuple[Operation | None, list[_Step]]] = []
+        self._out = UndoOutput(on_row, on_note, batch=batch)
+        self.result = self._out.result
+        self._steps: list[Step] = []  # what the operation being added made
 
     def _snap(self, extension_id: str) -> Snapshot | None:
         body = self._load(extension_id)
@@ -179,9 +112,7 @@ class UndoBuilder:
         """One succeeded operation and its outcome (call in reverse plan order)."""
         self._steps = []
         self._build(op, outcome)
-        self._waiting.append((op, self._steps))
-        if len(self._waiting) >= self._batch:
-            self.finish()
+        self._out.hold(op, self._steps)
 
     def add_raw(self, raw: tuple[Any, ...]) -> None:
         """``add`` of a row as ``StateReader.raw_records`` reads it: a holiday add's undo (the
@@ -191,57 +122,11 @@ class UndoBuilder:
             record = op_record(raw)
             self.add(record.op, record.outcome)
             return
-        self._waiting.append((None, [("made", "", row)]))
-        if len(self._waiting) >= self._batch:
-            self.finish()
+        self._out.hold(None, [("made", "", row)])
 
     def finish(self) -> None:
-        """Check the waiting rows and hand them and the notes on, in the order they were made."""
-        made = [row for _, steps in self._waiting for kind, _, row in steps if kind == "row"]
-        sure = iter(accepted_rows([row for row in made if row is not None]))
-        for op, steps in self._waiting:
-            rows_before, notes_before = self.result.rows, self.result.notes
-            for kind, text, row in steps:
-                if row is not None and (kind == "made" or op is None):
-                    self.result.rows += 1
-                    self._on_row(row)
-                elif op is None:
-                    continue  # only made rows come without their operation
-                elif row is not None:
-                    self._write_row(op, row, text, checked=next(sure))
-                elif kind == "note":
-                    self._write_note(text)
-                else:
-                    self._write_cannot(op, text)
-            if self.result.rows > rows_before:
-                self.result.reversible += 1
-            elif self.result.notes == notes_before and op is not None:
-                self._write_cannot(op, "nothing to reverse")
-        self._waiting = []
-
-    def _write_note(self, text: str) -> None:
-        self.result.notes += 1
-        self._on_note(text)
-
-    def _write_cannot(self, op: Operation, why: str) -> None:
-        self.result.not_reversible += 1
-        self._write_note(
-            f"row {op.row} ({op.action.value} {op.setting_type.value}/"
-            f"{op.sub_setting_type.value} on {named(op)}): {why}"
-        )
-
-    def _write_row(self, op: Operation, row: Row, note: str, *, checked: bool) -> None:
-        if not checked:
-            problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
-            if problem is not None:
-                self._write_cannot(
-                    op, f"the reversing row would not be a valid job row ({problem})"
-                )
-                return
-        row["note"] = f"undoes row {op.row}: {note}"
-        row["source_row"] = str(op.row)
-        self.result.rows += 1
-        self._on_row(row)
+        """Hand on what is still held: call after the last operation."""
+        self._out.finish()
 
     def _build(self, op: Operation, outcome: Outcome) -> None:
         sub, action = op.sub_setting_type, op.action
