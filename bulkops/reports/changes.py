@@ -27,7 +27,7 @@ import orjson
 from ..jobs.hours import from_body
 from ..model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 from ..state.reader import StateReader
-from ..state.schema import OPS_COLUMN_NAMES, OpRecord, op_record
+from ..state.schema import OpRecord
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry, instant, pick_holiday
 from ..zoom.view import Holiday
@@ -340,33 +340,33 @@ def lane_changes(body: Json | None, records: Iterable[OpRecord]) -> Iterator[tup
         yield record.op.seq, replay.change(record.op, record.outcome)
 
 
-#: The cells of an operation its words depend on (``Replay`` reads no other), and its target id.
-_WORDS_FROM = tuple(
-    OPS_COLUMN_NAMES.index(c)
-    for c in (
-        "action",
-        "setting_type",
-        "sub_setting_type",
-        "settings",
-        "holiday_id",
-        "call_forwarding_id",
-        "holiday_name",
-        "holiday_from",
-        "holiday_to",
-        "phone_number",
-        "status",
-    )
+#: The cells of an operation its words depend on (``Replay`` reads no other): what a lane is
+#: read with. Then its seq and target id, and which of them name ids.
+_WORDS_FROM = (
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "settings",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+    "status",
 )
-_NAMED_IDS = tuple(OPS_COLUMN_NAMES.index(c) for c in ("holiday_id", "call_forwarding_id"))
-_TARGET_AT = OPS_COLUMN_NAMES.index("target_id")
-_SEQ_AT = OPS_COLUMN_NAMES.index("seq")
+_LANE_COLUMNS = (*_WORDS_FROM, "seq", "target_id")
+_WORDS_END = len(_WORDS_FROM)
+_SEQ_AT, _TARGET_AT = _WORDS_END, _WORDS_END + 1
+_NAMED_IDS = tuple(_WORDS_FROM.index(c) for c in ("holiday_id", "call_forwarding_id"))
 _LANES_KEPT = 4096  # distinct lanes' words remembered: a rollout repeats a few on every extension
 
 
 def _lane_key(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """What the words of a lane without a before-image depend on, the same for every extension
-    a job treats alike. The ids Zoom gave (target ids no row names) only ever key the replay's
-    own tables, never reach its words, so they count by order of appearance alone."""
+    """What the words of a lane without a before-image depend on (rows of ``_LANE_COLUMNS``),
+    the same for every extension a job treats alike. The ids Zoom gave (target ids no row names)
+    only ever key the replay's own tables, never reach its words, so they count by order of
+    appearance alone."""
     named = {row[i] for row in rows for i in _NAMED_IDS}
     given: dict[Any, int] = {}
     key = []
@@ -374,7 +374,7 @@ def _lane_key(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
         target = row[_TARGET_AT]
         if target is not None and target not in named:
             target = given.setdefault(target, len(given))  # an int: never equal to a named id
-        key.append((*(row[i] for i in _WORDS_FROM), target))
+        key.append((*row[:_WORDS_END], target))
     return tuple(key)
 
 
@@ -383,9 +383,9 @@ class ChangeIndex:
     temporary SQLite file, so that reports streaming rows in plan order (where an extension's
     operations lie far apart) join them in flat memory.
 
-    The state is read in one pass, lane by lane; the words of lanes without a before-image are
-    worked out once per distinct lane (``_lane_key``), since a job usually does the same to
-    many extensions.
+    The state is read in one pass, lane by lane, only the cells the words depend on; the words
+    of lanes without a before-image are worked out once per distinct lane (``_lane_key``), since
+    a job usually does the same to many extensions. Any other lane is read whole and replayed.
     """
 
     def __init__(self, reader: StateReader) -> None:
@@ -394,13 +394,12 @@ class ChangeIndex:
             "CREATE TABLE changes (seq INTEGER PRIMARY KEY, before TEXT, after TEXT, noop INT)"
         )
         known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
-        for extension_id, rows in reader.lanes():
-            text = reader.snapshot_text(extension_id)
+        for extension_id, text, rows in reader.lanes(_LANE_COLUMNS):
             key = _lane_key(rows) if text is None else None
             words = None if key is None else known.get(key)
             if words is None:
                 body = None if text is None else dict(orjson.loads(text))
-                found = lane_changes(body, (op_record(r) for r in rows))
+                found = lane_changes(body, reader.lane(extension_id))
                 words = [(c.before, c.after, int(c.noop)) for _, c in found]
                 if key is not None:
                     known[key] = words

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 CHUNK = 2_000  # rows per fetch of a streamed read
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
-_EXTENSION_AT = OPS_COLUMN_NAMES.index("extension_id")
+Row = tuple[Any, ...]
 _OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
 
 
@@ -176,23 +176,39 @@ class StateReader:
         finally:
             cur.close()  # an abandoned read must not pin the database at its moment
 
-    def lanes(self) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-        """Every operation as a raw row of ``OPS_COLUMN_NAMES`` (``state.schema.op_record`` reads
-        one), grouped by extension, each group in plan order: one pass over the ``ops_lane``
-        index for work done extension by extension over a whole state."""
-        cur = self._conn.execute(_SELECT_OPS + " ORDER BY extension_id, seq")
-        lane: list[tuple[Any, ...]] = []
+    def lanes(self, columns: Sequence[str]) -> Iterator[tuple[str, str | None, list[Row]]]:
+        """Every extension's operations as rows of ``columns``, in plan order, with the JSON text
+        of its before-image (None without one): one pass over the ``ops_lane`` index beside one
+        over the snapshots, both in extension order, for work done extension by extension."""
+        self._frame_sql(columns, None)  # refuses a column the table does not have
+        cur = self._conn.execute(
+            f"SELECT extension_id, {', '.join(columns)} FROM ops ORDER BY extension_id, seq"
+        )
+        images = self._conn.execute("SELECT extension_id, settings FROM snapshots ORDER BY 1")
+        image = images.fetchone()
+        current = ""
+
+        def image_of(extension_id: str) -> str | None:
+            nonlocal image
+            # SQLite orders text by its UTF-8 bytes: as Python orders str.
+            while image is not None and image[0] < extension_id:
+                image = images.fetchone()
+            return str(image[1]) if image is not None and image[0] == extension_id else None
+
+        lane: list[Row] = []
         try:
-            while batch := cur.fetchmany(CHUNK):
-                for row in batch:
-                    if lane and row[_EXTENSION_AT] != lane[0][_EXTENSION_AT]:
-                        yield str(lane[0][_EXTENSION_AT]), lane
+            for batch in iter(lambda: cur.fetchmany(CHUNK), []):
+                for extension_id, *cells in batch:
+                    if lane and extension_id != current:
+                        yield current, image_of(current), lane
                         lane = []
-                    lane.append(row)
+                    current = extension_id
+                    lane.append(tuple(cells))
             if lane:
-                yield str(lane[0][_EXTENSION_AT]), lane
+                yield current, image_of(current), lane
         finally:
             cur.close()
+            images.close()
 
     def op_frame(
         self, columns: Sequence[str], which: Statuses | None = None, *, limit: int
