@@ -9,7 +9,7 @@ time from starting ``bulkops run`` (a new process, which re-reads the job file, 
 the checkpoint and opens its lanes) to the first API request in the simulator's journal. The
 same for a fresh start of the same job (storing the plan is part of that).
 
-Reports (``python -m benchmarks.bench_scale reports``): ``write_all`` alone, in a fresh process
+Reports (``python -m benchmarks.bench_scale reports [SIZE ...]``): ``write_all`` alone, in a fresh process
 per size, on a finished-looking state (90% succeeded, 5% failed, one attempt each): peak RSS and
 seconds. Target: 200k within 1.3× of 10k.
 """
@@ -240,8 +240,9 @@ def main(argv: list[str]) -> None:
         result = _reports_child(state, state.parent / "reports")
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
         return
-    if argv[:1] == ["reports"]:
-        print(orjson.dumps(reports(), option=orjson.OPT_INDENT_2).decode())
+    if argv[:1] == ["reports"]:  # sizes may follow: reports 100000 200000
+        sizes = tuple(int(n) for n in argv[1:]) or (10_000, 200_000)
+        print(orjson.dumps(reports(sizes), option=orjson.OPT_INDENT_2).decode())
         return
     result = run(sizes=(10_000, 50_000), resume_size=200_000)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

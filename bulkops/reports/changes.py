@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -339,24 +340,74 @@ def lane_changes(body: Json | None, records: Iterable[OpRecord]) -> Iterator[tup
         yield record.op.seq, replay.change(record.op, record.outcome)
 
 
+#: The cells of an operation its words depend on (``Replay`` reads no other): what a lane is
+#: read with. Then its seq and target id, and which of them name ids.
+_WORDS_FROM = (
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "settings",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+    "status",
+)
+_LANE_COLUMNS = (*_WORDS_FROM, "seq", "target_id")
+_WORDS_END = len(_WORDS_FROM)
+_SEQ_AT, _TARGET_AT = _WORDS_END, _WORDS_END + 1
+_NAMED_IDS = tuple(_WORDS_FROM.index(c) for c in ("holiday_id", "call_forwarding_id"))
+_LANES_KEPT = 4096  # distinct lanes' words remembered: a rollout repeats a few on every extension
+
+
+def _lane_key(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """What the words of a lane without a before-image depend on (rows of ``_LANE_COLUMNS``),
+    the same for every extension a job treats alike. The ids Zoom gave (target ids no row names)
+    only ever key the replay's own tables, never reach its words, so they count by order of
+    appearance alone."""
+    named = {row[i] for row in rows for i in _NAMED_IDS}
+    given: dict[Any, int] = {}
+    key = []
+    for row in rows:
+        target = row[_TARGET_AT]
+        if target is not None and target not in named:
+            target = given.setdefault(target, len(given))  # an int: never equal to a named id
+        key.append((*row[:_WORDS_END], target))
+    return tuple(key)
+
+
 class ChangeIndex:
     """Every operation's change, worked out extension by extension and kept in a private
     temporary SQLite file, so that reports streaming rows in plan order (where an extension's
-    operations lie far apart) join them in flat memory."""
+    operations lie far apart) join them in flat memory.
+
+    The state is read in one pass, lane by lane, only the cells the words depend on; the words
+    of lanes without a before-image are worked out once per distinct lane (``_lane_key``), since
+    a job usually does the same to many extensions. Any other lane is read whole and replayed.
+    """
 
     def __init__(self, reader: StateReader) -> None:
         self._conn = sqlite3.connect("")  # "": a temporary file SQLite deletes on close
         self._conn.execute(
             "CREATE TABLE changes (seq INTEGER PRIMARY KEY, before TEXT, after TEXT, noop INT)"
         )
-        extensions: set[str] = set()
-        for frame in reader.op_frames(("extension_id",), chunk=CHUNK):
-            extensions.update(frame["extension_id"].astype(str))
-        for extension_id in sorted(extensions):
-            rows = lane_changes(reader.snapshot(extension_id), reader.lane(extension_id))
+        known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
+        for extension_id, text, rows in reader.lanes(_LANE_COLUMNS):
+            key = _lane_key(rows) if text is None else None
+            words = None if key is None else known.get(key)
+            if words is None:
+                body = None if text is None else dict(orjson.loads(text))
+                found = lane_changes(body, reader.lane(extension_id))
+                words = [(c.before, c.after, int(c.noop)) for _, c in found]
+                if key is not None:
+                    known[key] = words
+                    if len(known) > _LANES_KEPT:
+                        known.popitem(last=False)
             self._conn.executemany(
                 "INSERT INTO changes VALUES (?, ?, ?, ?)",
-                ((seq, c.before, c.after, int(c.noop)) for seq, c in rows),
+                ((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True)),
             )
 
     def of(self, seqs: Sequence[int]) -> dict[int, Change]:
@@ -370,6 +421,15 @@ class ChangeIndex:
             )
             found.update((seq, Change(b, a, bool(n))) for seq, b, a, n in rows)
         return found
+
+    def between(self, first: int, last: int) -> list[tuple[int, str, str, bool]]:
+        """(seq, before, after, noop) of the operations ``first``..``last``, in plan order: a
+        chunk of results in plan order reads its words in one range scan."""
+        rows = self._conn.execute(
+            "SELECT seq, before, after, noop FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (first, last),
+        )
+        return [(int(seq), b, a, bool(n)) for seq, b, a, n in rows]
 
     def close(self) -> None:
         self._conn.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..jobs.columns import plain_specs
 from ..jobs.rules import check_row
 from ..jobs.tables import is_formula
 from ..model import Action, Operation, SettingType, SubSettingType
@@ -151,3 +152,19 @@ def row_problem(row: Row, *, file: str, number: int) -> str | None:
     if spec is not None:
         return None
     return "; ".join(str(p) for p in problems if p.severity == "error")
+
+
+#: Fewer rows than this are checked one by one: a frame costs more than it saves for them.
+_FRAME_AT_LEAST = 64
+
+
+def accepted_rows(rows: list[Row]) -> list[bool]:
+    """Which ``rows`` the job-file rules surely accept (checked by columns, all at once); the
+    others are for ``row_problem`` to judge, one by one."""
+    if len(rows) < _FRAME_AT_LEAST:
+        return [False] * len(rows)
+    import pandas as pd
+
+    frame = pd.DataFrame([[row[c] for c in JOB_COLUMNS] for row in rows], columns=JOB_COLUMNS)
+    ok, _ = plain_specs(frame.astype("str"), None)
+    return [bool(x) for x in ok]

@@ -16,9 +16,11 @@ one read transaction (so every file describes the same moment), and writes atomi
   reverse (``reports.undo`` explains both).
 - ``report.html``: one self-contained page (``reports.html``).
 
-Memory does not grow with the job: every output streams ``CHUNK`` rows at a time, undo.csv row
-by row, the latency figures and the timeline are computed by SQLite (``state.reader``), and the
-page's table is fetched with ``LIMIT``.
+Memory does not grow with the job: every output streams ``CHUNK`` rows at a time (undo.csv's
+rows checked by the job-file rules a frame at a time, ``reports.undo``), the before/after words
+are worked out once per distinct extension's operations and joined by seq range
+(``reports.changes.ChangeIndex``), the latency figures and the timeline are computed by SQLite
+(``state.reader``), and the page's table is fetched with ``LIMIT``.
 
 CSV cells that a spreadsheet would run as formulas are prefixed with ``'`` (``jobs.csvsafe``);
 in failures.csv and undo.csv only the ``error`` column can be so changed: a holiday name or
@@ -152,7 +154,7 @@ def results_chunks(
 ) -> Iterator[pd.DataFrame]:
     """The rows of results.csv in plan order, ``CHUNK`` at a time (typed as results.parquet)."""
     for raw in reader.op_frames(_FROM_STATE, chunk=CHUNK):
-        yield _shape(raw, source, changes)
+        yield _shape(raw, source, changes, whole=True)
     # An empty table may yield no chunk: callers write the header themselves.
 
 
@@ -165,11 +167,26 @@ def table_rows(reader: StateReader, source: str, changes: ChangeIndex) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def _shape(raw: pd.DataFrame, source: str, changes: ChangeIndex) -> pd.DataFrame:
+def _shape(
+    raw: pd.DataFrame, source: str, changes: ChangeIndex, *, whole: bool = False
+) -> pd.DataFrame:
+    """``whole``: ``raw`` holds every operation from its first seq to its last (a chunk of a
+    read in plan order), so their words come in one range read, in the same order."""
     frame = raw.rename(columns=_RENAMED)
-    found = changes.of(frame["seq"].tolist())
+    seqs = frame["seq"].tolist()
+    if whole and seqs:
+        words = changes.between(seqs[0], seqs[-1])
+        if [w[0] for w in words] == seqs:
+            frame["before"] = [w[1] for w in words]
+            frame["after"] = [w[2] for w in words]
+            return _typed(frame, source)
+    found = changes.of(seqs)
     for name in CHANGE_COLUMNS:
-        frame[name] = [getattr(found[s], name) if s in found else None for s in frame["seq"]]
+        frame[name] = [getattr(found[s], name) if s in found else None for s in seqs]
+    return _typed(frame, source)
+
+
+def _typed(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     frame.insert(2, "source_file", source)
     state = frame["status"].astype(str)
     msg = frame["message"].astype("string")
@@ -264,7 +281,8 @@ class _Deleted:
 
 
 def write_undo(reader: StateReader, path: Path, notes_path: Path) -> dict[str, int]:
-    """undo.csv row by row as the builder makes them; its notes wait in a temporary file."""
+    """undo.csv in the builder's batches (its rows checked a frame at a time); its notes wait in a
+    temporary file."""
     with (
         atomic_file(path) as fh,
         tempfile.TemporaryFile("w+", encoding="utf-8", dir=notes_path.parent) as notes,
@@ -276,9 +294,12 @@ def write_undo(reader: StateReader, path: Path, notes_path: Path) -> dict[str, i
             _Deleted(reader),
             lambda row: out.writerow([row[c] for c in UNDO_COLUMNS]),
             lambda line: notes.write(line + "\n"),
+            batch=CHUNK,
         )
-        for record in reader.records(statuses(OpStatus.SUCCEEDED), newest_first=True):
-            builder.add(record.op, record.outcome)
+        for batch in reader.raw_records(statuses(OpStatus.SUCCEEDED), newest_first=True):
+            for raw in batch:
+                builder.add_raw(raw)
+        builder.finish()
         unfinished = sum(n for status, n in reader.counts().items() if not status.final)
         result = builder.result
         lines = [

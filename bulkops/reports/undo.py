@@ -44,13 +44,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Container
-from dataclasses import dataclass
+from typing import Any
 
 from ..model import Action, Operation, Outcome, SettingType, SubSettingType
+from ..state.schema import op_record
 from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
-from .jobrows import Json, Row, holiday_ref, make_row, named, row_problem
+from .jobrows import Json, Row, holiday_ref, make_row, named
+from .undo_out import Step, UndoOutput, added_holiday_undo
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -68,18 +70,13 @@ def _contacts_changed(items: object) -> set[str]:
 # --- undo ---------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class UndoResult:
-    """Counts only: the rows and notes themselves went to the builder's callbacks."""
-
-    rows: int = 0  # undo rows emitted
-    notes: int = 0  # lines for undo-notes.txt: what cannot be (fully) reversed
-    reversible: int = 0
-    not_reversible: int = 0
-
-
 class UndoBuilder:
-    """Feed succeeded operations newest first; collect undo rows and what cannot be undone."""
+    """Feed succeeded operations newest first; collect undo rows and what cannot be undone.
+
+    Each row is checked with the job-file rules before it is handed on, ``batch`` operations at a
+    time (``reports.undo_out``); the rows and notes reach the callbacks in the order they were
+    made. Call ``finish`` after the last operation.
+    """
 
     def __init__(
         self,
@@ -87,68 +84,71 @@ class UndoBuilder:
         deleted: Container[tuple[str, str]],
         on_row: Callable[[Row], object],
         on_note: Callable[[str], object],
+        *,
+        batch: int = 1,
     ) -> None:
         # ``deleted``: (extension_id, id) of every holiday and forwarding entry the job deleted.
         self._load = functools.lru_cache(maxsize=2048)(snapshot)
         self.deleted = deleted
         self.readded: set[tuple[str, str, str]] = set()  # (extension, kind, natural key)
-        self.result = UndoResult()
-        self._on_row = on_row
-        self._on_note = on_note
+        self._out = UndoOutput(on_row, on_note, batch=batch)
+        self.result = self._out.result
+        self._steps: list[Step] = []  # what the operation being added made
 
     def _snap(self, extension_id: str) -> Snapshot | None:
         body = self._load(extension_id)
         return None if body is None else Snapshot(body)
 
     def note(self, text: str) -> None:
-        self.result.notes += 1
-        self._on_note(text)
+        self._steps.append(("note", text, None))
 
     def cannot(self, op: Operation, why: str) -> None:
-        self.result.not_reversible += 1
-        self.note(
-            f"row {op.row} ({op.action.value} {op.setting_type.value}/"
-            f"{op.sub_setting_type.value} on {named(op)}): {why}"
-        )
+        self._steps.append(("cannot", why, None))
 
     def emit(self, op: Operation, row: Row, note: str) -> None:
-        problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
-        if problem is not None:
-            self.cannot(op, f"the reversing row would not be a valid job row ({problem})")
-            return
-        row["note"] = f"undoes row {op.row}: {note}"
-        row["source_row"] = str(op.row)
-        self.result.rows += 1
-        self._on_row(row)
+        self._steps.append(("row", note, row))
 
     def add(self, op: Operation, outcome: Outcome) -> None:
         """One succeeded operation and its outcome (call in reverse plan order)."""
+        self._steps = []
+        self._build(op, outcome)
+        self._out.hold(op, self._steps)
+
+    def add_raw(self, raw: tuple[Any, ...]) -> None:
+        """``add`` of a row as ``StateReader.raw_records`` reads it: a holiday add's undo (the
+        commonest of a large job's) is made from its cells without decoding the operation."""
+        row = added_holiday_undo(raw)
+        if row is None:
+            record = op_record(raw)
+            self.add(record.op, record.outcome)
+            return
+        self._out.hold(None, [("made", "", row)])
+
+    def finish(self) -> None:
+        """Hand on what is still held: call after the last operation."""
+        self._out.finish()
+
+    def _build(self, op: Operation, outcome: Outcome) -> None:
         sub, action = op.sub_setting_type, op.action
-        before = self.result.rows
-        notes = self.result.notes
         if action is Action.ADD:
             self._undo_add(op, outcome)
-        else:
-            snap = self._snap(op.extension_id)
-            if snap is None:
-                self.cannot(op, "no before-image (the extension was not read before its write)")
-            elif sub is SubSettingType.HOLIDAY:
-                (self._undo_holiday_delete if action is Action.DELETE else self._undo_holiday)(
-                    op, outcome, snap
-                )
-            elif sub is SubSettingType.CALL_FORWARDING:
-                if action is Action.DELETE:
-                    self._undo_forwarding_delete(op, outcome, snap)
-                else:
-                    self._undo_forwarding_update(op, outcome, snap)
-            elif sub is SubSettingType.CUSTOM_HOURS:
-                self._undo_custom_hours(op, snap)
+            return
+        snap = self._snap(op.extension_id)
+        if snap is None:
+            self.cannot(op, "no before-image (the extension was not read before its write)")
+        elif sub is SubSettingType.HOLIDAY:
+            (self._undo_holiday_delete if action is Action.DELETE else self._undo_holiday)(
+                op, outcome, snap
+            )
+        elif sub is SubSettingType.CALL_FORWARDING:
+            if action is Action.DELETE:
+                self._undo_forwarding_delete(op, outcome, snap)
             else:
-                self._undo_call_handling(op, outcome, snap)
-        if self.result.rows > before:
-            self.result.reversible += 1
-        elif self.result.notes == notes:
-            self.cannot(op, "nothing to reverse")
+                self._undo_forwarding_update(op, outcome, snap)
+        elif sub is SubSettingType.CUSTOM_HOURS:
+            self._undo_custom_hours(op, snap)
+        else:
+            self._undo_call_handling(op, outcome, snap)
 
     # -- per kind ----------------------------------------------------------------------------
 

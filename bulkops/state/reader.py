@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 CHUNK = 2_000  # rows per fetch of a streamed read
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
+Row = tuple[Any, ...]
 _OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
 
 
@@ -158,14 +159,56 @@ class StateReader:
         self, which: Statuses | None = None, *, newest_first: bool = False
     ) -> Iterator[OpRecord]:
         """The operations ``which`` selects (all by default), in plan order or its reverse."""
+        for batch in self.raw_records(which, newest_first=newest_first):
+            yield from (_op_record(r) for r in batch)
+
+    def raw_records(
+        self, which: Statuses | None = None, *, newest_first: bool = False
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """``records`` undecoded, ``CHUNK`` rows of ``OPS_COLUMN_NAMES`` at a time: for a pass
+        that needs only a few cells of most operations (``state.schema.op_record`` reads one)."""
         where, params = ("", ()) if which is None else which.where()
         order = " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
         cur = self._conn.execute(_SELECT_OPS + where + order, params)
         try:
             while batch := cur.fetchmany(CHUNK):
-                yield from (_op_record(r) for r in batch)
+                yield batch
         finally:
             cur.close()  # an abandoned read must not pin the database at its moment
+
+    def lanes(self, columns: Sequence[str]) -> Iterator[tuple[str, str | None, list[Row]]]:
+        """Every extension's operations as rows of ``columns``, in plan order, with the JSON text
+        of its before-image (None without one): one pass over the ``ops_lane`` index beside one
+        over the snapshots, both in extension order, for work done extension by extension."""
+        self._frame_sql(columns, None)  # refuses a column the table does not have
+        cur = self._conn.execute(
+            f"SELECT extension_id, {', '.join(columns)} FROM ops ORDER BY extension_id, seq"
+        )
+        images = self._conn.execute("SELECT extension_id, settings FROM snapshots ORDER BY 1")
+        image = images.fetchone()
+        current = ""
+
+        def image_of(extension_id: str) -> str | None:
+            nonlocal image
+            # SQLite orders text by its UTF-8 bytes: as Python orders str.
+            while image is not None and image[0] < extension_id:
+                image = images.fetchone()
+            return str(image[1]) if image is not None and image[0] == extension_id else None
+
+        lane: list[Row] = []
+        try:
+            for batch in iter(lambda: cur.fetchmany(CHUNK), []):
+                for extension_id, *cells in batch:
+                    if lane and extension_id != current:
+                        yield current, image_of(current), lane
+                        lane = []
+                    current = extension_id
+                    lane.append(tuple(cells))
+            if lane:
+                yield current, image_of(current), lane
+        finally:
+            cur.close()
+            images.close()
 
     def op_frame(
         self, columns: Sequence[str], which: Statuses | None = None, *, limit: int
@@ -216,10 +259,15 @@ class StateReader:
 
     def snapshot(self, extension_id: str) -> dict[str, Any] | None:
         """The first GET of ``extension_id`` the run stored (its before-image), if any."""
+        text = self.snapshot_text(extension_id)
+        return None if text is None else dict(orjson.loads(text))
+
+    def snapshot_text(self, extension_id: str) -> str | None:
+        """``snapshot`` as the JSON text stored, unparsed."""
         row = self._conn.execute(
             "SELECT settings FROM snapshots WHERE extension_id = ?", (extension_id,)
         ).fetchone()
-        return None if row is None else dict(orjson.loads(row[0]))
+        return None if row is None else str(row[0])
 
     # -- attempts ----------------------------------------------------------------------------
 
