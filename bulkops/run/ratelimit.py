@@ -24,13 +24,15 @@ not when we send it: if the first of those ``n + 1`` requests took ``d`` seconds
 than the last, the window sees them ``d`` closer together. So the margin a grant needs is how late
 its request may have arrived, and the run measures that: every clean answer's send-to-answer latency
 (:meth:`observe_latency`) is matched to its grant, and the grant's margin is its latency minus
-the lowest recent latency (the fastest request arrived with no extra delay), plus a 10 ms slack, at most ``max_window_margin`` (50 ms). A grant whose answer has not come back yet
-counts with the widest recent spread (highest minus lowest). Until the run has seen a few answers
-every grant counts with ``window_margin`` (15 ms), the fixed margin of before, which keeps a stall
-on either side of the wire (a GC pause, a busy server loop) from packing 41 requests into the
-strict window. Each per-second 429 that cuts the rate says requests reached Zoom closer together
-than their latencies said: it also adds 5 ms to the slack (up to 25 ms) and 25 ms to the ceiling
-(up to 250 ms), which then covers the longer stalls a loaded machine or network has.
+the lowest recent latency (the fastest request arrived with no extra delay), plus a 10 ms slack,
+between ``window_margin`` (15 ms) and ``max_window_margin`` (50 ms). A grant whose answer has
+not come back yet counts with the widest recent spread (highest minus lowest). Until the run
+has seen a few answers every grant counts with ``window_margin`` (15 ms), the fixed margin of
+before, which keeps a stall on either side of the wire (a GC pause, a busy server loop) from
+packing 41 requests into the strict window. Each per-second 429 that cuts the rate says
+requests reached Zoom closer together than their latencies said: it also adds 5 ms to the slack
+(up to 25 ms) and 25 ms to the ceiling (up to 250 ms), which then covers the longer stalls a
+loaded machine or network has.
 
 Probing. A grant's measured delay is an upper bound: server time that varies from request to
 request looks the same as network jitter from here (σ 0.05 around 120 ms is about 18 ms above
@@ -38,7 +40,8 @@ the fastest, on average), and paying for it costs ~2% of the rate. So once the r
 few answers, and while the typical extra delay is narrow (at most 30 ms; a wider one is most
 likely the network's), each clean second forgives another ``_TRUST_STEP`` (10%) of the
 *typical* extra delay (the moving average of the latencies, minus the lowest): after ten
-seconds a grant pays only for what its request took beyond the typical, plus the slack. A
+seconds a grant pays only for what its request took beyond the typical, plus the slack (the
+15 ms floor is forgiven alike). A
 request delayed beyond the typical (a stall on either side of the wire) is still paid for in
 full. The first per-second 429 while probing says the typical delays were real: nothing is
 forgiven for the rest of the run, and that one 429 costs its retry but not a rate cut (any
@@ -267,7 +270,10 @@ class AdaptiveLimiter:
         # Probing forgives up to the typical extra delay (the server's own spread, if that is
         # what it is); a request delayed beyond it (a stall) is still paid for in full.
         forgiven = (1.0 - self._trust) * max(0.0, self._mean_latency - seen.low)
-        return min(self._max_margin, max(0.0, extra - forgiven) + self._slack)
+        # The fixed margin stays a floor until probing forgives it too: without probing, the
+        # guard is what it was before it (and the 429s it kept away stay away).
+        floor = self._trust * self._margin
+        return min(self._max_margin, max(floor, max(0.0, extra - forgiven) + self._slack))
 
     @property
     def trust(self) -> float:
