@@ -264,6 +264,8 @@ async def _run(
                     elif not settings.quiet:
                         print(sync_summary(sync, planned, rate), file=out)
                 engine = Engine(checkpoint, client, limiter, options)
+                if engine.stats.total > engine.stats.already_final:
+                    client.tokens.prefetch()  # its round trip overlaps the set-up below
                 for counter in ("requests", "lookups", "rate_limited", "retries"):
                     # A sync's reads are this run's requests too: the summary counts them all.
                     setattr(

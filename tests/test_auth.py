@@ -194,3 +194,37 @@ async def test_secrets_never_leak(env: Env, caplog: pytest.LogCaptureFixture) ->
     assert "access token obtained" in caplog.text
     for text in seen:
         assert SECRET not in text and basic not in text and token not in text
+
+
+async def test_a_prefetched_token_serves_the_first_callers_without_a_second_fetch(env: Env) -> None:
+    provider = env.provider()
+    provider.prefetch()
+    provider.prefetch()  # one fetch ahead at most
+    tokens = await asyncio.gather(*(provider.get() for _ in range(5)))
+    assert set(tokens) == {"CANARY-TOKEN-1"}
+    assert provider.fetches == 1 and len(env.fake.requests) == 1
+    provider.prefetch()  # a fresh token is at hand: nothing to fetch
+    await provider.aclose()
+    assert provider.fetches == 1
+
+
+async def test_a_prefetchs_error_goes_to_the_first_caller_then_the_next_fetches_anew(
+    env: Env,
+) -> None:
+    env.fake.fail = (401, {"reason": "Invalid client_id or client_secret"}, {})
+    provider = env.provider()
+    provider.prefetch()
+    with pytest.raises(AuthError, match="refused the OAuth credentials"):
+        await provider.get()
+    assert len(env.fake.requests) == 1
+    env.fake.fail = None
+    assert await provider.get() == "CANARY-TOKEN-2"
+
+
+async def test_closing_drops_a_prefetch_nobody_took(env: Env) -> None:
+    env.fake.fail = (401, {"reason": "Invalid client_id or client_secret"}, {})
+    provider = env.provider()
+    provider.prefetch()
+    await asyncio.sleep(0)
+    await provider.aclose()  # neither raises nor leaves a task whose error nobody read
+    assert provider.current is None

@@ -788,3 +788,23 @@ async def test_a_success_between_429s_resets_the_stall(run: Run) -> None:
     assert result.stop_reason is None and result.counts == {OpStatus.SUCCEEDED: 6}
     assert clock.slept == [200.0] * 6  # 20 minutes in all, never 5 without progress
     assert run.zoom.holiday_names("e1") == sorted(f"Day {i}" for i in range(6))
+
+
+async def test_lanes_in_flight_are_three_times_what_the_rate_and_latency_keep_busy(
+    run: Run,
+) -> None:
+    # At 10/s and the first guess of 250 ms a request (less once the GETs are measured at
+    # 10 ms), Little's law keeps ~2.5 lanes busy: 3x that plus two is 10 lanes before any
+    # latency is measured, 7 after four GETs; the 1.5x of before never held more than 6. More
+    # lanes share the rate, so each has less left when the last one starts: no trickle at the end.
+    exts = [f"e{i}" for i in range(30)]
+    for ext in exts:
+        run.zoom.gate[ext] = asyncio.Event()
+    engine = run.start([add(ext, "A") for ext in exts])
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(run.zoom.wait_held(7), timeout=10)  # seven lanes mid-POST at once
+    for gate in run.zoom.gate.values():
+        gate.set()
+    result = await asyncio.wait_for(task, timeout=10)
+    assert result.counts == {OpStatus.SUCCEEDED: 30}
+    assert run.zoom.overlaps == []

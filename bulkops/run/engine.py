@@ -44,6 +44,7 @@ __all__ = ["Api", "Engine", "EngineOptions", "Pacer"]
 log = logging.getLogger(__name__)
 
 _FIRST_LATENCY_GUESS = 0.25  # seconds per request, until the lanes have measured some
+_HEADROOM = 3.0  # lanes in flight per lane that the rate and latency keep busy
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +210,12 @@ class Engine:
     def _target_concurrency(self) -> int:
         if self.opts.concurrency is not None:
             return self.opts.concurrency
-        # Little's law: lanes in flight = rate × time per request, with headroom for lookups.
+        # Little's law: lanes in flight = rate × time per request, with headroom. Once the last
+        # lane has started, the run ends at the pace of the lanes still open, one request per
+        # round trip each: the more lanes share the rate, the less work each has left then, and
+        # the shorter the trickle (1.5× headroom left ~0.5 s of it at 40/s; 3× about a third).
         latency = self._lanes.latency if self._lanes is not None else _FIRST_LATENCY_GUESS
-        wanted = math.ceil(self.pacer.current_rate * latency * 1.5) + 2
+        wanted = math.ceil(self.pacer.current_rate * latency * _HEADROOM) + 2
         return max(2, min(self.opts.max_concurrency, wanted))
 
     async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:

@@ -6,39 +6,48 @@ and then drips, so a strict window can see up to 79 requests in one second and a
 
 The bucket of :class:`AdaptiveLimiter` holds just over **one** token:
 ``AsyncLimiter(1 + slack, (1 + slack) / pacing_rate)`` with ``pacing_rate = current_rate *
-safety`` (``safety = 0.98``) and ``slack = (1 - safety) * max_rate / 2`` (0.4 token at 40/s).
-The 2% margin is split in two halves:
-
-* ``slack`` lets a grant whose timer fired late (epoll rounds timeouts up to a millisecond, and
-  aiolimiter re-arms a timer that fired a hair early) be caught up by the next one, up to
-  ``slack / pacing_rate`` = 10 ms at any rate. A bucket of exactly one token keeps no credit and
-  loses that latency on every grant: measured 91.5% of nominal at 40/s on a real loop.
-* A leaky bucket admits at most ``capacity + pacing_rate * T`` in any window ``T``; for one
-  second that is ``1 + 0.4 + 39.2 = 40.6``, i.e. at most 40 grants, and the 41st comes at
-  least 10 ms after the window — slack for network jitter between our clock and Zoom's.
+safety`` (``safety = 1.0`` by default) and ``slack = 0.01 * max_rate`` (0.4 token at 40/s). The
+slack lets a grant whose timer fired late (epoll rounds timeouts up to a millisecond, and
+aiolimiter re-arms a timer that fired a hair early) be caught up by the next one, up to
+``slack / pacing_rate`` = 10 ms at any rate. A bucket of exactly one token keeps no credit and
+loses that latency on every grant: measured 91.5% of nominal at 40/s on a real loop.
 
 So: no initial burst (the first two grants are ``(1 - slack) / pacing_rate`` apart, then
-``1 / pacing_rate``), never more than ``max_rate`` grants in any closed one-second window, and
-98% of nominal throughput (tests: a virtual loop whose timers fire 2 ms late).
+``1 / pacing_rate``) and full nominal throughput from the bucket alone. A leaky bucket admits up
+to ``capacity + pacing_rate * T`` in any window ``T``, 41.4 in one second at 40/s: the window
+guard below is what keeps Zoom's strict window at 40, and its margin is all the run pays for
+safety (it was a fixed 2% off the bucket's rate before, on top of the guard's margin).
 
 A last guard keeps a log of the newest grants: the ``n + 1``-th grant of any ``n = floor(rate)``
 comes at least ``1 s + margin`` after the first of them. Zoom counts a request when it *arrives*,
 not when we send it: if the first of those ``n + 1`` requests took ``d`` seconds longer to arrive
 than the last, the window sees them ``d`` closer together. So the margin a grant needs is how late
 its request may have arrived, and the run measures that: every clean answer's send-to-answer latency
-(:meth:`observe_latency`) is matched to its grant, and the grant's margin is its latency minus the
-lowest recent latency (the fastest request arrived with no extra delay) plus a 10 ms slack, between
-``window_margin`` (15 ms) and ``max_window_margin`` (50 ms). A grant whose answer has not come back
-yet counts with the widest recent spread (highest minus lowest). Each per-second 429 that cuts the
-rate says requests reached Zoom closer together than their latencies said: it also adds 5 ms to the
-slack (up to 25 ms) and 25 ms to the ceiling (up to 250 ms), which then covers the longer stalls a
-loaded machine or network has. Until the run has seen a few answers every grant counts with the
-floor, the fixed margin of before, which keeps a stall on either side of the wire (a GC pause, a
-busy server loop) from packing 41 requests into the strict window. On a steady network the latencies
-barely differ and the guard hardly bites (pacing alone spaces 40 grants over 1.02 s); with 50 ms of
-jitter it holds each grant back by its own request's delay, 25 ms on average, where a fixed 50 ms
-would cost every grant 50 ms. Server time that varies from request to request looks the same as
-network jitter from here: it is paid for too, up to the cap.
+(:meth:`observe_latency`) is matched to its grant, and the grant's margin is its latency minus
+the lowest recent latency (the fastest request arrived with no extra delay), plus a 10 ms slack,
+between ``window_margin`` (15 ms) and ``max_window_margin`` (50 ms). A grant whose answer has
+not come back yet counts with the widest recent spread (highest minus lowest). Until the run
+has seen a few answers every grant counts with ``window_margin`` (15 ms), the fixed margin of
+before, which keeps a stall on either side of the wire (a GC pause, a busy server loop) from
+packing 41 requests into the strict window. Each per-second 429 that cuts the rate says
+requests reached Zoom closer together than their latencies said: it also adds 5 ms to the slack
+(up to 25 ms) and 25 ms to the ceiling (up to 250 ms), which then covers the longer stalls a
+loaded machine or network has.
+
+Probing. A grant's measured delay is an upper bound: server time that varies from request to
+request looks the same as network jitter from here (σ 0.05 around 120 ms is about 18 ms above
+the fastest, on average), and paying for it costs ~2% of the rate. So once the run has seen a
+few answers, and while the typical extra delay is narrow (at most 30 ms; a wider one is most
+likely the network's), each clean second forgives another ``_TRUST_STEP`` (10%) of the
+*typical* extra delay (the moving average of the latencies, minus the lowest): after ten
+seconds a grant pays only for what its request took beyond the typical, plus the slack (the
+15 ms floor is forgiven alike). A
+request delayed beyond the typical (a stall on either side of the wire) is still paid for in
+full. The first per-second 429 while probing says the typical delays were real: nothing is
+forgiven for the rest of the run, and that one 429 costs its retry but not a rate cut (any
+further 429 cuts as usual). With 50 ms of jitter (typically ~40 ms extra: no probing) the guard
+holds each grant back by its own request's delay, where a fixed 50 ms would cost every grant
+50 ms; on a steady network it settles near the slack.
 
 On top, AIMD: :meth:`on_rate_limited` multiplies the rate by ``decrease_factor`` (0.8; floor
 ``min_rate``) at most once per ``cooldown`` so the 429s of requests already in flight count as
@@ -73,6 +82,13 @@ _LATENCIES_KEPT = 1024  # the newest latencies the guard sizes itself from (~25 
 # does, by more than the slack, meets a 429, and so does a request delayed beyond the ceiling
 # (a stalled loop on either side). Each 429 that cuts the rate raises both, within limits.
 _SLACK = 0.010
+_TRUST_STEP = 0.1  # share of the typical measured delay forgiven per clean second
+# Probe only a typical extra delay this narrow: a steady server's own spread (σ 0.05 around
+# 120 ms is ~18 ms). A wider one is most likely the network's, which the probe would only find
+# by a 429; the run then pays for it all, as without probing.
+_PROBE_SPREAD = 0.030
+_MEAN_WEIGHT = 0.02  # of each new latency in their moving average (~50 answers, ~1 s at 40/s)
+_CREDIT = 0.01  # of max_rate: the bucket's credit for late timers (0.4 token at 40/s)
 _SLACK_STEP, _SLACK_LIMIT = 0.005, 0.025
 _CEILING_STEP, _CEILING_LIMIT = 0.025, 0.250
 
@@ -138,7 +154,7 @@ class AdaptiveLimiter:
         self,
         rate: float,
         *,
-        safety: float = 0.98,
+        safety: float = 1.0,
         min_rate: float = 1.0,
         decrease_factor: float = 0.8,
         increase_per_second: float | None = None,
@@ -161,8 +177,8 @@ class AdaptiveLimiter:
         self._cooldown = cooldown
         self._rate = self._max_rate
         self._lock = asyncio.Lock()  # one caller at a time inside the bucket: FIFO, no stale rate
-        # Half the safety margin is credit for late timers, the other half jitter slack.
-        self._capacity = 1.0 + (1.0 - safety) * self._max_rate / 2
+        # Credit for late timers; the window guard, not a rate margin, keeps the window.
+        self._capacity = 1.0 + _CREDIT * self._max_rate
         self._bucket_rate = self.pacing_rate
         self._bucket = AsyncLimiter(self._capacity, self._capacity / self._bucket_rate)
         self._last_grant = -math.inf
@@ -174,6 +190,10 @@ class AdaptiveLimiter:
         self._max_margin = max(window_margin, max_window_margin)
         self._latencies = LatencyWindow()
         self._slack = _SLACK
+        self._trust = 1.0  # share of the typical measured delay the guard pays for
+        self._mean_latency = 0.0  # moving average of the observed latencies
+        self._probing = True  # until a 429 says the measured delays were real
+        self._last_probe = self._loop.time()
         self._recent: collections.deque[_Grant] = collections.deque(
             maxlen=max(1, math.floor(self._max_rate))
         )
@@ -246,8 +266,19 @@ class AdaptiveLimiter:
         seen = self._latencies
         if len(seen) < _MIN_ANSWERS:
             return self._margin
-        extra = (seen.high if latency is None else latency) - seen.low + self._slack
-        return min(self._max_margin, max(self._margin, extra))
+        extra = (seen.high if latency is None else latency) - seen.low
+        # Probing forgives up to the typical extra delay (the server's own spread, if that is
+        # what it is); a request delayed beyond it (a stall) is still paid for in full.
+        forgiven = (1.0 - self._trust) * max(0.0, self._mean_latency - seen.low)
+        # The fixed margin stays a floor until probing forgives it too: without probing, the
+        # guard is what it was before it (and the 429s it kept away stay away).
+        floor = self._trust * self._margin
+        return min(self._max_margin, max(floor, max(0.0, extra - forgiven) + self._slack))
+
+    @property
+    def trust(self) -> float:
+        """The share (0 to 1) of the typical measured extra delay the guard now pays for."""
+        return self._trust
 
     def observe_latency(self, latency: float) -> None:
         """A request granted here was answered ``latency`` seconds after it was sent.
@@ -257,6 +288,9 @@ class AdaptiveLimiter:
         if not (latency >= 0 and math.isfinite(latency)):
             return
         self._latencies.add(latency)
+        if len(self._latencies) == 1:
+            self._mean_latency = latency
+        self._mean_latency += _MEAN_WEIGHT * (latency - self._mean_latency)
         sent_at = self._loop.time() - latency
         for grant in reversed(self._recent):  # answers come back about in order: a short walk
             if grant.at <= sent_at:
@@ -298,6 +332,13 @@ class AdaptiveLimiter:
         now = self._loop.time()
         if now - self._last_decrease < self._cooldown:
             return
+        if self._probing and self._trust < 1.0:
+            # The guard forgave too much of the measured delays: they were real. Pay for all of
+            # them from now on; this 429 is the probe's price, not a sign of a lower rate.
+            self._trust, self._probing = 1.0, False
+            self._last_decrease = now  # the 429s of requests already in flight count as this one
+            logger.info("rate limited by Zoom: the window guard pays for every measured delay now")
+            return
         old = self._rate
         self._rate = max(self._min_rate, self._rate * self._factor)
         self._last_decrease = self._last_increase = now
@@ -310,16 +351,34 @@ class AdaptiveLimiter:
             logger.warning("rate limited by Zoom: pacing down from %.1f to %.1f/s", old, self._rate)
 
     def on_success(self) -> None:
-        """A request was answered without a 429: recover additively toward ``max_rate``."""
+        """A request was answered without a 429: recover additively toward ``max_rate``, and
+        probe whether the guard can pay for less of the measured delays."""
+        now = self._loop.time()
+        self._probe(now)
         if self._rate >= self._max_rate:
             return
-        now = self._loop.time()
         elapsed = now - self._last_increase
         if elapsed < _INCREASE_TICK:
             return
         self._rate = min(self._max_rate, self._rate + self._step * elapsed)
         self._last_increase = now
         logger.debug("pacing up to %.1f/s", self._rate)
+
+    def _probe(self, now: float) -> None:
+        """Forgive another ``_TRUST_STEP`` of the typical measured delay per clean second,
+        counted from when enough answers are in to measure them."""
+        seen = self._latencies
+        if (
+            not self._probing
+            or len(seen) < _MIN_ANSWERS
+            or self._mean_latency - seen.low > _PROBE_SPREAD
+        ):
+            self._last_probe = now
+            return
+        elapsed = now - self._last_probe
+        if elapsed >= _INCREASE_TICK:
+            self._trust = max(0.0, self._trust - _TRUST_STEP * elapsed)
+            self._last_probe = now
 
     def pause_until(self, deadline: float) -> None:
         """Grant nothing before ``deadline`` on the loop clock (pauses only ever extend).

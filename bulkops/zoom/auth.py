@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ import aiohttp
 import orjson
 
 from ..config import Credentials
-from ..errors import AuthError, RateLimitedError, RetriableApiError
+from ..errors import AuthError, BulkopsError, RateLimitedError, RetriableApiError
 from .answers import parse_retry_after
 from .redact import scrub
 from .transport import no_answer
@@ -76,6 +77,7 @@ class TokenProvider:
         self._timeout = timeout or aiohttp.ClientTimeout(total=30, connect=10, sock_read=20)
         self._token: Token | None = None
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Task[Token] | None = None  # a fetch started ahead by prefetch()
         self.fetches = 0  # how many token requests were sent (for reports and tests)
 
     def __repr__(self) -> str:
@@ -96,8 +98,24 @@ class TokenProvider:
         async with self._lock:
             token = self._fresh()  # another caller may have fetched it while we waited
             if token is None:
-                token = self._token = await self._fetch()
+                pending, self._pending = self._pending, None
+                # A prefetch's outcome, token or error, is this caller's, as its own fetch's.
+                token = self._token = await (self._fetch() if pending is None else pending)
             return token.value
+
+    def prefetch(self) -> None:
+        """Start fetching a token now (inside the running loop), so that the first request does
+        not wait a round trip for it; the first :meth:`get` takes its outcome."""
+        if self._pending is None and self._fresh() is None:
+            self._pending = asyncio.create_task(self._fetch())
+
+    async def aclose(self) -> None:
+        """Drop a prefetch nobody took (the run had nothing to send after all)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BulkopsError):
+                await pending
 
     @property
     def current(self) -> Token | None:

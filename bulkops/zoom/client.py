@@ -121,6 +121,8 @@ class ZoomClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._tokens is not None:
+            await self._tokens.aclose()
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
