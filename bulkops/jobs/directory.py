@@ -237,6 +237,8 @@ def resolve(
     specs: Sequence[RowSpec], directory: Directory | None, *, file: str
 ) -> tuple[Resolution, list[Problem]]:
     """Resolve every row's extension reference, reporting unknown ones and empty selectors."""
+    if directory is None:
+        return _without_directory(specs, file)
     problems: list[Problem] = []
     one_spec: list[int] = []
     one_pos: list[int] = []
@@ -249,14 +251,14 @@ def resolve(
     for i, spec in enumerate(specs):
         ref, column, value = spec.ref, spec.ref.value, spec.ref_value
         if ref is ExtensionRef.EXTENSION_ID:
-            pos = directory.position(ref, value) if directory else None
-            entity = directory.find(ENTITY_ID, value) if directory and pos is None else None
-            if directory is not None and entity is not None:
+            pos = directory.position(ref, value)
+            entity = directory.find(ENTITY_ID, value) if pos is None else None
+            if entity is not None:
                 problems.append(
                     Problem(file, spec.row, column, value, _entity_id_reason(directory, entity))
                 )
                 continue
-            if directory is not None and pos is None:
+            if pos is None:
                 problems.append(
                     Problem(
                         file,
@@ -270,17 +272,6 @@ def resolve(
             one_spec.append(i)
             one_pos.append(-1 if pos is None else pos)
             one_id.append(value)
-            continue
-        if directory is None:
-            problems.append(
-                Problem(
-                    file,
-                    spec.row,
-                    column,
-                    value,
-                    f"a {column} needs a directory file (--directory)",
-                )
-            )
             continue
         if ref is ExtensionRef.SELECTOR:
             found = matched.get(value)
@@ -311,12 +302,34 @@ def resolve(
     )
     order = np.argsort(spec_arr, kind="stable")
     spec_arr, pos_arr, raw = spec_arr[order], pos_arr[order], raw[order]
-    if directory is not None and len(directory):
+    if len(directory):
         known = directory.frame["extension_id"].to_numpy(dtype=object)
         ids = np.where(pos_arr >= 0, known[np.clip(pos_arr, 0, None)], raw)
     else:
         ids = raw
     return Resolution(spec_arr, pos_arr, ids), problems
+
+
+def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution, list[Problem]]:
+    """``resolve`` with no directory, by arrays: an extension id is used as given (a migration's
+    million rows each name one), any other reference needs the directory."""
+    by_id = np.fromiter(
+        (s.ref is ExtensionRef.EXTENSION_ID for s in specs), dtype=bool, count=len(specs)
+    )
+    problems = [
+        Problem(
+            file,
+            s.row,
+            s.ref.value,
+            s.ref_value,
+            f"a {s.ref.value} needs a directory file (--directory)",
+        )
+        for s in (specs[i] for i in np.flatnonzero(~by_id).tolist())
+    ]
+    keep = np.flatnonzero(by_id).astype(np.int64)
+    values = np.asarray([s.ref_value for s in specs], dtype=object)
+    ids = values[keep] if len(specs) else np.asarray([], dtype=object)
+    return Resolution(keep, np.full(len(keep), -1, dtype=np.int64), ids), problems
 
 
 def _entity_id_reason(directory: Directory, position: int) -> str:
