@@ -165,31 +165,34 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, list[Ro
     shape = _shape(c, action.to_numpy(dtype=object), setting.to_numpy(dtype=object), sub)
     ok &= shape
     specs = _build(c, ok, sub, ref_of, when)
-    _mark_zones(c, ok, zones, when, specs)
+    _mark_zones(c, ok, zones, specs)
     return ok, specs
 
 
-def _mark_zones(
-    c: _Columns, ok: Mask, zones: npt.NDArray[Any], when: dict[str, list[Any]], specs: list[RowSpec]
-) -> None:
+def _mark_zones(c: _Columns, ok: Mask, zones: npt.NDArray[Any], specs: list[RowSpec]) -> None:
     """What ``check_row`` notes of each plain row's zone: the zone its naive times were read in,
-    or, when the row names none, its naive ``from``/``to`` (read again per extension later)."""
+    or, when the row names none, its naive ``from``/``to`` (read again per extension later).
+
+    A plain row's ``from``/``to`` parsed (or it would not be plain), so which of them are naive
+    depends on their text alone: each distinct pair's note is made once and shared."""
     where = np.flatnonzero(ok)
-    naive = {
-        name: _per_value(c.text(name), lambda v: (is_naive(v), True))[0][where].tolist()
-        for name in ("from", "to")
-    }
-    text = {name: c.text(name).to_numpy(dtype=object)[where].tolist() for name in ("from", "to")}
-    parsed = {name: np.asarray(when[name], dtype=object)[where].tolist() for name in ("from", "to")}
-    for i, (spec, zone) in enumerate(zip(specs, zones[where].tolist(), strict=True)):
+    start_codes, starts = pd.factorize(c.text("from").to_numpy(dtype=object)[where])
+    end_codes, ends = pd.factorize(c.text("to").to_numpy(dtype=object)[where])
+    pair_codes, pairs = pd.factorize(start_codes.astype(np.int64) * len(ends) + end_codes)
+    notes = [
+        tuple(
+            (name, text)
+            for name, text in (("from", starts[p // len(ends)]), ("to", ends[p % len(ends)]))
+            if text and is_naive(text)
+        )
+        for p in pairs.tolist()
+    ]
+    zone_keys = [None if z is None else z.key for z in zones[where].tolist()]
+    for spec, zone, code in zip(specs, zone_keys, pair_codes.tolist(), strict=True):
         if zone is not None:
-            spec.zone = zone.key
+            spec.zone = zone
         else:
-            spec.naive = tuple(
-                (name, text[name][i])
-                for name in ("from", "to")
-                if parsed[name][i] and naive[name][i]
-            )
+            spec.naive = notes[code]
 
 
 def _zone_judge(tz: ZoneInfo | None) -> Callable[[str], tuple[Any, bool]]:

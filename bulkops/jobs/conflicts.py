@@ -136,7 +136,8 @@ def find_conflicts(
         templates = template_frame(specs)
     entity_text, when_text, sig = _keys(templates)
     entity = _codes(entity_text)
-    when = when_text.to_numpy(zero_copy_only=False)
+    when = _codes(when_text)
+    no_when = pc.equal(when_text, "").to_numpy(zero_copy_only=False)
     action = templates["action"].to_numpy(dtype=object)
     sub = templates["sub_setting_type"].to_numpy(dtype=object)
     adds = (action == Action.ADD) & np.isin(sub, [s.value for s in _ITEM_SUBS])
@@ -145,24 +146,24 @@ def find_conflicts(
         pa.array(adds), pc.binary_join_element_wise("add", entity_text, when_text, "|"), sig
     )
     dup_code = _codes(dup_key)
+    del entity_text, when_text, sig, dup_key  # the text of a million keys, no longer needed
     ext_codes, ext_ids = pd.factorize(resolution.extension_id)
     ext = ext_codes.astype(np.int64)
     spec = resolution.spec
     problems: list[Problem] = []
 
-    if len(set(dup_code.tolist())) < len(specs):
+    if len(dup_code) and int(dup_code.max()) + 1 < len(specs):
         pairs = _repeats(ext, dup_code[spec], spec)
         problems += _report(pairs, specs, ext_ids, file, "repeats row {first}", adds)
 
     is_delete = action == Action.DELETE
-    if adds.any() and is_delete.any() and set(entity[adds]) & set(entity[is_delete]):
+    if adds.any() and is_delete.any() and np.intersect1d(entity[adds], entity[is_delete]).size:
         on = pd.DataFrame({"ext": ext, "entity": entity[spec], "spec": spec})
         left = on[adds[spec]]
         right = on[is_delete[spec]]
         both = left.merge(right, on=["ext", "entity"], suffixes=("", "_other"))
-        add_from = np.array(when, dtype=object)[both["spec"].to_numpy()]
-        del_from = np.array(when, dtype=object)[both["spec_other"].to_numpy()]
-        both = both[(del_from == "") | (del_from == add_from)]
+        add_at, del_at = both["spec"].to_numpy(), both["spec_other"].to_numpy()
+        both = both[no_when[del_at] | (when[del_at] == when[add_at])]
         pairs = pd.DataFrame(
             {
                 "later": np.maximum(both["spec"], both["spec_other"]),
