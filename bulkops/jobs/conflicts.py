@@ -10,12 +10,10 @@ extensions it hits and one of them; at most ``MAX_CONFLICTS_REPORTED`` are liste
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +22,7 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
+from .specs import SETTINGS, Specs
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
@@ -42,25 +41,17 @@ _TEMPLATE_FIELDS = (
     "holiday_from",
     "holiday_to",
     "phone_number",
+    SETTINGS,
 )
 
 
 def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
     """The row templates as columns (object dtype, None where a field is not given), built once
-    for ``find_conflicts`` and ``plan.expand``. Enum fields keep their members: a StrEnum member is
-    its value as text, and reading ``.value`` a million times costs more than the rest."""
-    columns = list(zip(*map(attrgetter(*_TEMPLATE_FIELDS), specs), strict=True))
-    values: dict[str, Any] = dict(
-        zip(_TEMPLATE_FIELDS, columns or [()] * len(_TEMPLATE_FIELDS), strict=True)
-    )
-    values["settings"] = _settings_text(specs)
+    for ``find_conflicts`` and ``plan.expand`` from the job's columns (``specs``). Enum fields
+    hold their members: a StrEnum member is its value as text."""
+    columns = Specs.of(specs).columns
     # dtype=object: pandas would otherwise convert every text column to Arrow strings.
-    return pd.DataFrame(values, dtype=object)
-
-
-def _settings_text(specs: Sequence[RowSpec]) -> npt.NDArray[np.object_]:
-    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
-    return np.asarray([dumps(s.settings, option=sort).decode() for s in specs], dtype=object)
+    return pd.DataFrame({name: columns[name] for name in _TEMPLATE_FIELDS}, dtype=object)
 
 
 def _text(values: pd.Series, none: str) -> pa.Array:

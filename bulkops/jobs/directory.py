@@ -42,6 +42,7 @@ import pandas as pd
 from ..errors import JobFileError, Problem
 from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean, parse_timezone
 from .intake import echo
+from .specs import Specs
 from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
@@ -313,21 +314,24 @@ def resolve(
 def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution, list[Problem]]:
     """``resolve`` with no directory, by arrays: an extension id is used as given (a migration's
     million rows each name one), any other reference needs the directory."""
-    by_id = np.fromiter(
-        (s.ref is ExtensionRef.EXTENSION_ID for s in specs), dtype=bool, count=len(specs)
-    )
+    columns = Specs.of(specs).columns if isinstance(specs, Specs) else None
+    if columns is None:
+        refs = np.asarray([s.ref for s in specs], dtype=object)
+        values = np.asarray([s.ref_value for s in specs], dtype=object)
+    else:
+        refs, values = columns["ref"], columns["ref_value"]
+    by_id = refs == ExtensionRef.EXTENSION_ID
     problems = [
         Problem(
             file,
-            s.row,
-            s.ref.value,
-            s.ref_value,
-            f"a {s.ref.value} needs a directory file (--directory)",
+            specs[i].row,
+            specs[i].ref.value,
+            specs[i].ref_value,
+            f"a {specs[i].ref.value} needs a directory file (--directory)",
         )
-        for s in (specs[i] for i in np.flatnonzero(~by_id).tolist())
+        for i in np.flatnonzero(~by_id).tolist()
     ]
     keep = np.flatnonzero(by_id).astype(np.int64)
-    values = np.asarray([s.ref_value for s in specs], dtype=object)
     ids = values[keep] if len(specs) else np.asarray([], dtype=object)
     return Resolution(keep, np.full(len(keep), -1, dtype=np.int64), ids), problems
 

@@ -178,11 +178,10 @@ def _prepare_plan(
     except JobFileError as exc:
         return None, problems + exc.problems
     row_problems = list(job.problems)
+    specs: Sequence[RowSpec] = job.specs
     if directory_path is not None and directory is None:
         # References cannot be checked without the directory; its own problems say why.
         specs = [s for s in job.specs if s.ref is ExtensionRef.EXTENSION_ID]
-    else:
-        specs = job.specs
     resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
     specs, resolution, found = localise(specs, resolution, directory, file=job.path)
