@@ -4,7 +4,8 @@ A migration's job file has a row per extension and setting, nearly all of a few 
 add/update/delete and forwarding add/delete of business or closed hours, with no ``settings``
 JSON and no ``hours``. ``plain_specs`` checks each column of the whole frame at once (enums,
 the one-reference rule, ids, E.164, names, dates with their time zones, from < to, the columns
-each shape uses) and builds those rows' ``RowSpec``s directly. Every other row, and every row
+each shape uses) and gives those rows' spec fields as columns (``specs.Specs``: no ``RowSpec``
+object or ``settings`` dict per row until one is asked for). Every other row, and every row
 that fails any of these checks, is left to the per-row path (``rules.check_row``), so a
 problem is reported by exactly the code, with exactly the words, it always was.
 
@@ -42,8 +43,6 @@ from .checks import (
 from .specs import SETTINGS, Column, Specs
 
 Mask = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
-_Fixed = list[Any]  # one field of the specs a shape builds, in row order
 
 #: ASCII-only patterns, so any regex engine reads them as ``checks`` does. EMAIL is a subset of
 #: ``checks.EMAIL_RE`` (no '@', no white space): a cell it refuses goes the per-row way.
