@@ -125,25 +125,36 @@ def find_conflicts(
         return []
     if templates is None:
         templates = template_frame(specs)
-    entity_text, when_text, sig = _keys(templates)
-    entity = _codes(entity_text)
-    when = _codes(when_text)
-    no_when = pc.equal(when_text, "").to_numpy(zero_copy_only=False)
+    ext_codes, ext_ids = pd.factorize(resolution.extension_id)
+    ext = ext_codes.astype(np.int64)
+    # Only operations on an extension that has more than one can conflict: the others (a
+    # migration's one row per extension) need no keys at all.
+    shared = np.bincount(ext, minlength=len(ext_ids))[ext] > 1
+    if not shared.any():
+        return []
+    ext, spec = ext[shared], resolution.spec[shared]
+    needed = np.unique(spec)
+    entity_text, when_text, sig = _keys(templates.iloc[needed])
     action = templates["action"].to_numpy(dtype=object)
     sub = templates["sub_setting_type"].to_numpy(dtype=object)
     adds = (action == Action.ADD) & np.isin(sub, [s.value for s in _ITEM_SUBS])
     # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
     dup_key = pc.if_else(
-        pa.array(adds), pc.binary_join_element_wise("add", entity_text, when_text, "|"), sig
+        pa.array(adds[needed]),
+        pc.binary_join_element_wise("add", entity_text, when_text, "|"),
+        sig,
     )
-    dup_code = _codes(dup_key)
+    # Per spec, -1 for those none of whose operations share an extension (never compared).
+    entity, when, dup_code = (np.full(len(specs), -1, dtype=np.int64) for _ in range(3))
+    entity[needed] = _codes(entity_text)
+    when[needed] = _codes(when_text)
+    dup_code[needed] = _codes(dup_key)
+    no_when = np.zeros(len(specs), dtype=bool)
+    no_when[needed] = pc.equal(when_text, "").to_numpy(zero_copy_only=False)
     del entity_text, when_text, sig, dup_key  # the text of a million keys, no longer needed
-    ext_codes, ext_ids = pd.factorize(resolution.extension_id)
-    ext = ext_codes.astype(np.int64)
-    spec = resolution.spec
     problems: list[Problem] = []
 
-    if len(dup_code) and int(dup_code.max()) + 1 < len(specs):
+    if int(dup_code.max()) + 1 < len(needed):
         pairs = _repeats(ext, dup_code[spec], spec)
         problems += _report(pairs, specs, ext_ids, file, "repeats row {first}", adds)
 
