@@ -31,7 +31,7 @@ Kelvin sign ``K`` match ``k`` and ``ß`` match ``ss``, which a mail server would
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,21 +249,21 @@ def resolve(
     matched: dict[str, IntArray | str] = {}  # selector text → positions or the reason it fails
     hints = _zero_hints(directory)
 
-    for i, spec in enumerate(specs):
-        ref, column, value = spec.ref, spec.ref.value, spec.ref_value
+    for i, (row, ref, value) in enumerate(_references(specs)):
+        column = ref.value
         if ref is ExtensionRef.EXTENSION_ID:
             pos = directory.position(ref, value)
             entity = directory.find(ENTITY_ID, value) if pos is None else None
             if entity is not None:
                 problems.append(
-                    Problem(file, spec.row, column, value, _entity_id_reason(directory, entity))
+                    Problem(file, row, column, value, _entity_id_reason(directory, entity))
                 )
                 continue
             if pos is None:
                 problems.append(
                     Problem(
                         file,
-                        spec.row,
+                        row,
                         column,
                         value,
                         f"is not in the directory {directory.path}; used as given",
@@ -280,7 +280,7 @@ def resolve(
                 found = _select(directory, value)
                 matched[value] = found
             if isinstance(found, str):
-                problems.append(Problem(file, spec.row, column, value, found))
+                problems.append(Problem(file, row, column, value, found))
             else:
                 many_spec.append(np.full(len(found), i, dtype=np.int64))
                 many_pos.append(found)
@@ -290,7 +290,7 @@ def resolve(
             reason = f"is not in the directory {directory.path}"
             if ref is ExtensionRef.EXTENSION_NUMBER and value in hints:
                 reason += f"; did you mean {hints[value]!r}? (a spreadsheet drops leading zeros)"
-            problems.append(Problem(file, spec.row, column, value, reason))
+            problems.append(Problem(file, row, column, value, reason))
             continue
         one_spec.append(i)
         one_pos.append(pos)
@@ -309,6 +309,14 @@ def resolve(
     else:
         ids = raw
     return Resolution(spec_arr, pos_arr, ids), problems
+
+
+def _references(specs: Sequence[RowSpec]) -> Iterator[tuple[int, ExtensionRef, str]]:
+    """Each spec's (row, reference column, its text), from the columns when there are."""
+    if isinstance(specs, Specs):
+        c = specs.columns
+        return zip(c["row"].tolist(), c["ref"].tolist(), c["ref_value"].tolist(), strict=True)
+    return ((s.row, s.ref, s.ref_value) for s in specs)
 
 
 def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution, list[Problem]]:
