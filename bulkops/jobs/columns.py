@@ -355,24 +355,38 @@ def _enums(values: npt.NDArray[Any], kind: type[Any]) -> Column:
 
 
 def _json(values: Column) -> pa.Array:
-    """Each text as a JSON string, encoded once per distinct value."""
-    codes, uniques = pd.factorize(values)
-    encoded = pa.array([orjson.dumps(u).decode() for u in uniques.tolist()], type=pa.string())
-    return encoded.take(pa.array(codes))
+    """Each text as a JSON string."""
+    return pa.array([orjson.dumps(v).decode() for v in values.tolist()], type=pa.string())
+
+
+def _distinct(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(code per row, first row of each code) of the rows' combined values: equal cells in
+    every column, equal code."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        # Factorized again at each step, so the codes stay below the row count (no overflow).
+        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
+    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
+    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
+    return combined.astype(np.int64), first
 
 
 def _bodies(action: Column, holiday: Mask, cell: dict[str, Column]) -> Column:
     """Each plain row's ``settings`` as ``orjson.dumps(body, OPT_SORT_KEYS)`` spells it: the
-    body ``fields`` builds for its shape, joined from JSON-encoded cells by Arrow."""
+    body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
+    many extensions is one body) and joined from JSON-encoded cells by Arrow."""
     out = np.full(len(action), "{}", dtype=object)  # deletes send no body
 
     def put(at: Mask, *parts: str) -> None:
         """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
         if not at.any():
             return
-        pieces = [_json(cell[p[1:]][at]) if p.startswith("$") else p for p in parts]
-        joined = pc.binary_join_element_wise(*pieces, "")
-        out[at] = joined.to_numpy(zero_copy_only=False)
+        names = [p[1:] for p in parts if p.startswith("$")]
+        codes, first = _distinct([cell[name][at] for name in names])
+        pieces = [_json(cell[p[1:]][at][first]) if p.startswith("$") else p for p in parts]
+        joined = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
+        out[at] = joined[codes]
 
     add, update = action == Action.ADD.value, action == Action.UPDATE.value
     with_id = pd.notna(cell["holiday_id"])
