@@ -40,7 +40,7 @@ from .checks import (
     parse_timezone,
     parse_when,
 )
-from .specs import SETTINGS, Column, Specs
+from .specs import SETTINGS, Column, Specs, distinct_rows
 
 Mask = npt.NDArray[np.bool_]
 
@@ -359,19 +359,6 @@ def _json(values: Column) -> pa.Array:
     return pa.array([orjson.dumps(v).decode() for v in values.tolist()], type=pa.string())
 
 
-def _distinct(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(code per row, first row of each code) of the rows' combined values: equal cells in
-    every column, equal code."""
-    combined = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        codes, uniques = pd.factorize(column)
-        # Factorized again at each step, so the codes stay below the row count (no overflow).
-        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
-    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
-    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
-    return combined.astype(np.int64), first
-
-
 def _bodies(action: Column, holiday: Mask, cell: dict[str, Column]) -> Column:
     """Each plain row's ``settings`` as ``orjson.dumps(body, OPT_SORT_KEYS)`` spells it: the
     body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
@@ -383,7 +370,7 @@ def _bodies(action: Column, holiday: Mask, cell: dict[str, Column]) -> Column:
         if not at.any():
             return
         names = [p[1:] for p in parts if p.startswith("$")]
-        codes, first = _distinct([cell[name][at] for name in names])
+        codes, first = distinct_rows([cell[name][at] for name in names])
         pieces = [_json(cell[p[1:]][at][first]) if p.startswith("$") else p for p in parts]
         joined = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
         out[at] = joined[codes]

@@ -22,7 +22,7 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
-from .specs import SETTINGS, Specs
+from .specs import SETTINGS, Specs, distinct_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
@@ -43,6 +43,10 @@ _TEMPLATE_FIELDS = (
     "phone_number",
     SETTINGS,
 )
+
+
+#: The fields a conflict key is made of (all but ``row``).
+_KEY_FIELDS = _TEMPLATE_FIELDS[1:]
 
 
 def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
@@ -134,23 +138,28 @@ def find_conflicts(
         return []
     ext, spec = ext[shared], resolution.spec[shared]
     needed = np.unique(spec)
-    entity_text, when_text, sig = _keys(templates.iloc[needed])
+    # Keys depend on a template's fields alone, not on its row or extension: a holiday rolled
+    # out row by row to thousands of extensions is spelled once.
+    chosen = templates.iloc[needed]
+    same, first = distinct_rows([chosen[name].to_numpy(dtype=object) for name in _KEY_FIELDS])
+    entity_text, when_text, sig = _keys(chosen.iloc[first])
+    del chosen
     action = templates["action"].to_numpy(dtype=object)
     sub = templates["sub_setting_type"].to_numpy(dtype=object)
     adds = (action == Action.ADD) & np.isin(sub, [s.value for s in _ITEM_SUBS])
     # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
     dup_key = pc.if_else(
-        pa.array(adds[needed]),
+        pa.array(adds[needed][first]),
         pc.binary_join_element_wise("add", entity_text, when_text, "|"),
         sig,
     )
     # Per spec, -1 for those none of whose operations share an extension (never compared).
     entity, when, dup_code = (np.full(len(specs), -1, dtype=np.int64) for _ in range(3))
-    entity[needed] = _codes(entity_text)
-    when[needed] = _codes(when_text)
-    dup_code[needed] = _codes(dup_key)
+    entity[needed] = _codes(entity_text)[same]
+    when[needed] = _codes(when_text)[same]
+    dup_code[needed] = _codes(dup_key)[same]
     no_when = np.zeros(len(specs), dtype=bool)
-    no_when[needed] = pc.equal(when_text, "").to_numpy(zero_copy_only=False)
+    no_when[needed] = pc.equal(when_text, "").to_numpy(zero_copy_only=False)[same]
     del entity_text, when_text, sig, dup_key  # the text of a million keys, no longer needed
     problems: list[Problem] = []
 

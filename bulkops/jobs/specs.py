@@ -18,6 +18,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 import orjson
+import pandas as pd
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
@@ -47,6 +48,19 @@ SETTINGS = "settings"
 def settings_text(settings: dict[str, Any]) -> str:
     """A body as planning stores it: JSON with sorted keys."""
     return orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def distinct_rows(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(code per row, first row of each code) of the rows' combined values: equal cells in
+    every column, equal code."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        # Factorized again at each step, so the codes stay below the row count (no overflow).
+        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
+    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
+    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
+    return combined.astype(np.int64), first
 
 
 class Specs(Sequence[RowSpec]):
