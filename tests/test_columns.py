@@ -15,13 +15,18 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bulkops.jobs.checks import ExtensionRef, RowSpec
 from bulkops.jobs.columns import plain_specs
+from bulkops.jobs.conflicts import _keys, template_frame
 from bulkops.jobs.jobfile import JobRows, load
+from bulkops.jobs.plan import validate
+from bulkops.model import Action, SettingType, SubSettingType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -165,3 +170,81 @@ def test_a_mixed_file_keeps_row_order_and_every_message(tmp_path: Path, suffix: 
     assert [s.row for s in job.specs] == [2, 4, 5]
     assert [(p.row, p.column) for p in job.problems] == [(3, "phone_number"), (6, "from")]
     assert "the leading '+' is missing" in job.problems[0].reason
+
+
+# --- conflicts by columns --------------------------------------------------------------------
+
+#: Field values that stress the keys: absent, empty, separators inside values, look-alikes.
+_KEY_TEXT = st.sampled_from([None, "", "h1", "id:h1", "a|b", "None", "Xmas", "2027-12-25"])
+
+
+def _reference_keys(spec: RowSpec) -> tuple[str, str, str]:
+    """The per-row keys ``conflicts`` spelled one spec at a time before it went by columns."""
+    holiday = f"{spec.holiday_id or ''}|{spec.holiday_name or ''}"
+    sub = spec.sub_setting_type
+    if sub == SubSettingType.HOLIDAY:
+        entity = (
+            f"holiday|id:{spec.holiday_id}" if spec.holiday_id else f"holiday|{spec.holiday_name}"
+        )
+        when = spec.holiday_from or ""
+    elif sub == SubSettingType.CALL_FORWARDING:
+        number = f"id:{spec.call_forwarding_id}" if spec.call_forwarding_id else spec.phone_number
+        entity = f"forwarding|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}|{number}"
+        when = ""
+    else:
+        entity = f"{sub}|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}"
+        when = ""
+    body = orjson.dumps(spec.settings, option=orjson.OPT_SORT_KEYS).decode()
+    sig = f"{spec.action}|{entity}|{when}|{spec.holiday_to}|{spec.phone_number}|{body}"
+    return entity, when, sig
+
+
+_SPECS = st.builds(
+    RowSpec,
+    row=st.integers(2, 9),
+    action=st.sampled_from(Action),
+    setting_type=st.sampled_from(SettingType),
+    sub_setting_type=st.sampled_from(SubSettingType),
+    settings=st.sampled_from([{}, {"name": "a|b"}, {"type": 1, "a": None}]),
+    ref=st.just(ExtensionRef.EXTENSION_ID),
+    ref_value=st.sampled_from(["e1", "e2"]),
+    holiday_id=_KEY_TEXT,
+    call_forwarding_id=_KEY_TEXT,
+    holiday_name=_KEY_TEXT,
+    holiday_from=_KEY_TEXT,
+    holiday_to=_KEY_TEXT,
+    phone_number=_KEY_TEXT,
+)
+
+
+@given(specs=st.lists(_SPECS, min_size=1, max_size=12))
+def test_conflict_keys_by_columns_spell_what_each_row_spelled(specs: list[RowSpec]) -> None:
+    entity, when, sig = _keys(template_frame(specs))
+    expected = [_reference_keys(s) for s in specs]
+    assert list(zip(entity.to_pylist(), when.to_pylist(), sig.to_pylist(), strict=True)) == expected
+
+
+@given(table=st.lists(st.sampled_from(BASES), min_size=2, max_size=10))
+def test_repeated_rows_are_flagged_by_row_with_the_words_of_the_rules(
+    tmp_path_factory: pytest.TempPathFactory, table: list[dict[str, str]]
+) -> None:
+    """A file of plain rows, some repeated: each repeat is flagged against its first row."""
+    path = write(tmp_path_factory.mktemp("job") / "job.csv", table)
+    directory = tmp_path_factory.mktemp("dir") / "directory.csv"
+    directory.write_text(
+        "extension_id,extension_number,email\ne1,1001,a@b.co\ne2,1002,\ne3,1003,\ne4,1004,\n"
+    )
+    problems = [p for p in validate(path, directory=directory) if p.severity == "error"]
+    flagged = {(p.row, p.reason.split(" on ")[0]) for p in problems}
+    expected = set()
+    for i, row in enumerate(table):
+        first = table.index(row)
+        if first < i:
+            adds = row["action"] == "add"
+            why = (
+                f"adds the same item as row {first + 2} (adds are not idempotent)"
+                if adds
+                else f"repeats row {first + 2}"
+            )
+            expected.add((i + 2, why))
+    assert expected <= flagged

@@ -4,7 +4,8 @@ A migration's job file has a row per extension and setting, nearly all of a few 
 add/update/delete and forwarding add/delete of business or closed hours, with no ``settings``
 JSON and no ``hours``. ``plain_specs`` checks each column of the whole frame at once (enums,
 the one-reference rule, ids, E.164, names, dates with their time zones, from < to, the columns
-each shape uses) and builds those rows' ``RowSpec``s directly. Every other row, and every row
+each shape uses) and gives those rows' spec fields as columns (``specs.Specs``: no ``RowSpec``
+object or ``settings`` dict per row until one is asked for). Every other row, and every row
 that fails any of these checks, is left to the per-row path (``rules.check_row``), so a
 problem is reported by exactly the code, with exactly the words, it always was.
 
@@ -23,7 +24,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import (
@@ -31,16 +35,14 @@ from .checks import (
     EXTENSION_NUMBER_RE,
     ID_RE,
     ExtensionRef,
-    RowSpec,
     has_visible,
     is_naive,
     parse_timezone,
     parse_when,
 )
+from .specs import SETTINGS, Column, Specs, distinct_rows
 
 Mask = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
-_Fixed = list[Any]  # one field of the specs a shape builds, in row order
 
 #: ASCII-only patterns, so any regex engine reads them as ``checks`` does. EMAIL is a subset of
 #: ``checks.EMAIL_RE`` (no '@', no white space): a cell it refuses goes the per-row way.
@@ -68,11 +70,14 @@ class _Columns:
         self.frame = frame
         self.size = len(frame)
         self._given: dict[str, Mask] = {}
+        self._empty: pd.Series | None = None
 
     def text(self, name: str) -> pd.Series:
         if name in self.frame.columns:
             return self.frame[name]
-        return pd.Series([""] * self.size, index=self.frame.index, dtype="str")
+        if self._empty is None:  # made once: a million-row column of "" is not free
+            self._empty = pd.Series([""] * self.size, index=self.frame.index, dtype="str")
+        return self._empty
 
     def given(self, name: str) -> Mask:
         if name not in self._given:
@@ -109,7 +114,7 @@ def _per_value(
     return results[codes], accepted[codes]
 
 
-def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, list[RowSpec]]:
+def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
     """Which rows of ``frame`` are plain (checked here, no problem), and their specs in order.
 
     ``frame``: the job file's known columns as text, indexed by spreadsheet row; ``tz``: the
@@ -164,32 +169,33 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, list[Ro
     ok &= sub != ""
     shape = _shape(c, action.to_numpy(dtype=object), setting.to_numpy(dtype=object), sub)
     ok &= shape
-    specs = _build(c, ok, sub, ref_of, when)
-    _mark_zones(c, ok, zones, when, specs)
-    return ok, specs
+    columns = _build(c, ok, sub, ref_of, when)
+    columns.update(_zone_notes(c, ok, zones))
+    return ok, Specs(columns, {})
 
 
-def _mark_zones(
-    c: _Columns, ok: Mask, zones: npt.NDArray[Any], when: dict[str, list[Any]], specs: list[RowSpec]
-) -> None:
+def _zone_notes(c: _Columns, ok: Mask, zones: npt.NDArray[Any]) -> dict[str, Column]:
     """What ``check_row`` notes of each plain row's zone: the zone its naive times were read in,
-    or, when the row names none, its naive ``from``/``to`` (read again per extension later)."""
+    or, when the row names none, its naive ``from``/``to`` (read again per extension later).
+
+    A plain row's ``from``/``to`` parsed (or it would not be plain), so which of them are naive
+    depends on their text alone: each distinct pair's note is made once and shared."""
     where = np.flatnonzero(ok)
-    naive = {
-        name: _per_value(c.text(name), lambda v: (is_naive(v), True))[0][where].tolist()
-        for name in ("from", "to")
-    }
-    text = {name: c.text(name).to_numpy(dtype=object)[where].tolist() for name in ("from", "to")}
-    parsed = {name: np.asarray(when[name], dtype=object)[where].tolist() for name in ("from", "to")}
-    for i, (spec, zone) in enumerate(zip(specs, zones[where].tolist(), strict=True)):
-        if zone is not None:
-            spec.zone = zone.key
-        else:
-            spec.naive = tuple(
-                (name, text[name][i])
-                for name in ("from", "to")
-                if parsed[name][i] and naive[name][i]
-            )
+    start_codes, starts = pd.factorize(c.text("from").to_numpy(dtype=object)[where])
+    end_codes, ends = pd.factorize(c.text("to").to_numpy(dtype=object)[where])
+    pair_codes, pairs = pd.factorize(start_codes.astype(np.int64) * len(ends) + end_codes)
+    notes = np.empty(len(pairs) + 1, dtype=object)
+    notes[:] = [
+        tuple(
+            (name, text)
+            for name, text in (("from", starts[p // len(ends)]), ("to", ends[p % len(ends)]))
+            if text and is_naive(text)
+        )
+        for p in pairs.tolist()
+    ] + [()]
+    keys = np.array([None if z is None else z.key for z in zones[where].tolist()], dtype=object)
+    named = pd.notna(keys)
+    return {"zone": keys, "naive": notes[np.where(named, len(pairs), pair_codes)]}
 
 
 def _zone_judge(tz: ZoneInfo | None) -> Callable[[str], tuple[Any, bool]]:
@@ -286,22 +292,14 @@ def _build(
     sub: npt.NDArray[Any],
     ref_of: npt.NDArray[np.int64],
     when: dict[str, list[Any]],
-) -> list[RowSpec]:
-    """The specs of the plain rows, field for field what ``fields`` writes for them, built one
-    shape at a time (no per-row branching) and put back in row order."""
+) -> dict[str, Column]:
+    """The plain rows' spec fields as columns, field for field what ``fields`` writes for them,
+    ``settings`` as the sorted-key JSON text planning stores (``specs``)."""
     where = np.flatnonzero(ok)
-    if not len(where):
-        return []
+    size = len(where)
     action = c.text("action").to_numpy(dtype=object)[where]
     sub = sub[where]
-    rows = c.frame.index.to_numpy(dtype=np.int64)[where].tolist()
-    setting = _enums(c.text("setting_type").to_numpy(dtype=object)[where], SettingType)
-    refs = np.array(list(ExtensionRef), dtype=object)[ref_of[where]].tolist()
-    ref_values = np.full(len(where), "", dtype=object)
-    for i, ref in enumerate(ExtensionRef):
-        mine = ref_of[where] == i
-        ref_values[mine] = c.text(ref.value).to_numpy(dtype=object)[where][mine]
-    cells = {
+    cell = {
         name: np.asarray(values, dtype=object)[where]
         for name, values in (
             ("name", c.values("name")),
@@ -313,118 +311,88 @@ def _build(
             ("call_forwarding_id", c.values("call_forwarding_id")),
         )
     }
-    out = np.empty(len(where), dtype=object)
-    for (act, kind), build in _SHAPES.items():
-        at = np.flatnonzero((action == act.value) & (sub == kind.value))
-        if not len(at):
-            continue
-
-        def take(values: list[Any] | npt.NDArray[Any], at: IntArray = at) -> list[Any]:
-            picked: list[Any] = np.asarray(values, dtype=object)[at].tolist()
-            return picked
-
-        columns = {name: take(values) for name, values in cells.items()}
-        fixed = (take(rows), take(setting), take(refs), take(ref_values))
-        out[at] = build(*fixed, columns)
-    specs: list[RowSpec] = out.tolist()
-    return specs
-
-
-def _enums(values: npt.NDArray[Any], kind: type[SettingType]) -> list[Any]:
-    codes, uniques = pd.factorize(values)
-    members = np.array([kind(u) for u in uniques], dtype=object)
-    picked: list[Any] = members[codes].tolist()
-    return picked
-
-
-def _holiday_add(
-    rows: _Fixed, st: _Fixed, ref: _Fixed, rv: _Fixed, v: dict[str, list[Any]]
-) -> list[RowSpec]:
-    a, h = Action.ADD, SubSettingType.HOLIDAY
-    return [
-        RowSpec(r, a, s, h, {"name": n, "from": f, "to": t}, x, y, None, None, n, f, t, None)
-        for r, s, x, y, n, f, t in zip(
-            rows, st, ref, rv, v["name"], v["from"], v["to"], strict=True
-        )
-    ]
+    ref_value = np.full(size, "", dtype=object)
+    for i, ref in enumerate(ExtensionRef):
+        mine = ref_of[where] == i
+        ref_value[mine] = c.text(ref.value).to_numpy(dtype=object)[where][mine]
+    holiday = sub == SubSettingType.HOLIDAY.value
+    update = action == Action.UPDATE.value
+    # What _shape admits makes most fields the cell itself: a holiday row gives no forwarding
+    # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
+    # a forwarding delete by id looks nothing up by number.
+    by_id = ~holiday & pd.notna(cell["call_forwarding_id"])
+    columns: dict[str, Column] = {
+        "row": c.frame.index.to_numpy(dtype=np.int64)[where].astype(object),
+        "action": _enums(action, Action),
+        "setting_type": _enums(c.text("setting_type").to_numpy(dtype=object)[where], SettingType),
+        "sub_setting_type": _enums(sub, SubSettingType),
+        "holiday_id": cell["holiday_id"],
+        "call_forwarding_id": cell["call_forwarding_id"],
+        "holiday_name": cell["name"],
+        "holiday_from": _blank(cell["from"], holiday & update),
+        "holiday_to": _blank(cell["to"], holiday & update),
+        "phone_number": _blank(cell["phone_number"], by_id),
+        "ref": np.array(list(ExtensionRef), dtype=object)[ref_of[where]],
+        "ref_value": ref_value,
+        SETTINGS: _bodies(action, holiday, cell),
+    }
+    return columns
 
 
-def _holiday_update(
-    rows: _Fixed, st: _Fixed, ref: _Fixed, rv: _Fixed, v: dict[str, list[Any]]
-) -> list[RowSpec]:
-    a, h = Action.UPDATE, SubSettingType.HOLIDAY
-    out = []
-    for r, s, x, y, n, f, t, i in zip(
-        rows, st, ref, rv, v["name"], v["from"], v["to"], v["holiday_id"], strict=True
-    ):
-        body = (
-            {"name": n, "from": f, "to": t}
-            if i is None
-            else {"holiday_id": i, "name": n, "from": f, "to": t}
-        )
-        out.append(RowSpec(r, a, s, h, body, x, y, i, None, n, None, None, None))
+def _blank(values: Column, where: Mask) -> Column:
+    """``values`` with None ``where`` the field is not the spec's."""
+    out = values.copy()
+    out[where] = None
     return out
 
 
-def _holiday_delete(
-    rows: _Fixed, st: _Fixed, ref: _Fixed, rv: _Fixed, v: dict[str, list[Any]]
-) -> list[RowSpec]:
-    # from/to come only with a name here (they narrow the lookup by name): see _shape.
-    a, h = Action.DELETE, SubSettingType.HOLIDAY
-    return [
-        RowSpec(r, a, s, h, {}, x, y, i, None, n, f, t, None)
-        for r, s, x, y, n, f, t, i in zip(
-            rows, st, ref, rv, v["name"], v["from"], v["to"], v["holiday_id"], strict=True
-        )
-    ]
+def _enums(values: npt.NDArray[Any], kind: type[Any]) -> Column:
+    codes, uniques = pd.factorize(values)
+    members = np.empty(len(uniques) + 1, dtype=object)
+    members[:] = [kind(u) for u in uniques] + [None]
+    picked: Column = members[codes]
+    return picked
 
 
-def _forwarding_add(
-    rows: _Fixed, st: _Fixed, ref: _Fixed, rv: _Fixed, v: dict[str, list[Any]]
-) -> list[RowSpec]:
-    a, fw = Action.ADD, SubSettingType.CALL_FORWARDING
-    return [
-        RowSpec(
-            r,
-            a,
-            s,
-            fw,
-            {"phone_number": p} if d is None else {"phone_number": p, "description": d},
-            x,
-            y,
-            None,
-            None,
-            None,
-            None,
-            None,
-            p,
-        )
-        for r, s, x, y, p, d in zip(
-            rows, st, ref, rv, v["phone_number"], v["description"], strict=True
-        )
-    ]
+def _json(values: Column) -> pa.Array:
+    """Each text as a JSON string."""
+    return pa.array([orjson.dumps(v).decode() for v in values.tolist()], type=pa.string())
 
 
-def _forwarding_delete(
-    rows: _Fixed, st: _Fixed, ref: _Fixed, rv: _Fixed, v: dict[str, list[Any]]
-) -> list[RowSpec]:
-    # A forwarding id names the entry; a number alone is looked up.
-    a, fw = Action.DELETE, SubSettingType.CALL_FORWARDING
-    return [
-        RowSpec(r, a, s, fw, {}, x, y, None, i, None, None, None, p if i is None else None)
-        for r, s, x, y, p, i in zip(
-            rows, st, ref, rv, v["phone_number"], v["call_forwarding_id"], strict=True
-        )
-    ]
+def _bodies(action: Column, holiday: Mask, cell: dict[str, Column]) -> Column:
+    """Each plain row's ``settings`` as ``orjson.dumps(body, OPT_SORT_KEYS)`` spells it: the
+    body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
+    many extensions is one body) and joined from JSON-encoded cells by Arrow."""
+    out = np.full(len(action), "{}", dtype=object)  # deletes send no body
 
+    def put(at: Mask, *parts: str) -> None:
+        """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
+        if not at.any():
+            return
+        names = [p[1:] for p in parts if p.startswith("$")]
+        codes, first = distinct_rows([cell[name][at] for name in names])
+        pieces = [_json(cell[p[1:]][at][first]) if p.startswith("$") else p for p in parts]
+        joined = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
+        out[at] = joined[codes]
 
-_SHAPES: dict[
-    tuple[Action, SubSettingType],
-    Callable[[_Fixed, _Fixed, _Fixed, _Fixed, dict[str, list[Any]]], list[RowSpec]],
-] = {
-    (Action.ADD, SubSettingType.HOLIDAY): _holiday_add,
-    (Action.UPDATE, SubSettingType.HOLIDAY): _holiday_update,
-    (Action.DELETE, SubSettingType.HOLIDAY): _holiday_delete,
-    (Action.ADD, SubSettingType.CALL_FORWARDING): _forwarding_add,
-    (Action.DELETE, SubSettingType.CALL_FORWARDING): _forwarding_delete,
-}
+    add, update = action == Action.ADD.value, action == Action.UPDATE.value
+    with_id = pd.notna(cell["holiday_id"])
+    with_text = pd.notna(cell["description"])
+    times = ('{"from":', "$from", ',"name":', "$name", ',"to":', "$to", "}")
+    put(holiday & add, *times)
+    put(holiday & update & ~with_id, *times)
+    put(
+        holiday & update & with_id,
+        '{"from":', "$from", ',"holiday_id":', "$holiday_id", ',"name":', "$name", ',"to":',
+        "$to", "}",
+    )  # fmt: skip
+    put(~holiday & add & ~with_text, '{"phone_number":', "$phone_number", "}")
+    put(
+        ~holiday & add & with_text,
+        '{"description":',
+        "$description",
+        ',"phone_number":',
+        "$phone_number",
+        "}",
+    )
+    return out

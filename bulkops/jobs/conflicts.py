@@ -14,78 +14,167 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
+from .specs import SETTINGS, Specs, distinct_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
 _ITEM_SUBS = (SubSettingType.HOLIDAY, SubSettingType.CALL_FORWARDING)
 
 
-def _keys(spec: RowSpec) -> tuple[str, str, str]:
-    """(what the operation acts on, the holiday's from when it narrows it, full signature)."""
-    holiday = f"{spec.holiday_id or ''}|{spec.holiday_name or ''}"
-    sub = spec.sub_setting_type
-    if sub == SubSettingType.HOLIDAY:
-        entity = (
-            f"holiday|id:{spec.holiday_id}" if spec.holiday_id else f"holiday|{spec.holiday_name}"
-        )
-        when = spec.holiday_from or ""
-    elif sub == SubSettingType.CALL_FORWARDING:
-        number = f"id:{spec.call_forwarding_id}" if spec.call_forwarding_id else spec.phone_number
-        entity = f"forwarding|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}|{number}"
-        when = ""
-    else:
-        entity = f"{sub}|{spec.setting_type}|{holiday}|{spec.holiday_from or ''}"
-        when = ""
-    body = orjson.dumps(spec.settings, option=orjson.OPT_SORT_KEYS).decode()
-    # One f-string, not a join over str(): this runs once per job-file row.
-    sig = f"{spec.action}|{entity}|{when}|{spec.holiday_to}|{spec.phone_number}|{body}"
+#: The RowSpec fields a template frame holds, besides ``settings`` (as sorted JSON text).
+_TEMPLATE_FIELDS = (
+    "row",
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+    SETTINGS,
+)
+
+
+#: The fields a conflict key is made of (all but ``row``).
+_KEY_FIELDS = _TEMPLATE_FIELDS[1:]
+
+
+def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
+    """The row templates as columns (object dtype, None where a field is not given), built once
+    for ``find_conflicts`` and ``plan.expand`` from the job's columns (``specs``). Enum fields
+    hold their members: a StrEnum member is its value as text."""
+    columns = Specs.of(specs).columns
+    # dtype=object: pandas would otherwise convert every text column to Arrow strings.
+    return pd.DataFrame({name: columns[name] for name in _TEMPLATE_FIELDS}, dtype=object)
+
+
+def _text(values: pd.Series, none: str) -> pa.Array:
+    """A template column as Arrow text, ``none`` where the field is not given."""
+    return pc.fill_null(
+        pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True), none
+    )
+
+
+def _keys(templates: pd.DataFrame) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Per row template: (what the operation acts on, the holiday's from when it narrows it,
+    full signature), as the exact strings a template's fields spell, joined by Arrow's
+    element-wise kernels (a million rows cost no Python loop)."""
+
+    def join(*parts: pa.Array | str) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "|")
+
+    sub = _text(templates["sub_setting_type"], "")
+    setting = _text(templates["setting_type"], "")
+    hid = _text(templates["holiday_id"], "")
+    start = _text(templates["holiday_from"], "")
+    holiday = join(hid, _text(templates["holiday_name"], ""))
+    is_holiday = pc.equal(sub, SubSettingType.HOLIDAY.value)
+    is_forwarding = pc.equal(sub, SubSettingType.CALL_FORWARDING.value)
+    holiday_entity = pc.if_else(
+        pc.not_equal(hid, ""),
+        join("holiday", pc.binary_join_element_wise("id", hid, ":")),
+        join("holiday", _text(templates["holiday_name"], "None")),
+    )
+    fid = _text(templates["call_forwarding_id"], "")
+    phone = _text(templates["phone_number"], "None")
+    number = pc.if_else(pc.not_equal(fid, ""), pc.binary_join_element_wise("id", fid, ":"), phone)
+    entity = pc.if_else(
+        is_holiday,
+        holiday_entity,
+        pc.if_else(
+            is_forwarding,
+            join("forwarding", setting, holiday, start, number),
+            join(sub, setting, holiday, start),
+        ),
+    )
+    when = pc.if_else(is_holiday, start, "")
+    sig = join(
+        _text(templates["action"], ""),
+        entity,
+        when,
+        _text(templates["holiday_to"], "None"),
+        phone,
+        _text(templates["settings"], ""),
+    )
     return entity, when, sig
 
 
+def _codes(values: pa.Array) -> IntArray:
+    """Equal strings, equal codes (0, 1, … in order of first appearance)."""
+    codes: IntArray = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64)
+    return codes
+
+
 def find_conflicts(
-    frame: pd.DataFrame, specs: Sequence[RowSpec], resolution: Resolution, *, file: str
+    frame: pd.DataFrame,
+    specs: Sequence[RowSpec],
+    resolution: Resolution,
+    *,
+    file: str,
+    templates: pd.DataFrame | None = None,
 ) -> list[Problem]:
-    """Duplicates and contradictions per extension (policy in the jobfile docstring)."""
+    """Duplicates and contradictions per extension (policy in the jobfile docstring).
+    ``templates``: ``template_frame(specs)`` (built here when not given)."""
     if not len(frame):
         return []
-    keys = [_keys(s) for s in specs]
-    entity = pd.factorize(pd.Series([k[0] for k in keys], dtype=object))[0]
-    when = [k[1] for k in keys]
-    actions = [s.action for s in specs]
-    adds = np.array(
-        [
-            a == Action.ADD and s.sub_setting_type in _ITEM_SUBS
-            for a, s in zip(actions, specs, strict=True)
-        ]
-    )
-    # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
-    dup_key = [f"add|{k[0]}|{k[1]}" if add else k[2] for k, add in zip(keys, adds, strict=True)]
-    dup_code = pd.factorize(pd.Series(dup_key, dtype=object))[0]
+    if templates is None:
+        templates = template_frame(specs)
     ext_codes, ext_ids = pd.factorize(resolution.extension_id)
     ext = ext_codes.astype(np.int64)
-    spec = resolution.spec
+    # Only operations on an extension that has more than one can conflict: the others (a
+    # migration's one row per extension) need no keys at all.
+    shared = np.bincount(ext, minlength=len(ext_ids))[ext] > 1
+    if not shared.any():
+        return []
+    ext, spec = ext[shared], resolution.spec[shared]
+    needed = np.unique(spec)
+    # Keys depend on a template's fields alone, not on its row or extension: a holiday rolled
+    # out row by row to thousands of extensions is spelled once.
+    chosen = templates.iloc[needed]
+    same, first = distinct_rows([chosen[name].to_numpy(dtype=object) for name in _KEY_FIELDS])
+    entity_text, when_text, sig = _keys(chosen.iloc[first])
+    del chosen
+    action = templates["action"].to_numpy(dtype=object)
+    sub = templates["sub_setting_type"].to_numpy(dtype=object)
+    adds = (action == Action.ADD) & np.isin(sub, [s.value for s in _ITEM_SUBS])
+    # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
+    dup_key = pc.if_else(
+        pa.array(adds[needed][first]),
+        pc.binary_join_element_wise("add", entity_text, when_text, "|"),
+        sig,
+    )
+    # Per spec, -1 for those none of whose operations share an extension (never compared).
+    entity, when, dup_code = (np.full(len(specs), -1, dtype=np.int64) for _ in range(3))
+    entity[needed] = _codes(entity_text)[same]
+    when[needed] = _codes(when_text)[same]
+    dup_code[needed] = _codes(dup_key)[same]
+    no_when = np.zeros(len(specs), dtype=bool)
+    no_when[needed] = pc.equal(when_text, "").to_numpy(zero_copy_only=False)[same]
+    del entity_text, when_text, sig, dup_key  # the text of a million keys, no longer needed
     problems: list[Problem] = []
 
-    if len(set(dup_code.tolist())) < len(specs):
+    if int(dup_code.max()) + 1 < len(needed):
         pairs = _repeats(ext, dup_code[spec], spec)
         problems += _report(pairs, specs, ext_ids, file, "repeats row {first}", adds)
 
-    is_delete = np.array([a == Action.DELETE for a in actions])
-    if adds.any() and is_delete.any() and set(entity[adds]) & set(entity[is_delete]):
+    is_delete = action == Action.DELETE
+    if adds.any() and is_delete.any() and np.intersect1d(entity[adds], entity[is_delete]).size:
         on = pd.DataFrame({"ext": ext, "entity": entity[spec], "spec": spec})
         left = on[adds[spec]]
         right = on[is_delete[spec]]
         both = left.merge(right, on=["ext", "entity"], suffixes=("", "_other"))
-        add_from = np.array(when, dtype=object)[both["spec"].to_numpy()]
-        del_from = np.array(when, dtype=object)[both["spec_other"].to_numpy()]
-        both = both[(del_from == "") | (del_from == add_from)]
+        add_at, del_at = both["spec"].to_numpy(), both["spec_other"].to_numpy()
+        both = both[no_when[del_at] | (when[del_at] == when[add_at])]
         pairs = pd.DataFrame(
             {
                 "later": np.maximum(both["spec"], both["spec_other"]),
@@ -97,7 +186,7 @@ def find_conflicts(
             pairs, specs, ext_ids, file, "adds and deletes the same item as row {first}", None
         )
 
-    is_update = np.array([a == Action.UPDATE for a in actions])
+    is_update = action == Action.UPDATE
     if is_update.any():
         upd_entity = entity[is_update]
         upd_sig = np.asarray(dup_code)[is_update]

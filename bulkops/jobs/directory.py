@@ -31,7 +31,7 @@ Kelvin sign ``K`` match ``k`` and ``ß`` match ``ss``, which a mail server would
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import pandas as pd
 from ..errors import JobFileError, Problem
 from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean, parse_timezone
 from .intake import echo
+from .specs import Specs
 from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
@@ -237,6 +238,8 @@ def resolve(
     specs: Sequence[RowSpec], directory: Directory | None, *, file: str
 ) -> tuple[Resolution, list[Problem]]:
     """Resolve every row's extension reference, reporting unknown ones and empty selectors."""
+    if directory is None:
+        return _without_directory(specs, file)
     problems: list[Problem] = []
     one_spec: list[int] = []
     one_pos: list[int] = []
@@ -246,21 +249,21 @@ def resolve(
     matched: dict[str, IntArray | str] = {}  # selector text → positions or the reason it fails
     hints = _zero_hints(directory)
 
-    for i, spec in enumerate(specs):
-        ref, column, value = spec.ref, spec.ref.value, spec.ref_value
+    for i, (row, ref, value) in enumerate(_references(specs)):
+        column = ref.value
         if ref is ExtensionRef.EXTENSION_ID:
-            pos = directory.position(ref, value) if directory else None
-            entity = directory.find(ENTITY_ID, value) if directory and pos is None else None
-            if directory is not None and entity is not None:
+            pos = directory.position(ref, value)
+            entity = directory.find(ENTITY_ID, value) if pos is None else None
+            if entity is not None:
                 problems.append(
-                    Problem(file, spec.row, column, value, _entity_id_reason(directory, entity))
+                    Problem(file, row, column, value, _entity_id_reason(directory, entity))
                 )
                 continue
-            if directory is not None and pos is None:
+            if pos is None:
                 problems.append(
                     Problem(
                         file,
-                        spec.row,
+                        row,
                         column,
                         value,
                         f"is not in the directory {directory.path}; used as given",
@@ -271,24 +274,13 @@ def resolve(
             one_pos.append(-1 if pos is None else pos)
             one_id.append(value)
             continue
-        if directory is None:
-            problems.append(
-                Problem(
-                    file,
-                    spec.row,
-                    column,
-                    value,
-                    f"a {column} needs a directory file (--directory)",
-                )
-            )
-            continue
         if ref is ExtensionRef.SELECTOR:
             found = matched.get(value)
             if found is None:
                 found = _select(directory, value)
                 matched[value] = found
             if isinstance(found, str):
-                problems.append(Problem(file, spec.row, column, value, found))
+                problems.append(Problem(file, row, column, value, found))
             else:
                 many_spec.append(np.full(len(found), i, dtype=np.int64))
                 many_pos.append(found)
@@ -298,7 +290,7 @@ def resolve(
             reason = f"is not in the directory {directory.path}"
             if ref is ExtensionRef.EXTENSION_NUMBER and value in hints:
                 reason += f"; did you mean {hints[value]!r}? (a spreadsheet drops leading zeros)"
-            problems.append(Problem(file, spec.row, column, value, reason))
+            problems.append(Problem(file, row, column, value, reason))
             continue
         one_spec.append(i)
         one_pos.append(pos)
@@ -311,12 +303,45 @@ def resolve(
     )
     order = np.argsort(spec_arr, kind="stable")
     spec_arr, pos_arr, raw = spec_arr[order], pos_arr[order], raw[order]
-    if directory is not None and len(directory):
+    if len(directory):
         known = directory.frame["extension_id"].to_numpy(dtype=object)
         ids = np.where(pos_arr >= 0, known[np.clip(pos_arr, 0, None)], raw)
     else:
         ids = raw
     return Resolution(spec_arr, pos_arr, ids), problems
+
+
+def _references(specs: Sequence[RowSpec]) -> Iterator[tuple[int, ExtensionRef, str]]:
+    """Each spec's (row, reference column, its text), from the columns when there are."""
+    if isinstance(specs, Specs):
+        c = specs.columns
+        return zip(c["row"].tolist(), c["ref"].tolist(), c["ref_value"].tolist(), strict=True)
+    return ((s.row, s.ref, s.ref_value) for s in specs)
+
+
+def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution, list[Problem]]:
+    """``resolve`` with no directory, by arrays: an extension id is used as given (a migration's
+    million rows each name one), any other reference needs the directory."""
+    columns = Specs.of(specs).columns if isinstance(specs, Specs) else None
+    if columns is None:
+        refs = np.asarray([s.ref for s in specs], dtype=object)
+        values = np.asarray([s.ref_value for s in specs], dtype=object)
+    else:
+        refs, values = columns["ref"], columns["ref_value"]
+    by_id = refs == ExtensionRef.EXTENSION_ID
+    problems = [
+        Problem(
+            file,
+            specs[i].row,
+            specs[i].ref.value,
+            specs[i].ref_value,
+            f"a {specs[i].ref.value} needs a directory file (--directory)",
+        )
+        for i in np.flatnonzero(~by_id).tolist()
+    ]
+    keep = np.flatnonzero(by_id).astype(np.int64)
+    ids = values[keep] if len(specs) else np.asarray([], dtype=object)
+    return Resolution(keep, np.full(len(keep), -1, dtype=np.int64), ids), problems
 
 
 def _entity_id_reason(directory: Directory, position: int) -> str:

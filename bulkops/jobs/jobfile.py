@@ -113,6 +113,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Problem
@@ -120,6 +121,7 @@ from .checks import RowSpec, did_you_mean, parse_timezone
 from .columns import plain_specs
 from .intake import echo
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
+from .specs import Specs
 from .tables import read_table
 
 #: What ``bulkops export`` writes beside the job columns: the exported account's ids and
@@ -142,7 +144,7 @@ class JobRows:
 
     path: str
     data: bytes
-    specs: list[RowSpec]
+    specs: Specs  # a Sequence[RowSpec]
     problems: list[Problem]
     rows: int  # non-blank data rows read
 
@@ -207,15 +209,13 @@ def load(
     # Plain rows are checked by columns; the rest one by one, by the rules that word problems.
     plain, checked = plain_specs(frame, tz)
     if plain.all():
-        return JobRows(table.path, table.data, checked, problems, len(table.frame))
-    by_columns = iter(checked)
+        return JobRows(table.path, table.data, Specs.of(checked), problems, len(table.frame))
     rest = frame[~plain]
     by_rows = zip(rest.index.tolist(), _rows(rest), strict=True)
+    kept = np.zeros(len(plain), dtype=bool)  # rows that give a spec, plain or by the rules
+    kept[plain] = True
     specs: list[RowSpec] = []
-    for is_plain in plain.tolist():
-        if is_plain:
-            specs.append(next(by_columns))
-            continue
+    for at in np.flatnonzero(~plain).tolist():
         row, values = next(by_rows)
         spec, found = check_row(
             dict(zip(known, values, strict=True)), file=table.path, row=row, tz=tz
@@ -223,7 +223,14 @@ def load(
         problems.extend(found)
         if spec is not None:
             specs.append(spec)
-    return JobRows(table.path, table.data, specs, problems, len(table.frame))
+            kept[at] = True
+    # Each spec's place among the kept rows, in job-file row order.
+    place = np.cumsum(kept) - 1
+    merged = Specs.merge(
+        int(kept.sum()),
+        [(place[plain], Specs.of(checked)), (place[kept & ~plain], Specs.of(specs))],
+    )
+    return JobRows(table.path, table.data, merged, problems, len(table.frame))
 
 
 def _rows(frame: pd.DataFrame) -> Iterable[tuple[str, ...]]:

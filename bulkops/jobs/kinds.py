@@ -19,7 +19,7 @@ tests/data/zoom-phone-call-handling.openapi.json) and Zoom's API notes (zoom-api
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..model import Action, SettingType, SubSettingType
 from ..zoom import schema
 from .checks import ExtensionRef, RowSpec, show_value
 from .directory import TYPE, Directory, Resolution
+from .specs import Specs
 
 USER, CALL_QUEUE = "user", "call_queue"
 #: Types a directory may list that the extension endpoint does not serve, and where they are.
@@ -112,10 +113,11 @@ def check_types(
     types = directory.values(TYPE)
     position = resolution.position
     op_type = np.where(position >= 0, types[np.clip(position, 0, None)], "")
-    op_row = np.array([s.row for s in specs], dtype=np.int64)[resolution.spec]
+    rows = specs.columns["row"] if isinstance(specs, Specs) else [s.row for s in specs]
+    op_row = np.asarray(rows, dtype=np.int64)[resolution.spec]
     unserved = {int(r) for r in np.unique(op_row[np.isin(op_type, list(ELSEWHERE))])}
     ruled: dict[int, tuple[RowSpec, list[TypeRule]]] = {}
-    for spec in specs:
+    for spec in _candidates(specs, unserved):
         if spec.row not in ruled:
             found = rules_of(spec)
             if found or spec.row in unserved:
@@ -152,6 +154,19 @@ def check_types(
                     )
                 )
     return problems
+
+
+def _candidates(specs: Sequence[RowSpec], unserved: set[int]) -> Iterable[RowSpec]:
+    """The specs that may carry a rule: of a job's columns, only the rows built by the rules
+    (any body), forwarding rows and rows naming unserved extensions (plain rows have no
+    call-handling body), so a million plain holiday rows are not each made a RowSpec."""
+    if not isinstance(specs, Specs):
+        return specs
+    c = specs.columns
+    pick = np.asarray(c["sub_setting_type"] == SubSettingType.CALL_FORWARDING, dtype=bool)
+    pick |= np.isin(c["row"].astype(np.int64), list(unserved))
+    pick[list(specs.built)] = True
+    return (specs[i] for i in np.flatnonzero(pick).tolist())
 
 
 def _elsewhere(

@@ -34,7 +34,7 @@ from ..model import (
     operation_from_record,
 )
 from .checks import ZONE_COLUMN, ExtensionRef, RowSpec
-from .conflicts import find_conflicts
+from .conflicts import find_conflicts, template_frame
 from .directory import Directory, Resolution, read_directory, resolve
 from .hours import from_body
 from .intake import job_hash as _job_hash
@@ -178,11 +178,10 @@ def _prepare_plan(
     except JobFileError as exc:
         return None, problems + exc.problems
     row_problems = list(job.problems)
+    specs: Sequence[RowSpec] = job.specs
     if directory_path is not None and directory is None:
         # References cannot be checked without the directory; its own problems say why.
         specs = [s for s in job.specs if s.ref is ExtensionRef.EXTENSION_ID]
-    else:
-        specs = job.specs
     resolution, found = resolve(specs, directory, file=job.path)
     row_problems.extend(found)
     specs, resolution, found = localise(specs, resolution, directory, file=job.path)
@@ -190,8 +189,12 @@ def _prepare_plan(
     row_problems.extend(check_types(specs, resolution, directory, file=job.path))
     directory_data = None if directory is None else directory.data
     job_hash = _job_hash(job.data, directory_data, encoding, timezone, sheet)
-    frame = expand(specs, resolution, directory, job_hash)
-    row_problems.extend(find_conflicts(frame, specs, resolution, file=job.path))
+    templates = template_frame(specs)
+    frame = expand(specs, resolution, directory, job_hash, templates)
+    row_problems.extend(
+        find_conflicts(frame, specs, resolution, file=job.path, templates=templates)
+    )
+    del templates
     row_problems.sort(key=lambda p: p.row or 0)
     problems.extend(row_problems)
     plan = Plan(
@@ -202,26 +205,6 @@ def _prepare_plan(
         None if directory is None else directory.path,
     )
     return plan, problems
-
-
-def _spec_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
-    dumps = orjson.dumps
-    return pd.DataFrame(
-        {
-            "row": [s.row for s in specs],
-            "action": [s.action.value for s in specs],
-            "setting_type": [s.setting_type.value for s in specs],
-            "sub_setting_type": [s.sub_setting_type.value for s in specs],
-            "settings": [dumps(s.settings, option=orjson.OPT_SORT_KEYS).decode() for s in specs],
-            "holiday_id": [s.holiday_id for s in specs],
-            "call_forwarding_id": [s.call_forwarding_id for s in specs],
-            "holiday_name": [s.holiday_name for s in specs],
-            "holiday_from": [s.holiday_from for s in specs],
-            "holiday_to": [s.holiday_to for s in specs],
-            "phone_number": [s.phone_number for s in specs],
-        },
-        dtype=object,
-    )
 
 
 def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Categorical:
@@ -237,11 +220,16 @@ def _strings(values: npt.NDArray[np.object_]) -> Any:
 
 
 def expand(
-    specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None, job_hash: str
+    specs: Sequence[RowSpec],
+    resolution: Resolution,
+    directory: Directory | None,
+    job_hash: str,
+    templates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The plan frame: one row per (row template, extension it names), vectorised."""
+    """The plan frame: one row per (row template, extension it names), vectorised.
+    ``templates``: ``template_frame(specs)``, when the caller has it already."""
     take = resolution.spec
-    spec_frame = _spec_frame(specs)
+    spec_frame = template_frame(specs) if templates is None else templates
     rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
     ids = resolution.extension_id
     columns: dict[str, Any] = {
@@ -274,16 +262,16 @@ def expand(
 
 
 def _digest64(job_hash: str, kind: str, values: Sequence[object]) -> npt.NDArray[np.uint64]:
-    # A copy of the keyed state skips hashing the key block again for each of a million values.
-    keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(job_hash)[:32]).copy
-
-    def digest(text: str) -> bytes:
-        h = keyed()
-        h.update(text.encode())
-        return h.digest()
-
-    digests = b"".join([digest(f"{kind}\0{v}") for v in values])
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    # A copy of the keyed state skips hashing the key block again for each of a million values;
+    # the loop is written out (no helper call per value): it runs once per distinct row and id.
+    keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(job_hash)[:32])
+    prefix = f"{kind}\0"
+    digests = bytearray()
+    for value in values:
+        h = keyed.copy()
+        h.update((prefix + str(value)).encode())
+        digests += h.digest()
+    return np.frombuffer(bytes(digests), dtype=">u8").astype(np.uint64)
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

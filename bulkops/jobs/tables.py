@@ -157,6 +157,11 @@ def _read_csv(
     columns = check_header(name, header, what, expected)
     if first is not None and len(first) > len(columns):
         raise _extra_fields(name, 2, len(first), len(columns), more=cut)
+    frame = _read_unquoted(text, len(columns))
+    if frame is not None:
+        frame.columns = pd.Index(columns)
+        check_cells(name, frame, controls=False)  # control characters: the whole text, above
+        return frame
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -179,6 +184,39 @@ def _read_csv(
     frame.index = pd.RangeIndex(2, 2 + len(frame))
     frame = frame.fillna("").astype(str)
     check_cells(name, frame, controls=False)  # control characters: the whole text, above
+    return frame
+
+
+def _read_unquoted(text: str, width: int) -> pd.DataFrame | None:
+    """A CSV without a quote character, read by Arrow's parser (several times faster than
+    pandas' on a migration's million rows), or None for pandas to read it.
+
+    Without quotes a CSV is fields between commas and line breaks, which both parsers split
+    alike; anything else (quotes, a row with too few or too many fields, a blank line) is left
+    to pandas, so the same file gets the same frame and the same messages either way.
+    """
+    if '"' in text:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text.encode()),
+            # One thread: on a small machine the pool's buffers cost more memory than they save
+            # time (a 200k-row file: +85 MB and 3× the CPU with threads, +53 MB without).
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+            parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    frame: pd.DataFrame = table.to_pandas().astype(str)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
     return frame
 
 

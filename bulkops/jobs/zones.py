@@ -29,26 +29,29 @@ import pandas as pd
 from ..errors import Problem
 from .checks import DEFAULT_ZONE, ZONE_COLUMN, RowSpec, parse_when
 from .directory import TIMEZONE, Directory, Resolution
+from .specs import Specs
 
 # DEFAULT_ZONE (checks): the zone of rule 4, and what the plan's ZONE_COLUMN shows for it.
 
 
 def localise(
     specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None, *, file: str
-) -> tuple[list[RowSpec], Resolution, list[Problem]]:
+) -> tuple[Sequence[RowSpec], Resolution, list[Problem]]:
     """Specs and resolution with each zone-less row split by its extensions' zones.
 
     Variants follow their row in the list, so spec order stays job-file row order (the conflict
     checks read "earlier" and "later" from it).
     """
-    out = list(specs)
-    if directory is None or not any(s.naive for s in specs):
-        return out, resolution, []
+    if directory is None:
+        return specs, resolution, []
+    notes = specs.columns["naive"] if isinstance(specs, Specs) else [s.naive for s in specs]
+    floating = np.fromiter(map(bool, notes), dtype=bool, count=len(specs))
+    if not floating.any():
+        return specs, resolution, []
     op_zone = _directory_zones(directory, resolution.position)
-    floating = np.array([bool(s.naive) for s in specs], dtype=bool)
     pick = floating[resolution.spec] & (op_zone != "") & (op_zone != DEFAULT_ZONE)
     if not pick.any():
-        return out, resolution, []
+        return specs, resolution, []
     pairs = pd.DataFrame({"spec": resolution.spec[pick], "zone": op_zone[pick]})
     wanted: dict[int, list[str]] = {}
     for i, zone in (
@@ -56,7 +59,7 @@ def localise(
     ):
         wanted.setdefault(int(i), []).append(str(zone))
 
-    out = []
+    out: list[RowSpec] = []
     problems: list[Problem] = []
     base = np.empty(len(specs), dtype=np.int64)
     variants: list[tuple[int, str, int]] = []  # (spec, zone, its variant's index in out)
@@ -108,7 +111,8 @@ def operation_zones(
     specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None
 ) -> npt.NDArray[np.object_]:
     """The zone each operation's naive times are read in (the precedence of this module)."""
-    named = np.array([s.zone or "" for s in specs] or [""], dtype=object)[resolution.spec]
+    zone = Specs.of(specs).columns["zone"] if isinstance(specs, Specs) else [s.zone for s in specs]
+    named = np.array([z or "" for z in zone] or [""], dtype=object)[resolution.spec]
     if directory is not None:
         fallback = _directory_zones(directory, resolution.position)
         fallback = np.where(fallback != "", fallback, DEFAULT_ZONE)

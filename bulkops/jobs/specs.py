@@ -1,0 +1,157 @@
+"""A job file's checked rows as columns: what planning reads of a million rows without a
+``RowSpec`` object (and its ``settings`` dict) per row.
+
+``Specs`` is a sequence of ``RowSpec`` in job-file order. Rows checked one by one (``rules``)
+keep the spec their rules built; the plain rows checked by columns (``columns``) are only
+columns, and a ``RowSpec`` is made for one of them when something asks for it by position or
+iterates (the per-extension checks of a directory job, a problem's wording). Planning's bulk
+steps (``directory.resolve``, ``zones.operation_zones``, ``conflicts.template_frame``) read the
+columns directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pandas as pd
+
+from ..model import Action, SettingType, SubSettingType
+from .checks import ExtensionRef, RowSpec
+
+Column = npt.NDArray[np.object_]
+
+#: The RowSpec fields held as columns (``settings`` as sorted-key JSON text).
+FIELDS = (
+    "row",
+    "action",
+    "setting_type",
+    "sub_setting_type",
+    "holiday_id",
+    "call_forwarding_id",
+    "holiday_name",
+    "holiday_from",
+    "holiday_to",
+    "phone_number",
+    "ref",
+    "ref_value",
+    "zone",
+    "naive",
+)
+SETTINGS = "settings"
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """A body as planning stores it: JSON with sorted keys."""
+    return orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def distinct_rows(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(code per row, first row of each code) of the rows' combined values: equal cells in
+    every column, equal code."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        # Factorized again at each step, so the codes stay below the row count (no overflow).
+        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
+    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
+    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
+    return combined.astype(np.int64), first
+
+
+class Specs(Sequence[RowSpec]):
+    """Row templates in job-file order: ``columns`` for all, ``built`` specs where a row's rules
+    built one (those are returned as they are, so a caller sees the same object each time)."""
+
+    __slots__ = ("built", "columns")
+
+    def __init__(self, columns: dict[str, Column], built: dict[int, RowSpec]) -> None:
+        self.columns = columns
+        self.built = built
+
+    @classmethod
+    def of(cls, specs: Sequence[RowSpec]) -> Specs:
+        """Specs of ``specs`` (already built, e.g. by the per-row rules)."""
+        if isinstance(specs, Specs):
+            return specs
+        return cls(_columns_of(specs), dict(enumerate(specs)))
+
+    @classmethod
+    def merge(cls, size: int, parts: Sequence[tuple[npt.NDArray[np.int64], Specs]]) -> Specs:
+        """One ``Specs`` of ``size`` rows from parts, each placed at its positions."""
+        columns = {name: np.empty(size, dtype=object) for name in (*FIELDS, SETTINGS)}
+        built: dict[int, RowSpec] = {}
+        for at, part in parts:
+            for name, values in part.columns.items():
+                columns[name][at] = values
+            built.update(zip(at[list(part.built)].tolist(), part.built.values(), strict=True))
+        return cls(columns, built)
+
+    def __len__(self) -> int:
+        return len(self.columns["row"])
+
+    @overload
+    def __getitem__(self, index: int) -> RowSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RowSpec]: ...
+
+    def __getitem__(self, index: int | slice) -> RowSpec | list[RowSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        spec = self.built.get(index)
+        return self._make(index) if spec is None else spec
+
+    def __iter__(self) -> Iterator[RowSpec]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Specs({list(self)!r})"
+
+    def _make(self, i: int) -> RowSpec:
+        c = self.columns
+        return RowSpec(
+            int(c["row"][i]),
+            Action(c["action"][i]),
+            SettingType(c["setting_type"][i]),
+            SubSettingType(c["sub_setting_type"][i]),
+            orjson.loads(c[SETTINGS][i]),
+            ExtensionRef(c["ref"][i]),
+            c["ref_value"][i],
+            c["holiday_id"][i],
+            c["call_forwarding_id"][i],
+            c["holiday_name"][i],
+            c["holiday_from"][i],
+            c["holiday_to"][i],
+            c["phone_number"][i],
+            c["zone"][i],
+            c["naive"][i],
+        )
+
+
+def _columns_of(specs: Sequence[RowSpec]) -> dict[str, Column]:
+    size = len(specs)
+    values = list(zip(*map(attrgetter(*FIELDS), specs), strict=True)) or [()] * len(FIELDS)
+    columns: dict[str, Column] = {}
+    for name, column in zip(FIELDS, values, strict=True):
+        array = np.empty(size, dtype=object)
+        array[:] = list(column)  # a list of tuples (``naive``) stays one tuple per cell
+        columns[name] = array
+    columns[SETTINGS] = np.asarray([settings_text(s.settings) for s in specs], dtype=object)
+    return columns

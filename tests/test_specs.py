@@ -1,0 +1,70 @@
+"""Specs: a job's rows as columns that still read as a sequence of RowSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bulkops.jobs.checks import ExtensionRef, RowSpec
+from bulkops.jobs.jobfile import load
+from bulkops.jobs.specs import Specs
+from bulkops.model import Action, SettingType, SubSettingType
+
+HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,settings\n"
+
+
+def _spec(row: int, name: str) -> RowSpec:
+    return RowSpec(
+        row,
+        Action.ADD,
+        SettingType.HOLIDAY_HOURS,
+        SubSettingType.HOLIDAY,
+        {"name": name, "from": "2027-01-01T00:00:00Z", "to": "2027-01-02T00:00:00Z"},
+        ExtensionRef.EXTENSION_ID,
+        "e1",
+        holiday_name=name,
+    )
+
+
+def test_built_specs_read_back_as_the_same_objects_and_compare_as_a_list() -> None:
+    built = [_spec(2, "A"), _spec(3, "B"), _spec(4, "C")]
+    specs = Specs.of(built)
+    assert Specs.of(specs) is specs
+    assert len(specs) == 3 and specs[0] is built[0] and specs[-1] is built[2]
+    assert specs[1:] == built[1:]
+    assert specs == built and specs != built[:2] and specs != [_spec(2, "A")] * 3
+    assert (specs == 3) is False
+    assert "holiday_name='B'" in repr(specs)
+    with pytest.raises(IndexError):
+        specs[3]
+
+
+def test_merged_parts_keep_their_places() -> None:
+    first, second = Specs.of([_spec(2, "A"), _spec(4, "C")]), Specs.of([_spec(3, "B")])
+    merged = Specs.merge(3, [(np.array([0, 2]), first), (np.array([1]), second)])
+    assert [s.holiday_name for s in merged] == ["A", "B", "C"]
+    assert list(merged.columns["row"]) == [2, 3, 4]
+
+
+def test_plain_rows_are_made_on_demand_next_to_the_rows_the_rules_built(tmp_path: Path) -> None:
+    path = tmp_path / "job.csv"
+    path.write_text(
+        HEADER
+        + "add,holiday_hours,holiday,e1,New Year,2027-01-01,2027-01-01,\n"
+        + 'update,business_hours,custom_hours,e2,,,,"{""type"": 1}"\n'
+        + "add,holiday_hours,holiday,e3,Xmas,2027-12-25,2027-12-25,\n"
+    )
+    job = load(path)
+    assert job.problems == []
+    assert list(job.specs.built) == [1]  # only the settings row was built by the rules
+    first, middle, last = job.specs
+    assert (first.row, middle.row, last.row) == (2, 3, 4)
+    assert first.settings == {
+        "name": "New Year",
+        "from": "2027-01-01T00:00:00Z",
+        "to": "2027-01-01T23:59:59Z",
+    }
+    assert first.naive == (("from", "2027-01-01"), ("to", "2027-01-01"))
+    assert middle.settings == {"type": 1} and last.ref_value == "e3"
