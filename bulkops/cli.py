@@ -31,7 +31,7 @@ from .authoring import add_authoring_commands, cmd_holidays, cmd_init
 from .directory_cmd import add_directory_command, cmd_directory
 from .errors import BulkopsError, ConfigError
 from .exit_codes import EXIT_OK, exit_row
-from .export import add_export_command, cmd_export
+from .export_cmd import add_export_command, cmd_export
 from .job_commands import (
     add_job_commands,
     cmd_diff,

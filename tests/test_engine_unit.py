@@ -28,7 +28,7 @@ from bulkops.errors import (
     RateLimitedError,
     RetriableApiError,
 )
-from bulkops.jobs.plan import PLAN_COLUMNS
+from bulkops.jobs.expand import PLAN_COLUMNS
 from bulkops.model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 from bulkops.run.engine import Engine, EngineOptions
 from bulkops.run.retry import RetryPolicy

@@ -37,6 +37,7 @@ STAGES: dict[str, int] = {
     "authoring": 7,
     "directory_cmd": 7,
     "export": 7,
+    "export_cmd": 7,
     "job_commands": 7,
     "cli": 8,
     "__init__": 9,

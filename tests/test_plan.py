@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from bulkops.errors import ConfigError, JobFileError
+from bulkops.jobs.expand import PLAN_COLUMNS
 from bulkops.jobs.plan import (
-    PLAN_COLUMNS,
     build_plan,
     format_duration,
     format_summary,

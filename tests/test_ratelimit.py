@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from aiolimiter import AsyncLimiter
 
-from bulkops.run.ratelimit import AdaptiveLimiter, LatencyWindow
+from bulkops.run.latency import LatencyWindow
+from bulkops.run.ratelimit import AdaptiveLimiter
 
 T = TypeVar("T")
 TICK = 1e-6  # virtual seconds per loop iteration

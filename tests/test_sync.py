@@ -22,7 +22,7 @@ from bulkops.errors import (
     ExtensionNotFoundError,
     RateLimitedError,
 )
-from bulkops.jobs.plan import PLAN_COLUMNS
+from bulkops.jobs.expand import PLAN_COLUMNS
 from bulkops.jobs.sync import (
     SyncScope,
     SyncSpec,

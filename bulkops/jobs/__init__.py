@@ -15,7 +15,8 @@ rules.py      one row as a whole: columns, the extension reference, sub_setting_
 jobfile.py    the job-file format (its docstring) and ``load``: every row checked
 directory.py  the directory file, selectors, and resolving each row's extension reference
 conflicts.py  duplicates and contradictions per extension
-plan.py       ``build_plan`` / ``validate``: rows × extensions → the plan frame
+expand.py     rows × extensions → the plan frame, vectorised, with each operation's id
+plan.py       ``build_plan`` / ``validate``: the plan checked as a whole; its summary and --out
 calendar.py   a country's holidays as job rows (``bulkops holidays``)
 templates.py  the example jobs ``bulkops init`` writes
 

@@ -1,6 +1,6 @@
 """Duplicates and contradictions: rows that repeat or undo each other on one extension.
 
-``find_conflicts`` checks the expanded plan frame (``plan.expand``) per extension, vectorised,
+``find_conflicts`` checks the expanded plan frame (``expand.expand``) per extension, vectorised,
 under the policy in the ``jobfile`` docstring: the same operation twice, the same item added
 twice (adds are not idempotent), an add and a delete of the same item, and two different
 updates of the same item. Each finding is one error per (row, earlier row) that names how many
@@ -51,7 +51,7 @@ _KEY_FIELDS = _TEMPLATE_FIELDS[1:]
 
 def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
     """The row templates as columns (object dtype, None where a field is not given), built once
-    for ``find_conflicts`` and ``plan.expand`` from the job's columns (``specs``). Enum fields
+    for ``find_conflicts`` and ``expand.expand`` from the job's columns (``specs``). Enum fields
     hold their members: a StrEnum member is its value as text."""
     columns = Specs.of(specs).columns
     # dtype=object: pandas would otherwise convert every text column to Arrow strings.

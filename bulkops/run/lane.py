@@ -15,14 +15,14 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
 
-from ..errors import ApiError, RateLimitedError, RetriableApiError
+from ..errors import ApiError, RateLimitedError
 from ..model import Action, OpStatus, Outcome
-from ..state.checkpoint import Attempt, Checkpoint
+from ..state.checkpoint import Checkpoint
 from ..state.schema import OpRecord
 from ..zoom import routes as rq
 from ..zoom.view import ExtensionView
+from .bookkeeping import Bookkeeper
 from .breaker import Breaker, failure_kind
 from .decide import (
     Decision,
@@ -36,7 +36,7 @@ from .decide import (
     TookEffect,
     decide,
 )
-from .ports import Api, Pacer
+from .ports import Api, Pacer, RunControl
 from .retry import RetryPolicy
 from .stats import RunStats, StopReason
 
@@ -44,17 +44,6 @@ log = logging.getLogger(__name__)
 
 #: The stand-in id a dry run gives what an add would create (``dry-run-<seq>``).
 DRY_RUN_ID = "dry-run-"
-
-
-class RunControl(Protocol):
-    """What a lane needs from the run it belongs to: whether to go on, and how to stop it."""
-
-    @property
-    def stopping(self) -> bool: ...
-    def request_stop(
-        self, reason: StopReason, detail: str | None = None, *, resume_at: datetime | None = None
-    ) -> None: ...
-    async def pause(self, seconds: float) -> None: ...  # returns at once when the run stops
 
 
 def _error_outcome(status: OpStatus, error: ApiError, message: str | None = None) -> Outcome:
@@ -91,9 +80,8 @@ class _Lane:
 
 
 class LaneRunner:
-    """Runs lanes for one run of the engine; ``latency`` (an EWMA of clean HTTP latencies, in
-    seconds) is what the engine sizes its concurrency by. It also watches the run as a whole
-    for a stall: the time since the first 429 that followed the last successful request."""
+    """Runs lanes for one run of the engine; what they count goes to its ``book``
+    (``bookkeeping.Bookkeeper``), whose ``latency`` the engine sizes its concurrency by."""
 
     def __init__(
         self,
@@ -124,8 +112,13 @@ class LaneRunner:
         self.clock = clock
         self.wall = wall
         self.rng = rng
-        self.latency = latency
-        self._limited_since: float | None = None  # clock of the first 429 since a success
+        self.book = Bookkeeper(
+            control, checkpoint, pacer, stats, breaker, clock=clock, wall=wall, latency=latency
+        )
+
+    @property
+    def latency(self) -> float:
+        return self.book.latency
 
     @property
     def stopping(self) -> bool:
@@ -142,7 +135,7 @@ class LaneRunner:
             if self.stopping or lane.closed:
                 return
             if lane.missing is not None:
-                await self._finish(
+                await self.book.finish(
                     lo,
                     Outcome(OpStatus.SKIPPED, message=f"skipped: {lane.missing}"),
                     count_breaker=False,
@@ -169,7 +162,7 @@ class LaneRunner:
                 # Never "empty" on a guess: the view decides what is written.
                 view = ExtensionView.parse(resp.json, resp.status, resp.tracking_id)
             except ApiError as exc:
-                self._note_failure(exc, None, "GET", started)
+                self.book.note_failure(exc, None, "GET", started)
                 history = history.after(exc, "GET")
                 decision = self._decide(exc, "GET", history)
                 match decision:
@@ -186,11 +179,11 @@ class LaneRunner:
                     case Reconcile() | TookEffect():  # decide() answers these to writes only
                         raise AssertionError(f"{decision} after a read") from exc
                 return False
-            self._note_request(
+            self.book.note_request(
                 "lookup" if first else "reconcile", seq, "GET", resp.status, started, resp.latency
             )
             self.stats.lookups += 1
-            self._succeeded()
+            self.book.succeeded()
             lane.view = view
             if first:
                 await self.cp.record_snapshot(lane.extension_id, resp.json)
@@ -205,7 +198,7 @@ class LaneRunner:
                 continue  # finished before the read that failed
             status = OpStatus.FAILED if first else OpStatus.SKIPPED
             outcome = _error_outcome(status, exc, message if first else f"skipped: {message}")
-            await self._finish(lo, outcome, count_breaker=first, error=exc)
+            await self.book.finish(lo, outcome, count_breaker=first, error=exc)
             first = False
         lane.closed = True
 
@@ -218,7 +211,7 @@ class LaneRunner:
         if resumed:
             self.stats.reconciliations += 1
         if res.problem is not None:
-            await self._finish(lo, Outcome(OpStatus.FAILED, message=res.problem))
+            await self.book.finish(lo, Outcome(OpStatus.FAILED, message=res.problem))
             return
         if res.present or res.absent:
             status = OpStatus.ALREADY_PRESENT if res.present else OpStatus.ALREADY_ABSENT
@@ -231,7 +224,7 @@ class LaneRunner:
                 target_id=created,
                 reconciled=resumed,
             )
-            await self._finish(lo, outcome)
+            await self.book.finish(lo, outcome)
             return
         request = rq.build(op, res)
         if self.dry_run:
@@ -251,7 +244,9 @@ class LaneRunner:
             rq.apply_to_view(lane.view, op, res, created)
         message = f"dry run: would {request.method} {request.setting_type}"
         target = created or res.forwarding_id or res.holiday_id
-        await self._finish(lo, Outcome(OpStatus.WOULD_CHANGE, message=message, target_id=target))
+        await self.book.finish(
+            lo, Outcome(OpStatus.WOULD_CHANGE, message=message, target_id=target)
+        )
 
     async def _send(
         self, lane: _Lane, lo: OpRecord, res: rq.Resolution, request: rq.Request
@@ -276,15 +271,15 @@ class LaneRunner:
                     params=request.params,
                 )
             except ApiError as exc:
-                self._note_failure(exc, op.seq, request.method, started)
+                self.book.note_failure(exc, op.seq, request.method, started)
                 history = history.after(exc, request.method)
                 decision = self._decide(exc, request.method, history)
                 if await self._carry_out(decision, exc, lane, lo, target):
                     continue
                 return
-            self._note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
+            self.book.note_request("ok", op.seq, request.method, resp.status, started, resp.latency)
             self.stats.writes += 1
-            self._succeeded()
+            self.book.succeeded()
             created = rq.created_id_of(resp.json)
             if lane.view is not None:
                 rq.apply_to_view(lane.view, op, res, created)
@@ -297,7 +292,7 @@ class LaneRunner:
                 latency_ms=resp.latency * 1000,
                 reconciled=history.maybe_applied,
             )
-            await self._finish(lo, outcome)
+            await self.book.finish(lo, outcome)
             return
 
     async def _carry_out(
@@ -322,7 +317,7 @@ class LaneRunner:
                     return False
                 if found.problem is not None:  # a look-alike may be ours: never send twice
                     failed = Outcome(OpStatus.FAILED, message=found.problem, reconciled=True)
-                    await self._finish(lo, failed)
+                    await self.book.finish(lo, failed)
                     return False
                 if not found.present:  # absent: sending again is safe
                     return await self._carry_out(then, exc, lane, lo, target)
@@ -331,15 +326,15 @@ class LaneRunner:
                 outcome = Outcome(
                     OpStatus.SUCCEEDED, created_id=created, target_id=created, reconciled=True
                 )
-                await self._finish(lo, outcome)
+                await self.book.finish(lo, outcome)
             case TookEffect():
                 outcome = Outcome(OpStatus.SUCCEEDED, reconciled=True, target_id=target)
-                await self._finish(lo, outcome)
+                await self.book.finish(lo, outcome)
             case ExtensionGone(message=message):
                 lane.missing = message
-                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
+                await self.book.finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
             case Fail(message=message):
-                await self._finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
+                await self.book.finish(lo, _error_outcome(OpStatus.FAILED, exc, message), error=exc)
             case Stop():
                 await self.cp.record_outcome(seq, _pending_after(exc))
                 self._stop_for(decision)
@@ -378,74 +373,5 @@ class LaneRunner:
         self.control.request_stop(stop.reason, stop.detail, resume_at=resume_at)
 
     def _decide(self, exc: ApiError, method: str, history: History) -> Decision:
-        since = self._limited_since
-        stalled = 0.0 if since is None else max(0.0, self.clock() - since)
+        stalled = self.book.stalled()
         return decide(exc, method, history, self.retry, self.rng, stalled=stalled)
-
-    def _succeeded(self) -> None:
-        """A request was answered 2xx: the run is making progress, whatever 429s came before."""
-        self._limited_since = None
-        self.pacer.on_success()
-
-    def _note_failure(self, exc: ApiError, seq: int | None, method: str, started: float) -> None:
-        """Count one failed attempt; a read's failures are lookups, like its successes."""
-        if isinstance(exc, RateLimitedError):
-            self.stats.rate_limited += 1
-            kind = "rate_limited"
-            if self._limited_since is None and not exc.daily:
-                self._limited_since = self.clock()
-        elif method == "GET":
-            kind = "lookup"
-        elif isinstance(exc, RetriableApiError):
-            self.stats.retries += 1  # also when the budget is spent: it was retriable
-            kind = "retry"
-        else:
-            kind = "error"
-        self._note_request(kind, seq, method, exc.status, started)
-
-    def _note_request(
-        self,
-        kind: str,
-        seq: int | None,
-        method: str,
-        status: int | None,
-        started: float,
-        latency: float | None = None,
-    ) -> None:
-        """Count one attempt. ``latency`` is the HTTP exchange alone when the client measured it;
-        otherwise the time since ``started``, which includes the wait for the limiter."""
-        if latency is None:
-            latency = self.clock() - started
-        else:
-            # Only clean HTTP latencies size the concurrency: limiter waits would feed back.
-            self.latency = 0.9 * self.latency + 0.1 * latency
-            self.pacer.observe_latency(latency)  # and the limiter's window guard
-        self.stats.requests += 1
-        attempt = Attempt(self.wall(), seq, method, status, kind, latency * 1000)
-        self.cp.queue_attempt(attempt)
-
-    async def _finish(
-        self,
-        lo: OpRecord,
-        outcome: Outcome,
-        *,
-        error: ApiError | None = None,
-        count_breaker: bool = True,
-    ) -> None:
-        await self.cp.record_outcome(lo.op.seq, outcome)
-        status = outcome.status
-        self.stats.count(status)
-        failed = status is OpStatus.FAILED
-        if failed:
-            log.info(
-                "op %s (row %s, %s) failed: %s",
-                lo.op.op_id,
-                lo.op.row,
-                lo.op.extension_id,
-                outcome.message,
-            )
-        # Failures group by kind (Zoom's status and code, or the transport failure); failures
-        # found without a request (an id that cannot be resolved) by their message.
-        key = failure_kind(error) if error else (outcome.message or "")
-        if count_breaker and self.breaker.record(failed, key):
-            self.control.request_stop(StopReason.BREAKER, self.breaker.reason)

@@ -1,4 +1,5 @@
-"""The engine's seams: what it needs from a Zoom client and from the limiter, as Protocols.
+"""The engine's seams: what it needs from a Zoom client and from the limiter, and what a lane
+needs from its run, as Protocols.
 
 :class:`bulkops.zoom.client.ZoomClient` and :class:`bulkops.run.ratelimit.AdaptiveLimiter` fill
 them in a run; unit tests fill them with an in-memory Zoom and a fake pacer.
@@ -6,9 +7,12 @@ them in a run; unit tests fill them with an in-memory Zoom and a fake pacer.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Api", "ApiResponse", "Pacer"]
+from .stats import StopReason
+
+__all__ = ["Api", "ApiResponse", "Pacer", "RunControl"]
 
 
 class ApiResponse(Protocol):
@@ -47,3 +51,14 @@ class Pacer(Protocol):
     def on_success(self) -> None: ...
     def pause_for(self, seconds: float) -> None: ...
     def observe_latency(self, latency: float) -> None: ...  # a clean answer, just now
+
+
+class RunControl(Protocol):
+    """What a lane needs from the run it belongs to: whether to go on, and how to stop it."""
+
+    @property
+    def stopping(self) -> bool: ...
+    def request_stop(
+        self, reason: StopReason, detail: str | None = None, *, resume_at: datetime | None = None
+    ) -> None: ...
+    async def pause(self, seconds: float) -> None: ...  # returns at once when the run stops

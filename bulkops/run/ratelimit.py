@@ -70,13 +70,14 @@ from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
-__all__ = ["AdaptiveLimiter", "LatencyWindow"]
+from .latency import LatencyWindow
+
+__all__ = ["AdaptiveLimiter"]
 
 logger = logging.getLogger(__name__)
 
 _INCREASE_TICK = 0.25  # apply additive increase in steps of at least this many seconds
 _MIN_ANSWERS = 16  # answers seen before their latencies size the window guard
-_LATENCIES_KEPT = 1024  # the newest latencies the guard sizes itself from (~25 s at 40/s)
 # A grant's margin is its request's extra delay plus a slack, at most a ceiling. The estimate
 # is exact only if the request a second later comes no faster than the fastest seen; one that
 # does, by more than the slack, meets a 429, and so does a request delayed beyond the ceiling
@@ -91,50 +92,6 @@ _MEAN_WEIGHT = 0.02  # of each new latency in their moving average (~50 answers,
 _CREDIT = 0.01  # of max_rate: the bucket's credit for late timers (0.4 token at 40/s)
 _SLACK_STEP, _SLACK_LIMIT = 0.005, 0.025
 _CEILING_STEP, _CEILING_LIMIT = 0.025, 0.250
-
-
-class LatencyWindow:
-    """The newest ``size`` latencies (seconds) with their lowest and highest, kept in O(1) per
-    value by two monotonic queues (no sort, no scan: the limiter asks on every grant)."""
-
-    __slots__ = ("_count", "_highs", "_lows", "_size")
-
-    def __init__(self, size: int = _LATENCIES_KEPT) -> None:
-        if size < 1:
-            raise ValueError(f"size must be at least 1, not {size}")
-        self._size = size
-        self._count = 0  # values ever added; value i leaves when value i + size arrives
-        self._lows: collections.deque[tuple[int, float]] = collections.deque()
-        self._highs: collections.deque[tuple[int, float]] = collections.deque()
-
-    def add(self, latency: float) -> None:
-        i = self._count
-        self._count += 1
-        lows, highs = self._lows, self._highs
-        while lows and lows[-1][1] >= latency:
-            lows.pop()
-        lows.append((i, latency))
-        while highs and highs[-1][1] <= latency:
-            highs.pop()
-        highs.append((i, latency))
-        oldest = self._count - self._size
-        if lows[0][0] < oldest:
-            lows.popleft()
-        if highs[0][0] < oldest:
-            highs.popleft()
-
-    def __len__(self) -> int:
-        return min(self._count, self._size)
-
-    @property
-    def low(self) -> float:
-        """The lowest kept latency: a request that arrived with no extra delay (0 when empty)."""
-        return self._lows[0][1] if self._lows else 0.0
-
-    @property
-    def high(self) -> float:
-        """The highest kept latency (0 when empty)."""
-        return self._highs[0][1] if self._highs else 0.0
 
 
 class _Grant:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, SyncReadError
 from ..jobs.checks import DEFAULT_ZONE
-from ..jobs.plan import PLAN_COLUMNS
+from ..jobs.expand import PLAN_COLUMNS
 from ..jobs.sync import SyncSpec, converge
 from ..model import OPERATION_COLUMNS, Operation, record_of
 from ..zoom.view import ExtensionView
@@ -42,7 +42,7 @@ READS_AT_ONCE = 8
 
 
 def plan_frame(operations: Sequence[Operation]) -> pd.DataFrame:
-    """Operations as a plan frame (``jobs.plan.PLAN_COLUMNS``), the form the checkpoint loads."""
+    """Operations as a plan frame (``jobs.expand.PLAN_COLUMNS``), the form the checkpoint loads."""
     import pandas as pd
 
     records = [record_of(op, OPERATION_COLUMNS) for op in operations]

@@ -15,7 +15,6 @@ if the lost commits had not happened. The directory is 0700 and every file in it
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
@@ -26,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import AccountMismatchError, CheckpointError, CheckpointWriteError, StateMismatchError
+from ..errors import AccountMismatchError, StateMismatchError
 from ..model import OPERATION_COLUMN_NAMES, OPERATION_COLUMNS, OUTCOME_COLUMNS, OpStatus, Outcome
-from .files import StateLock, private_dir, private_file
+from .database import connect_writable, prepare
+from .files import StateLock, private_dir
 from .integrity import check_database, inspect_files, sql_errors
 from .reader import StateReader, connect_readonly
 from .schema import (
@@ -42,14 +42,15 @@ from .schema import (
     META_PLAN_LOADED,
     META_PLAN_ROWS,
     RUN_COLUMNS,
-    SCHEMA,
     SCHEMA_VERSION,
     Attempt,
     OpRecord,
     RunRecord,
     cells,
+    column_cells,
     insert_sql,
 )
+from .writer import Batch, GroupWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,11 +108,7 @@ class Checkpoint:
         self._lock = lock
         self._commits = commits  # transactions committed, as meta and the lock's mark say
         self._opened = False  # whether this run set the "open" flag it must clear
-        self._pending: list[tuple[str, tuple[Any, ...]]] = []
-        self._waiters: list[asyncio.Future[None]] = []
-        self._wake: asyncio.Event | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._writer = GroupWriter(self._commit, state_dir)
 
     # -- opening -------------------------------------------------------------------------
 
@@ -148,9 +145,9 @@ class Checkpoint:
                     # what is left of a damaged WAL into the main file. Refused as found.
                     with contextlib.closing(connect_readonly(path)) as probe:
                         check_database(probe, directory, files, lock.mark)
-                conn = _connect(path)
+                conn = connect_writable(path)
                 try:
-                    _prepare(conn, path)
+                    prepare(conn, path)
                     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                     reader = StateReader(connect_readonly(path))
                 except BaseException:
@@ -250,14 +247,14 @@ class Checkpoint:
         self._commits = 0
         self._lock.write_mark(0)
         with sql_errors(self.state_dir):
-            self._conn = _connect(path)
-            _prepare(self._conn, path)
+            self._conn = connect_writable(path)
+            prepare(self._conn, path)
             self.reader = StateReader(connect_readonly(path))
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.reader.close()
-        if self._opened and self._writer is None:  # never beside a writer that is still busy
+        if self._opened and not self._writer.running:  # never beside a busy writer
             with contextlib.suppress(sqlite3.Error, OSError):
                 with self._transaction() as conn:
                     conn.execute(_SET_META, (META_OPEN, "0"))
@@ -296,7 +293,7 @@ class Checkpoint:
         with sql_errors(self.state_dir), self._transaction() as conn:
             for start in range(0, len(frame), chunk):
                 part = frame.iloc[start : start + chunk]
-                columns = [_cells(part[name]) for name in names]
+                columns = [column_cells(part[name]) for name in names]
                 conn.executemany(_INSERT_OP, zip(*columns, strict=True))
             conn.execute(_SET_META, (META_PLAN_ROWS, str(len(frame))))
             conn.execute(_SET_META, (META_PLAN_LOADED, "1"))
@@ -322,32 +319,19 @@ class Checkpoint:
 
     async def start(self) -> None:
         """Start the writer; call inside the running loop that will record outcomes."""
-        self._wake = asyncio.Event()
-        self._writer = asyncio.create_task(self._write_loop(), name="bulkops-checkpoint")
+        await self._writer.start()
 
     async def flush(self) -> None:
         """Return once everything recorded so far is committed."""
-        if self._writer is None or self._wake is None:
-            return
-        self._check_writer()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        self._wake.set()
-        await fut
+        await self._writer.flush()
 
     async def stop_writer(self) -> None:
         """Flush everything queued and stop the writer; the database stays open for reading."""
-        if self._writer is not None:
-            self._closing = True
-            assert self._wake is not None
-            self._wake.set()
-            await self._writer
-            self._writer = None
-            self._closing = False
+        await self._writer.stop()
 
     async def record_intent(self, seq: int, *, at: float, target_id: str | None) -> None:
         """Durably mark ``seq`` as sent-or-about-to-be; returns once it is on disk."""
-        await self._submit(
+        await self._writer.submit(
             "UPDATE ops SET status = ?, attempts = attempts + 1, target_id = COALESCE(?, target_id),"
             " first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ? WHERE seq = ?",
             (OpStatus.IN_FLIGHT.value, target_id, at, at, seq),
@@ -356,15 +340,17 @@ class Checkpoint:
 
     async def record_outcome(self, seq: int, outcome: Outcome, *, wait: bool = False) -> None:
         """Record where ``seq`` ended (or went back to pending). Cheap: joins the next commit."""
-        await self._submit(_RECORD_OUTCOME, (*cells(outcome, OUTCOME_COLUMNS), seq), wait=wait)
+        await self._writer.submit(
+            _RECORD_OUTCOME, (*cells(outcome, OUTCOME_COLUMNS), seq), wait=wait
+        )
 
     def queue_attempt(self, attempt: Attempt) -> None:
         """Log one request for the timeline; joins the next commit, never waits."""
-        self._queue(_INSERT_ATTEMPT, cells(attempt, ATTEMPT_COLUMNS))
+        self._writer.queue(_INSERT_ATTEMPT, cells(attempt, ATTEMPT_COLUMNS))
 
     async def record_snapshot(self, extension_id: str, settings: dict[str, Any]) -> None:
         """Keep the first read of an extension only: that one is the before-image for undo."""
-        await self._submit(
+        await self._writer.submit(
             "INSERT OR IGNORE INTO snapshots (extension_id, taken_at, settings) VALUES (?, ?, ?)",
             (extension_id, time.time(), orjson.dumps(settings).decode()),
             wait=True,
@@ -372,11 +358,11 @@ class Checkpoint:
 
     async def record_run(self, started_at: float, exit_code: int, stats: dict[str, Any]) -> None:
         run = RunRecord(started_at, time.time(), exit_code, stats)
-        await self._submit(_INSERT_RUN, cells(run, RUN_COLUMNS), wait=True)
+        await self._writer.submit(_INSERT_RUN, cells(run, RUN_COLUMNS), wait=True)
 
     async def mark_not_run(self) -> None:
         """Label pending operations of a stopped run so a report mid-way reads truthfully."""
-        await self._submit(
+        await self._writer.submit(
             "UPDATE ops SET status = ? WHERE status = ?",
             (OpStatus.NOT_RUN.value, OpStatus.PENDING.value),
             wait=True,
@@ -391,94 +377,7 @@ class Checkpoint:
             )
         return cur.rowcount
 
-    def _check_writer(self) -> None:
-        """A writer that died (disk full, I/O error) must fail callers, not leave them waiting."""
-        if self._writer is not None and self._writer.done():
-            exc = None if self._writer.cancelled() else self._writer.exception()
-            raise CheckpointWriteError(f"the checkpoint writer stopped: {exc}")
-
-    def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
-        if self._writer is None or self._wake is None:
-            raise CheckpointError("checkpoint writer is not running; call start() first")
-        self._check_writer()
-        self._pending.append((sql, params))
-        self._wake.set()
-
-    async def _submit(self, sql: str, params: tuple[Any, ...], *, wait: bool) -> None:
-        self._queue(sql, params)
-        if wait:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            await fut
-
-    async def _write_loop(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._pending = self._pending, []
-            waiters, self._waiters = self._waiters, []
-            if batch:
-                try:
-                    await asyncio.to_thread(self._commit, batch)
-                except Exception as exc:
-                    error = CheckpointWriteError(
-                        f"cannot write the checkpoint in {self.state_dir}: {exc}; nothing more "
-                        "was sent. Free the disk or fix the directory, then run again to resume"
-                    )
-                    for fut in waiters:
-                        if not fut.done():
-                            fut.set_exception(error)
-                    raise error from exc
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
-            if self._closing and not self._pending:
-                return
-            if self._pending:
-                self._wake.set()
-
-    def _commit(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _commit(self, batch: Batch) -> None:
         with self._transaction() as conn:
             for sql, params in batch:
                 conn.execute(sql, params)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # SQLite gives its -wal and -shm files the mode of the database file: make that 0600 first.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    # All tables or none: a disk that fills half-way through must not leave a state that reads
-    # as one with lost tables.
-    try:
-        conn.executescript(f"BEGIN;\n{SCHEMA}\nCOMMIT;")
-    except sqlite3.Error:
-        conn.rollback()
-        raise
-    for suffix in ("-wal", "-shm"):  # made by an older bulkops, or by SQLite before the chmod
-        private_file(path.with_name(path.name + suffix))
-
-
-def _cells(column: pd.Series) -> list[Any]:
-    """A plan column as SQLite parameters: Python scalars, None for a missing value."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        # One Python object per category, not per row: the codes pick them (-1, missing: None).
-        choices = np.array([*column.cat.categories.tolist(), None], dtype=object)
-        return list(choices[column.cat.codes.to_numpy()])
-    if column.hasnans:
-        return column.astype(object).where(column.notna(), None).tolist()
-    return column.tolist()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import (
     OPERATION_COLUMNS,
@@ -26,6 +26,9 @@ from ..model import (
     field_reader,
     record_of,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 DB_NAME = "checkpoint.sqlite3"
@@ -159,3 +162,17 @@ def insert_sql(table: str, columns: Sequence[Column]) -> str:
 def cells(value: Any, columns: Sequence[Column]) -> tuple[Cell, ...]:
     """``value``'s fields as the parameters of ``insert_sql(table, columns)``."""
     return tuple(record_of(value, columns).values())
+
+
+def column_cells(column: pd.Series) -> list[Any]:
+    """A plan column as SQLite parameters: Python scalars, None for a missing value."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # One Python object per category, not per row: the codes pick them (-1, missing: None).
+        choices = np.array([*column.cat.categories.tolist(), None], dtype=object)
+        return list(choices[column.cat.codes.to_numpy()])
+    if column.hasnans:
+        return column.astype(object).where(column.notna(), None).tolist()
+    return column.tolist()

@@ -1,0 +1,138 @@
+"""Rows × extensions → the plan frame, vectorised: no Python object per operation.
+
+``expand`` turns each row template (``conflicts.template_frame``) and the extensions a
+``Resolution`` pairs it with into one frame row per operation, with ids, directory names and the
+zone its naive times were read in; ``_op_ids`` gives each operation its deterministic id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..model import OPERATION_COLUMN_NAMES
+from .checks import ZONE_COLUMN, RowSpec
+from .conflicts import template_frame
+from .directory import Directory, IntArray, Resolution
+from .zones import operation_zones
+
+#: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
+PLAN_COLUMNS = (*OPERATION_COLUMN_NAMES, ZONE_COLUMN)
+#: Columns ``expand`` computes per target; the rest are copied from the row's template.
+_PER_TARGET = (
+    "seq",
+    "op_id",
+    "row",
+    "extension_id",
+    "extension_number",
+    "extension_name",
+    ZONE_COLUMN,
+)
+#: Columns copied from the row template: categoricals, shared by every operation of a row.
+_TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
+
+
+def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Categorical:
+    """``values[take]`` as a categorical: one copy of each distinct string, int codes per row."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    categories = pd.Index([str(u) for u in uniques], dtype="str")
+    return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
+
+
+def _strings(values: npt.NDArray[np.object_]) -> Any:
+    codes, uniques = pd.factorize(values)
+    return pd.array(uniques.tolist(), dtype="str").take(codes)
+
+
+def expand(
+    specs: Sequence[RowSpec],
+    resolution: Resolution,
+    directory: Directory | None,
+    job_hash: str,
+    templates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The plan frame: one row per (row template, extension it names), vectorised.
+    ``templates``: ``template_frame(specs)``, when the caller has it already."""
+    take = resolution.spec
+    spec_frame = template_frame(specs) if templates is None else templates
+    rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
+    ids = resolution.extension_id
+    columns: dict[str, Any] = {
+        "seq": np.arange(len(take), dtype=np.int64),
+        "op_id": _op_ids(job_hash, rows, ids),
+        "row": rows,
+        "extension_id": _strings(ids),
+    }
+    for name in _TEMPLATE:
+        columns[name] = _categorical(spec_frame[name], take)
+    for name, source in (("extension_number", "extension_number"), ("extension_name", "name")):
+        if directory is not None and source in directory.frame.columns:
+            known = directory.frame[source].replace("", None)
+            codes, uniques = pd.factorize(known.astype(object), use_na_sentinel=True)
+            position = resolution.position
+            picked = np.where(position >= 0, codes[np.clip(position, 0, None)], -1)
+            categories = pd.Index([str(u) for u in uniques], dtype="str")
+            columns[name] = pd.Categorical.from_codes(picked, categories=categories)
+        else:
+            columns[name] = pd.Categorical.from_codes(
+                np.full(len(take), -1), categories=pd.Index([], dtype="str")
+            )
+    zones, known_zones = pd.factorize(operation_zones(specs, resolution, directory))
+    columns[ZONE_COLUMN] = pd.Categorical.from_codes(
+        zones, categories=pd.Index([str(z) for z in known_zones], dtype="str")
+    )
+    frame = pd.DataFrame({name: columns[name] for name in PLAN_COLUMNS})
+    frame.attrs["job_hash"] = job_hash
+    return frame
+
+
+def _digest64(job_hash: str, kind: str, values: Sequence[object]) -> npt.NDArray[np.uint64]:
+    # A copy of the keyed state skips hashing the key block again for each of a million values;
+    # the loop is written out (no helper call per value): it runs once per distinct row and id.
+    keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(job_hash)[:32])
+    prefix = f"{kind}\0"
+    digests = bytearray()
+    for value in values:
+        h = keyed.copy()
+        h.update((prefix + str(value)).encode())
+        digests += h.digest()
+    return np.frombuffer(bytes(digests), dtype=">u8").astype(np.uint64)
+
+
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: a bijection on 64 bits, so distinct inputs stay distinct."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+_HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
+
+
+def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
+    """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
+
+    Each distinct row and each distinct extension id gets a keyed blake2b digest (keyed by the
+    job hash); an operation's id mixes the two with splitmix64. Within a plan (row, extension)
+    pairs are unique, so ids are unique unless 64-bit hashes collide, which is checked.
+    """
+    import pyarrow as pa
+
+    row_codes, row_values = pd.factorize(rows)
+    ext_codes, ext_values = pd.factorize(ids)
+    with np.errstate(over="ignore"):
+        row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
+        ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]
+        mixed = _mix(row_part ^ ext_part).astype(">u8")
+    ordered = np.sort(mixed)
+    if (ordered[1:] == ordered[:-1]).any():
+        raise AssertionError("operation id collision; please report this job file")
+    text = np.ascontiguousarray(_HEX[mixed.view(np.uint8).reshape(-1, 8)]).view("S16").ravel()
+    return pd.array(pa.array(text, type=pa.binary(16)).cast(pa.string()), dtype="str")
