@@ -65,6 +65,7 @@ from .jobrows import JOB_COLUMNS, job_row
 from .summary import STATUSES as STATUSES
 from .summary import build_summary, latency
 from .undo import UndoBuilder
+from .undo_out import UNDO_COLUMNS
 
 CHUNK = 10_000  # rows per pass: sets the memory of the reports, whatever the job's size
 # A temporary report file untouched this long was left by a writer that died (SIGKILL, power
@@ -75,7 +76,6 @@ TABLE_LIMIT = 5_000  # operations shown in report.html
 IN_FLIGHT_MESSAGE = "outcome unknown; the next run checks it before sending again"
 NOT_RUN_MESSAGE = "not run yet; run the same command again to continue"
 FAILURE_COLUMNS = (*JOB_COLUMNS, "error", "http_status", "zoom_code", "source_row")
-UNDO_COLUMNS = (*JOB_COLUMNS, "note", "source_row")
 REPORT_FILES = (
     "results.csv",
     "results.parquet",
@@ -351,6 +351,7 @@ def write_undo(reader: StateReader, path: Path, notes_path: Path) -> dict[str, i
             lambda row: out.writerow([row[c] for c in UNDO_COLUMNS]),
             lambda line: notes.write(line + "\n"),
             batch=CHUNK,
+            on_cells=out.writerow,
         )
         for batch in reader.raw_records(statuses(OpStatus.SUCCEEDED), newest_first=True):
             for raw in batch:
