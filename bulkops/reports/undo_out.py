@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 from ..jobs.checks import check_id
@@ -31,6 +32,12 @@ _DELETE_HOLIDAY = [""] * len(UNDO_COLUMNS)  # the cells every holiday add's undo
 _DELETE_HOLIDAY[_CELL["action"]] = Action.DELETE.value
 _DELETE_HOLIDAY[_CELL["setting_type"]] = SettingType.HOLIDAY_HOURS.value
 _DELETE_HOLIDAY[_CELL["sub_setting_type"]] = SubSettingType.HOLIDAY.value
+# Looked up once here, not per row: a large job runs this for each holiday it added.
+_KIND = itemgetter(_AT["action"], _AT["setting_type"], _AT["sub_setting_type"])
+_ADD_HOLIDAY = (Action.ADD.value, SettingType.HOLIDAY_HOURS.value, SubSettingType.HOLIDAY.value)
+_CELLS = itemgetter(_AT["created_id"], _AT["extension_id"], _AT["row"], _AT["holiday_name"])
+_EXTENSION, _HOLIDAY = _CELL["extension_id"], _CELL["holiday_id"]
+_NOTE, _SOURCE = _CELL["note"], _CELL["source_row"]
 
 
 def added_holiday_undo(raw: tuple[Any, ...]) -> Row | None:
@@ -49,23 +56,16 @@ def holiday_undo_cells(raw: tuple[Any, ...]) -> list[str] | None:
     and the holiday by id, both ids checked here as the job-file rules check them (``check_id``),
     is a row those rules accept (a test holds a sample of them to the rules).
     """
-    if raw[_AT["action"]] != Action.ADD.value:
+    if _KIND(raw) != _ADD_HOLIDAY:
         return None
-    setting = raw[_AT["setting_type"]]
-    if setting != SettingType.HOLIDAY_HOURS.value:
-        return None
-    if raw[_AT["sub_setting_type"]] != SubSettingType.HOLIDAY.value:
-        return None
-    created, extension_id = raw[_AT["created_id"]], raw[_AT["extension_id"]]
+    created, extension_id, source, name = _CELLS(raw)
     if not isinstance(created, str) or check_id(created) or check_id(extension_id):
         return None
     cells = _DELETE_HOLIDAY.copy()
-    cells[_CELL["extension_id"]] = extension_id
-    cells[_CELL["holiday_id"]] = created
-    source = raw[_AT["row"]]
-    name = raw[_AT["holiday_name"]]
-    cells[_CELL["note"]] = f"undoes row {source}: delete the holiday {name!r} it added"
-    cells[_CELL["source_row"]] = str(source)
+    cells[_EXTENSION] = extension_id
+    cells[_HOLIDAY] = created
+    cells[_NOTE] = f"undoes row {source}: delete the holiday {name!r} it added"
+    cells[_SOURCE] = str(source)
     return cells
 
 
