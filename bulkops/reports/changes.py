@@ -394,6 +394,8 @@ class ChangeIndex:
             "CREATE TABLE changes (seq INTEGER PRIMARY KEY, before TEXT, after TEXT, noop INT)"
         )
         known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
+        # Inserted CHUNK rows at a time: a statement per lane costs more than its rows.
+        waiting: list[tuple[Any, ...]] = []
         for extension_id, text, rows in reader.lanes(_LANE_COLUMNS):
             key = _lane_key(rows) if text is None else None
             words = None if key is None else known.get(key)
@@ -405,10 +407,14 @@ class ChangeIndex:
                     known[key] = words
                     if len(known) > _LANES_KEPT:
                         known.popitem(last=False)
-            self._conn.executemany(
-                "INSERT INTO changes VALUES (?, ?, ?, ?)",
-                ((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True)),
-            )
+            waiting.extend((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True))
+            if len(waiting) >= CHUNK:
+                self._insert(waiting)
+        self._insert(waiting)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self._conn.executemany("INSERT INTO changes VALUES (?, ?, ?, ?)", rows)
+        rows.clear()
 
     def of(self, seqs: Sequence[int]) -> dict[int, Change]:
         found: dict[int, Change] = {}
