@@ -33,8 +33,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import io
-import re
 import shutil
 import tempfile
 import time
@@ -61,6 +59,7 @@ from . import html as report_html
 from .beforeafter import section_html
 from .changes import ChangeIndex
 from .collected import Collected, collect
+from .csvtext import csv_text
 from .jobrows import JOB_COLUMNS, job_row
 from .summary import STATUSES as STATUSES
 from .summary import build_summary, latency
@@ -211,71 +210,6 @@ def _typed(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if name not in _TYPED:
             frame[name] = frame[name].astype("string")
     return frame.loc[:, list(RESULT_COLUMNS)]
-
-
-_FORMULA_START = r"^[=+\-@\t\r\x00]"  # jobs.tables.FORMULA_PREFIXES, as Arrow's regex
-
-
-@functools.cache
-def _needs_quotes() -> str:
-    """The characters that make ``csv.writer`` quote a cell (``"``, ``,``, newline on 3.11),
-    asked of it, so the Arrow writer below quotes exactly where pandas' writer (csv.writer) did."""
-    found = []
-    for code in range(128):
-        cell = io.StringIO()
-        csv.writer(cell, lineterminator="\n").writerow([f"a{chr(code)}b", ""])
-        if cell.getvalue().startswith('"'):
-            found.append(re.escape(chr(code)))
-    return "[" + "".join(found) + "]"
-
-
-def _guarded(column: Any, quote: str) -> Any:
-    """Text cells as csv.writer wrote them after ``neutralise``: formula-looking ones prefixed
-    with ``'``, then the ones with a quote, comma or newline quoted."""
-    import pyarrow.compute as pc
-
-    risky = pc.match_substring_regex(column, _FORMULA_START)
-    column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
-    return pc.if_else(pc.match_substring_regex(column, quote), quoted, column)
-
-
-def csv_text(table: Any) -> str:
-    """The lines of results.csv for the Arrow table of results.parquet, byte for byte what
-    pandas' writer made of the same rows (null: an empty cell; an int its digits; a float its
-    ``repr``; text guarded as ``jobs.tables.neutralise`` guards it and quoted where
-    ``csv.writer`` quotes; times UTC to the millisecond; booleans ``true``/``false``).
-
-    Every cell is made in Arrow, column by column, and the lines joined there: no Python
-    object per cell but the floats'.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if table.num_rows == 0:
-        return ""
-    quote = _needs_quotes()
-    cells = []
-    for name in RESULT_COLUMNS:
-        column = table.column(name)
-        if name in _TIME_COLUMNS:
-            # Arrow's cast of a naive ms time writes "YYYY-MM-DD HH:MM:SS.mmm", a tenth of the
-            # cost of strftime: the same cells once the space is a T and a Z follows.
-            text = pc.cast(pc.cast(column, pa.timestamp("ms")), pa.string())
-            column = pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "Z", "")
-        elif name in _BOOL_COLUMNS:
-            column = pc.if_else(column, "true", "false")
-        elif name in _FLOAT_COLUMNS:  # Arrow writes 21.0 as "21"; csv.writer wrote repr
-            column = pa.array(
-                [None if v is None else repr(v) for v in column.to_pylist()], pa.string()
-            )
-        elif name in _INT_COLUMNS:
-            column = pc.cast(column, pa.string())
-        elif pc.any(pc.match_substring_regex(column, f"{_FORMULA_START}|{quote}")).as_py():
-            column = _guarded(column, quote)  # most columns have no such cell: one scan
-        cells.append(pc.fill_null(column, ""))
-    lines = pc.binary_join_element_wise(*cells, ",")
-    return "\n".join(lines.to_pylist()) + "\n"
 
 
 def write_results(
