@@ -428,14 +428,15 @@ class ChangeIndex:
             found.update((seq, Change(b, a, bool(n))) for seq, b, a, n in rows)
         return found
 
-    def between(self, first: int, last: int) -> list[tuple[int, str, str, bool]]:
-        """(seq, before, after, noop) of the operations ``first``..``last``, in plan order: a
-        chunk of results in plan order reads its words in one range scan."""
+    def between(self, first: int, last: int) -> tuple[list[int], list[str], list[str]]:
+        """The seqs, befores and afters of the operations ``first``..``last``, in plan order, as
+        three columns: a chunk of results in plan order reads its words in one range scan."""
         rows = self._conn.execute(
-            "SELECT seq, before, after, noop FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            "SELECT seq, before, after FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
-        )
-        return [(int(seq), b, a, bool(n)) for seq, b, a, n in rows]
+        ).fetchall()
+        seqs, before, after = zip(*rows, strict=True) if rows else ((), (), ())
+        return list(seqs), list(before), list(after)
 
     def close(self) -> None:
         self._conn.close()

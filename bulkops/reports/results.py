@@ -175,10 +175,9 @@ def _shape(
     frame = raw.rename(columns=_RENAMED)
     seqs = frame["seq"].tolist()
     if whole and seqs:
-        words = changes.between(seqs[0], seqs[-1])
-        if [w[0] for w in words] == seqs:
-            frame["before"] = [w[1] for w in words]
-            frame["after"] = [w[2] for w in words]
+        found_seqs, before, after = changes.between(seqs[0], seqs[-1])
+        if found_seqs == seqs:
+            frame["before"], frame["after"] = before, after
             return _typed(frame, source)
     found = changes.of(seqs)
     for name in CHANGE_COLUMNS:
