@@ -14,10 +14,11 @@ import pytest
 from test_report import build_state
 
 from bulkops.jobs.plan import build_plan
+from bulkops.jobs.tables import neutralise_frame
 from bulkops.model import Action, OpStatus, Outcome
-from bulkops.reports.changes import Change, lane_changes
+from bulkops.reports.changes import Change, ChangeIndex, lane_changes
 from bulkops.reports.jobrows import JOB_COLUMNS, Row, accepted_rows, row_problem
-from bulkops.reports.results import UNDO_COLUMNS, write_all
+from bulkops.reports.results import RESULT_COLUMNS, UNDO_COLUMNS, results_chunks, write_all
 from bulkops.reports.undo import UndoBuilder
 from bulkops.reports.undo_out import added_holiday_undo
 from bulkops.state.checkpoint import Checkpoint
@@ -31,7 +32,10 @@ add,business_hours,call_forwarding,*,,,,+14155550100,Desk,
 update,business_hours,call_handling,*,,,,,,"{""call_not_answer_action"": 11}"
 delete,holiday_hours,holiday,*,Old,2026-05-01,,,,
 add,holiday_hours,holiday,*,=Formula,2027-01-01,2027-01-01,,,
+add,holiday_hours,holiday,*,"New Year, Eve",2027-12-31,2027-12-31,,,
 """
+# Zoom's messages as results.csv must quote or guard them (a name above needs quotes too).
+MESSAGES = ("plain", "a, comma", 'a "quote"', "=HYPERLINK(1)", "-1 left", "+x", "@me", "tab\there")
 
 
 def _snapshot(i: int) -> dict[str, Any]:
@@ -51,7 +55,8 @@ def _outcome(seq: int, action: str, extension: int) -> Outcome | None:
     """Mostly successes, some of every other status; None: left pending."""
     kind = seq % 11
     if kind == 3:
-        return Outcome(OpStatus.FAILED, http_status=409, zoom_code=300, message=f"exists {seq}")
+        message = f"{MESSAGES[seq // 11 % len(MESSAGES)]} {seq}"
+        return Outcome(OpStatus.FAILED, http_status=409, zoom_code=300, message=message)
     if kind == 5:
         return Outcome(OpStatus.SKIPPED, message="skipped: its extension failed")
     if kind == 7:
@@ -75,7 +80,7 @@ async def _fan_out_state(tmp: Path) -> Path:
         + "".join(f"ext{i:02d},{100 + i},Person {i},Paris\n" for i in range(EXTENSIONS))
     )
     plan = build_plan(job, directory=directory)
-    assert len(plan) == 5 * EXTENSIONS
+    assert len(plan) == 6 * EXTENSIONS
     state = tmp / "state"
     cp = Checkpoint.open(state, job_hash=plan.job_hash, job_path=str(job))
     cp.load_plan(plan.frame)
@@ -132,6 +137,23 @@ def _reference_undo(state: Path) -> tuple[str, list[str]]:
     return out.getvalue(), notes
 
 
+def _reference_results_csv(state: Path) -> str:
+    """results.csv as pandas' writer made it (the writer before Arrow's): the typed chunks, times
+    formatted, booleans in words, text guarded by ``neutralise_frame``, then ``DataFrame.to_csv``."""
+    out = io.StringIO()
+    out.write(",".join(RESULT_COLUMNS) + "\n")
+    with open_readonly(state) as reader, ChangeIndex(reader) as changes:
+        source = reader.meta().get("job_path", "")
+        for frame in results_chunks(reader, source, changes):
+            view = frame.copy()
+            for name in ("first_attempt_at", "last_attempt_at"):
+                text = view[name].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
+                view[name] = text + "Z"
+            view["reconciled"] = view["reconciled"].map({True: "true", False: "false"})
+            neutralise_frame(view).to_csv(out, header=False, index=False, lineterminator="\n")
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("shape", ["hand-built", "fan-out"])
 async def test_reports_equal_the_reference(shape: str, tmp_path: Path) -> None:
     if shape == "fan-out":
@@ -139,6 +161,12 @@ async def test_reports_equal_the_reference(shape: str, tmp_path: Path) -> None:
     else:
         state = (await build_state(tmp_path))[0]
     paths = write_all(state, out_dir=tmp_path / "out")
+
+    written = paths["results.csv"].read_text(encoding="utf-8")
+    assert written == _reference_results_csv(state)
+    if shape == "fan-out":  # the cells the Arrow writer must quote and guard are there
+        assert all(m in written for m in ('"a, comma', '"a ""quote""', "'=HYPERLINK", "'-1"))
+        assert '"New Year, Eve"' in written and "'=Formula" in written
 
     expected_undo, notes = _reference_undo(state)
     assert paths["undo.csv"].read_text(encoding="utf-8") == expected_undo

@@ -394,6 +394,8 @@ class ChangeIndex:
             "CREATE TABLE changes (seq INTEGER PRIMARY KEY, before TEXT, after TEXT, noop INT)"
         )
         known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
+        # Inserted CHUNK rows at a time: a statement per lane costs more than its rows.
+        waiting: list[tuple[Any, ...]] = []
         for extension_id, text, rows in reader.lanes(_LANE_COLUMNS):
             key = _lane_key(rows) if text is None else None
             words = None if key is None else known.get(key)
@@ -405,10 +407,14 @@ class ChangeIndex:
                     known[key] = words
                     if len(known) > _LANES_KEPT:
                         known.popitem(last=False)
-            self._conn.executemany(
-                "INSERT INTO changes VALUES (?, ?, ?, ?)",
-                ((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True)),
-            )
+            waiting.extend((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True))
+            if len(waiting) >= CHUNK:
+                self._insert(waiting)
+        self._insert(waiting)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self._conn.executemany("INSERT INTO changes VALUES (?, ?, ?, ?)", rows)
+        rows.clear()
 
     def of(self, seqs: Sequence[int]) -> dict[int, Change]:
         found: dict[int, Change] = {}
@@ -422,14 +428,15 @@ class ChangeIndex:
             found.update((seq, Change(b, a, bool(n))) for seq, b, a, n in rows)
         return found
 
-    def between(self, first: int, last: int) -> list[tuple[int, str, str, bool]]:
-        """(seq, before, after, noop) of the operations ``first``..``last``, in plan order: a
-        chunk of results in plan order reads its words in one range scan."""
+    def between(self, first: int, last: int) -> tuple[list[int], list[str], list[str]]:
+        """The seqs, befores and afters of the operations ``first``..``last``, in plan order, as
+        three columns: a chunk of results in plan order reads its words in one range scan."""
         rows = self._conn.execute(
-            "SELECT seq, before, after, noop FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            "SELECT seq, before, after FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
-        )
-        return [(int(seq), b, a, bool(n)) for seq, b, a, n in rows]
+        ).fetchall()
+        seqs, before, after = zip(*rows, strict=True) if rows else ((), (), ())
+        return list(seqs), list(before), list(after)
 
     def close(self) -> None:
         self._conn.close()

@@ -62,28 +62,39 @@ def collect(acc: Collected, frame: pd.DataFrame) -> None:
         _group_failures(acc, bad)
 
 
+_SHOWN = (
+    "seq",
+    "source_row",
+    "extension_id",
+    "extension_number",
+    "extension_name",
+    "action",
+    "setting_type",
+    "sub_setting_type",
+)
+
+
 def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:
-    shown = [
-        "seq",
-        "source_row",
-        "extension_id",
-        "extension_number",
-        "extension_name",
-        "action",
-        "setting_type",
-        "sub_setting_type",
-    ]
-    for rec in bad.to_dict("records"):
-        message = rec["message"] if isinstance(rec["message"], str) else ""
-        http = None if pd.isna(rec["http_status"]) else int(rec["http_status"])
-        code = None if pd.isna(rec["zoom_code"]) else int(rec["zoom_code"])
-        key = (rec["status"], http, code, _ID_LIKE.sub("…", message))
+    # Column lists, not records: a large failed job has many rows and few groups, and only the
+    # first EXAMPLES of a group need their shown cells.
+    messages = [m if isinstance(m, str) else "" for m in bad["message"].tolist()]
+    keys = zip(
+        bad["status"].astype(str).tolist(),
+        (_plain(v) for v in bad["http_status"].tolist()),
+        (_plain(v) for v in bad["zoom_code"].tolist()),
+        messages,
+        strict=True,
+    )
+    for i, (status, http, code, message) in enumerate(keys):
+        http = None if http is None else int(http)
+        code = None if code is None else int(code)
+        key = (status, http, code, _ID_LIKE.sub("…", message))
         group = acc.groups.get(key)
         if group is None:
-            group = acc.groups[key] = FailureGroup(str(rec["status"]), http, code, key[3])
+            group = acc.groups[key] = FailureGroup(status, http, code, key[3])
         group.count += 1
         if len(group.examples) < EXAMPLES:
-            example = {k: _plain(rec.get(k)) for k in shown}
+            example = {k: _plain(bad[k].iat[i]) if k in bad else None for k in _SHOWN}
             example["message"] = message
             group.examples.append(example)
 

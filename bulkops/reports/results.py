@@ -49,7 +49,6 @@ from ..jobs.tables import (
     atomic_file,
     atomic_path,
     neutralise,
-    neutralise_frame,
     one_line,
     write_text,
 )
@@ -60,10 +59,12 @@ from . import html as report_html
 from .beforeafter import section_html
 from .changes import ChangeIndex
 from .collected import Collected, collect
+from .csvtext import csv_text
 from .jobrows import JOB_COLUMNS, job_row
 from .summary import STATUSES as STATUSES
 from .summary import build_summary, latency
 from .undo import UndoBuilder
+from .undo_out import UNDO_COLUMNS
 
 CHUNK = 10_000  # rows per pass: sets the memory of the reports, whatever the job's size
 # A temporary report file untouched this long was left by a writer that died (SIGKILL, power
@@ -74,7 +75,6 @@ TABLE_LIMIT = 5_000  # operations shown in report.html
 IN_FLIGHT_MESSAGE = "outcome unknown; the next run checks it before sending again"
 NOT_RUN_MESSAGE = "not run yet; run the same command again to continue"
 FAILURE_COLUMNS = (*JOB_COLUMNS, "error", "http_status", "zoom_code", "source_row")
-UNDO_COLUMNS = (*JOB_COLUMNS, "note", "source_row")
 REPORT_FILES = (
     "results.csv",
     "results.parquet",
@@ -175,10 +175,9 @@ def _shape(
     frame = raw.rename(columns=_RENAMED)
     seqs = frame["seq"].tolist()
     if whole and seqs:
-        words = changes.between(seqs[0], seqs[-1])
-        if [w[0] for w in words] == seqs:
-            frame["before"] = [w[1] for w in words]
-            frame["after"] = [w[2] for w in words]
+        found_seqs, before, after = changes.between(seqs[0], seqs[-1])
+        if found_seqs == seqs:
+            frame["before"], frame["after"] = before, after
             return _typed(frame, source)
     found = changes.of(seqs)
     for name in CHANGE_COLUMNS:
@@ -212,14 +211,6 @@ def _typed(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame.loc[:, list(RESULT_COLUMNS)]
 
 
-def _csv_view(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for name in _TIME_COLUMNS:
-        out[name] = out[name].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "Z"
-    out["reconciled"] = out["reconciled"].map({True: "true", False: "false"})
-    return neutralise_frame(out)
-
-
 def write_results(
     reader: StateReader, source: str, csv_path: Path, parquet_path: Path, changes: ChangeIndex
 ) -> Collected:
@@ -235,8 +226,9 @@ def write_results(
     ):
         fh.write(",".join(RESULT_COLUMNS) + "\n")
         for frame in results_chunks(reader, source, changes):
-            _csv_view(frame).to_csv(fh, header=False, index=False, lineterminator="\n")
-            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            fh.write(csv_text(table))
+            writer.write_table(table)
             collect(acc, frame)
     return acc
 
@@ -295,6 +287,7 @@ def write_undo(reader: StateReader, path: Path, notes_path: Path) -> dict[str, i
             lambda row: out.writerow([row[c] for c in UNDO_COLUMNS]),
             lambda line: notes.write(line + "\n"),
             batch=CHUNK,
+            on_cells=out.writerow,
         )
         for batch in reader.raw_records(statuses(OpStatus.SUCCEEDED), newest_first=True):
             for raw in batch:

@@ -52,7 +52,7 @@ from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
 from .jobrows import Json, Row, holiday_ref, make_row, named
-from .undo_out import Step, UndoOutput, added_holiday_undo
+from .undo_out import Step, UndoOutput, holiday_undo_cells
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -86,12 +86,15 @@ class UndoBuilder:
         on_note: Callable[[str], object],
         *,
         batch: int = 1,
+        on_cells: Callable[[list[str]], object] | None = None,
     ) -> None:
+        """``on_cells``: for the rows made whole from an operation's cells (a holiday add's
+        undo), the cells of ``UNDO_COLUMNS``; by default they reach ``on_row`` as a ``Row``."""
         # ``deleted``: (extension_id, id) of every holiday and forwarding entry the job deleted.
         self._load = functools.lru_cache(maxsize=2048)(snapshot)
         self.deleted = deleted
         self.readded: set[tuple[str, str, str]] = set()  # (extension, kind, natural key)
-        self._out = UndoOutput(on_row, on_note, batch=batch)
+        self._out = UndoOutput(on_row, on_note, batch=batch, on_cells=on_cells)
         self.result = self._out.result
         self._steps: list[Step] = []  # what the operation being added made
 
@@ -117,12 +120,12 @@ class UndoBuilder:
     def add_raw(self, raw: tuple[Any, ...]) -> None:
         """``add`` of a row as ``StateReader.raw_records`` reads it: a holiday add's undo (the
         commonest of a large job's) is made from its cells without decoding the operation."""
-        row = added_holiday_undo(raw)
-        if row is None:
+        cells = holiday_undo_cells(raw)
+        if cells is None:
             record = op_record(raw)
             self.add(record.op, record.outcome)
             return
-        self._out.hold(None, [("made", "", row)])
+        self._out.hold_made(cells)
 
     def finish(self) -> None:
         """Hand on what is still held: call after the last operation."""

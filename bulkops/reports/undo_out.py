@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 from ..jobs.checks import check_id
@@ -20,44 +21,52 @@ from ..state.schema import OPS_COLUMN_NAMES
 from .jobrows import JOB_COLUMNS, Row, accepted_rows, named, row_problem
 
 #: What building one operation's undo made, in order: ("row", its note, the row), or a line for
-#: undo-notes.txt: ("note", the line, None) or ("cannot", why, None); ("made", "", row): a row
-#: ``added_holiday_undo`` made whole, valid by construction.
-Step = tuple[Literal["row", "made", "note", "cannot"], str, Row | None]
+#: undo-notes.txt: ("note", the line, None) or ("cannot", why, None).
+Step = tuple[Literal["row", "note", "cannot"], str, Row | None]
 
+UNDO_COLUMNS = (*JOB_COLUMNS, "note", "source_row")
 
 _AT = {name: i for i, name in enumerate(OPS_COLUMN_NAMES)}
+_CELL = {name: i for i, name in enumerate(UNDO_COLUMNS)}
+_DELETE_HOLIDAY = [""] * len(UNDO_COLUMNS)  # the cells every holiday add's undo row shares
+_DELETE_HOLIDAY[_CELL["action"]] = Action.DELETE.value
+_DELETE_HOLIDAY[_CELL["setting_type"]] = SettingType.HOLIDAY_HOURS.value
+_DELETE_HOLIDAY[_CELL["sub_setting_type"]] = SubSettingType.HOLIDAY.value
+# Looked up once here, not per row: a large job runs this for each holiday it added.
+_KIND = itemgetter(_AT["action"], _AT["setting_type"], _AT["sub_setting_type"])
+_ADD_HOLIDAY = (Action.ADD.value, SettingType.HOLIDAY_HOURS.value, SubSettingType.HOLIDAY.value)
+_CELLS = itemgetter(_AT["created_id"], _AT["extension_id"], _AT["row"], _AT["holiday_name"])
+_EXTENSION, _HOLIDAY = _CELL["extension_id"], _CELL["holiday_id"]
+_NOTE, _SOURCE = _CELL["note"], _CELL["source_row"]
 
 
 def added_holiday_undo(raw: tuple[Any, ...]) -> Row | None:
-    """The undo row of a succeeded holiday add, from its ops row (``OPS_COLUMN_NAMES``): what
-    ``UndoBuilder.add`` makes of it, note and source_row included; None for any other operation.
+    """``holiday_undo_cells`` as a row keyed by ``UNDO_COLUMNS``."""
+    cells = holiday_undo_cells(raw)
+    return None if cells is None else dict(zip(UNDO_COLUMNS, cells, strict=True))
+
+
+def holiday_undo_cells(raw: tuple[Any, ...]) -> list[str] | None:
+    """The undo row of a succeeded holiday add, from its ops row (``OPS_COLUMN_NAMES``), as the
+    cells of ``UNDO_COLUMNS``: what ``UndoBuilder.add`` makes of it, note and source_row
+    included; None for any other operation. A list, not a ``Row``: a large job has one per
+    holiday it added, and csv.writer takes it as it is.
 
     Valid by construction, so not checked row by row: a holiday delete that names one extension
     and the holiday by id, both ids checked here as the job-file rules check them (``check_id``),
     is a row those rules accept (a test holds a sample of them to the rules).
     """
-    if raw[_AT["action"]] != Action.ADD.value:
+    if _KIND(raw) != _ADD_HOLIDAY:
         return None
-    setting = raw[_AT["setting_type"]]
-    if setting != SettingType.HOLIDAY_HOURS.value:
-        return None
-    if raw[_AT["sub_setting_type"]] != SubSettingType.HOLIDAY.value:
-        return None
-    created, extension_id = raw[_AT["created_id"]], raw[_AT["extension_id"]]
+    created, extension_id, source, name = _CELLS(raw)
     if not isinstance(created, str) or check_id(created) or check_id(extension_id):
         return None
-    row = dict.fromkeys(JOB_COLUMNS, "")
-    row.update(
-        action=Action.DELETE.value,
-        setting_type=setting,
-        sub_setting_type=SubSettingType.HOLIDAY.value,
-        extension_id=extension_id,
-        holiday_id=created,
-    )
-    source = raw[_AT["row"]]
-    row["note"] = f"undoes row {source}: delete the holiday {raw[_AT['holiday_name']]!r} it added"
-    row["source_row"] = str(source)
-    return row
+    cells = _DELETE_HOLIDAY.copy()
+    cells[_EXTENSION] = extension_id
+    cells[_HOLIDAY] = created
+    cells[_NOTE] = f"undoes row {source}: delete the holiday {name!r} it added"
+    cells[_SOURCE] = str(source)
+    return cells
 
 
 @dataclass(slots=True)
@@ -74,33 +83,53 @@ class UndoOutput:
     """Each operation's steps, held until ``finish`` checks their rows and hands all on."""
 
     def __init__(
-        self, on_row: Callable[[Row], object], on_note: Callable[[str], object], *, batch: int
+        self,
+        on_row: Callable[[Row], object],
+        on_note: Callable[[str], object],
+        *,
+        batch: int,
+        on_cells: Callable[[list[str]], object] | None = None,
     ) -> None:
         self.result = UndoResult()
         self._on_row = on_row
         self._on_note = on_note
+        self._on_cells = on_cells or (lambda c: on_row(dict(zip(UNDO_COLUMNS, c, strict=True))))
         self._batch = batch
-        self._waiting: list[tuple[Operation | None, list[Step]]] = []
+        # An operation and its steps, or the cells of a row ``holiday_undo_cells`` made.
+        self._waiting: list[tuple[Operation, list[Step]] | list[str]] = []
 
-    def hold(self, op: Operation | None, steps: list[Step]) -> None:
-        """What building ``op``'s undo made (``op`` None: one row ``added_holiday_undo`` made)."""
+    def hold(self, op: Operation, steps: list[Step]) -> None:
+        """What building ``op``'s undo made."""
         self._waiting.append((op, steps))
+        if len(self._waiting) >= self._batch:
+            self.finish()
+
+    def hold_made(self, cells: list[str]) -> None:
+        """A row ``holiday_undo_cells`` made, valid by construction: handed on unchecked."""
+        self._waiting.append(cells)
         if len(self._waiting) >= self._batch:
             self.finish()
 
     def finish(self) -> None:
         """Check the waiting rows and hand them and the notes on, in the order they were made."""
-        made = [row for _, steps in self._waiting for kind, _, row in steps if kind == "row"]
-        sure = iter(accepted_rows([row for row in made if row is not None]))
-        for op, steps in self._waiting:
+        made = [
+            row
+            for entry in self._waiting
+            if isinstance(entry, tuple)
+            for kind, _, row in entry[1]
+            if kind == "row" and row is not None
+        ]
+        sure = iter(accepted_rows(made))
+        for entry in self._waiting:
+            if isinstance(entry, list):
+                self.result.rows += 1
+                self.result.reversible += 1
+                self._on_cells(entry)
+                continue
+            op, steps = entry
             rows_before, notes_before = self.result.rows, self.result.notes
             for kind, text, row in steps:
-                if row is not None and (kind == "made" or op is None):
-                    self.result.rows += 1
-                    self._on_row(row)
-                elif op is None:
-                    continue  # only made rows come without their operation
-                elif row is not None:
+                if row is not None:
                     self._write_row(op, row, text, checked=next(sure))
                 elif kind == "note":
                     self._write_note(text)
@@ -108,7 +137,7 @@ class UndoOutput:
                     self._write_cannot(op, text)
             if self.result.rows > rows_before:
                 self.result.reversible += 1
-            elif self.result.notes == notes_before and op is not None:
+            elif self.result.notes == notes_before:
                 self._write_cannot(op, "nothing to reverse")
         self._waiting = []
 
