@@ -8,15 +8,8 @@ from typing import Any
 import pytest
 
 from bulkops.model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
-from bulkops.reports.changes import (
-    NOTHING,
-    UNKNOWN,
-    Change,
-    Replay,
-    entry_words,
-    hours_words,
-    span_words,
-)
+from bulkops.reports.changes import Change, Replay
+from bulkops.reports.words import NOTHING, UNKNOWN, entry_words, hours_words, span_words
 
 _H, _B = SettingType.HOLIDAY_HOURS, SettingType.BUSINESS_HOURS
 _OK = Outcome(OpStatus.SUCCEEDED)

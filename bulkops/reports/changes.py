@@ -14,28 +14,31 @@ was not read, ``--no-precheck``). ``after`` is empty when the operation did not 
 
 from __future__ import annotations
 
-import functools
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from ..jobs.hours import from_body
 from ..model import Action, Operation, OpStatus, Outcome, SettingType, SubSettingType
 from ..state.reader import StateReader
 from ..state.schema import OpRecord
+from ..state.scratch import WordsTable
 from ..zoom import schema
-from ..zoom.match import ForwardingEntry, instant, pick_holiday
+from ..zoom.match import pick_holiday
 from ..zoom.view import Holiday
 from .before import MISSING, Snapshot, read_back, section
 from .jobrows import Json
+from .words import (
+    NOTHING,
+    UNKNOWN,
+    entry_words,
+    holiday_words,
+    hours_words,
+    value_words,
+)
 
-NOTHING = "—"
-UNKNOWN = "unknown (not read before the write)"
 #: What changed the extension: its later operations see it changed.
 TOOK_EFFECT = frozenset({OpStatus.SUCCEEDED, OpStatus.WOULD_CHANGE})
 NO_OP = frozenset({OpStatus.ALREADY_PRESENT, OpStatus.ALREADY_ABSENT})
@@ -49,72 +52,6 @@ class Change:
     before: str
     after: str  # "" when the operation did not take effect
     noop: bool  # Zoom already holds what the operation asks for
-
-
-# --- a setting in words ----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)  # a rollout repeats the same few spans on every extension
-def span_words(from_: str | None, to: str | None) -> str:
-    """``2027-12-25``, ``2027-12-24 – 2027-12-26`` (whole days) or times to the minute, in UTC."""
-    start, end = instant(from_), instant(to)
-    if start is None or end is None:
-        return f"{from_ or '?'} – {to or '?'}"
-    days = _whole_days(start, end)
-    if days is not None:
-        return days
-    if start.date() == end.date():
-        return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
-    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
-
-
-def _whole_days(start: datetime, end: datetime) -> str | None:
-    """Whole days from a local midnight (a date-only row in its zone): the local dates, and the
-    zone's offset unless it is UTC; None for any other span."""
-    after = end.replace(second=0) + timedelta(minutes=1)
-    if start.second or after <= start or (after - start) % timedelta(days=1):
-        return None
-    offset = -timedelta(hours=start.hour, minutes=start.minute)
-    if offset < -timedelta(hours=12):
-        offset += timedelta(days=1)  # a zone east of UTC: its midnight falls the day before
-    first, last = (start + offset).date(), (end + offset).date()
-    words = first.isoformat() if first == last else f"{first} – {last}"
-    if not offset:
-        return words
-    sign, size = ("+" if offset > timedelta(0) else "−"), abs(offset)
-    hours, minutes = divmod(int(size.total_seconds()) // 60, 60)
-    return f"{words} (UTC{sign}{hours:02d}:{minutes:02d})"
-
-
-def holiday_words(name: str | None, from_: str | None, to: str | None) -> str:
-    return f"{name or '?'}: {span_words(from_, to)}"
-
-
-def entry_words(item: Json) -> str:
-    """One forwarding entry: ``forward to +14155550100 'Desk'`` (a contact, or only a Zoom app's
-    description), ``(off)`` when disabled. Never a bare ``+…``, which a spreadsheet would run."""
-    entry = ForwardingEntry.read({"id": "-", **item})
-    if entry is not None and entry.is_contact and not entry.phone_number:
-        what = entry.describe().rsplit(" (call_forwarding_id", 1)[0]
-    else:
-        number = item.get("phone_number")
-        what = f"forward to {number}" if number else ""
-        if item.get("description"):
-            what = f"{what} {item['description']!r}".strip()
-    if item.get("enable") is False:
-        what += " (off)"
-    return what or "?"
-
-
-def hours_words(settings: Json | None) -> str:
-    hours = from_body(settings or {})
-    return UNKNOWN if hours is None else hours.words()
-
-
-def value_words(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 # --- the extension as the replay sees it ------------------------------------------------------
@@ -389,10 +326,7 @@ class ChangeIndex:
     """
 
     def __init__(self, reader: StateReader) -> None:
-        self._conn = sqlite3.connect("")  # "": a temporary file SQLite deletes on close
-        self._conn.execute(
-            "CREATE TABLE changes (seq INTEGER PRIMARY KEY, before TEXT, after TEXT, noop INT)"
-        )
+        self._table = WordsTable()
         known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
         # Inserted CHUNK rows at a time: a statement per lane costs more than its rows.
         waiting: list[tuple[Any, ...]] = []
@@ -413,33 +347,21 @@ class ChangeIndex:
         self._insert(waiting)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        self._conn.executemany("INSERT INTO changes VALUES (?, ?, ?, ?)", rows)
+        self._table.insert(rows)
         rows.clear()
 
     def of(self, seqs: Sequence[int]) -> dict[int, Change]:
-        found: dict[int, Change] = {}
-        for start in range(0, len(seqs), 500):  # SQLite's limit on parameters per statement
-            part = [int(s) for s in seqs[start : start + 500]]
-            rows = self._conn.execute(
-                f"SELECT seq, before, after, noop FROM changes WHERE seq IN "
-                f"({', '.join('?' * len(part))})",
-                part,
-            )
-            found.update((seq, Change(b, a, bool(n))) for seq, b, a, n in rows)
-        return found
+        return {seq: Change(b, a, bool(n)) for seq, b, a, n in self._table.of(seqs)}
 
     def between(self, first: int, last: int) -> tuple[list[int], list[str], list[str]]:
         """The seqs, befores and afters of the operations ``first``..``last``, in plan order, as
         three columns: a chunk of results in plan order reads its words in one range scan."""
-        rows = self._conn.execute(
-            "SELECT seq, before, after FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
-            (first, last),
-        ).fetchall()
+        rows = self._table.between(first, last)
         seqs, before, after = zip(*rows, strict=True) if rows else ((), (), ())
         return list(seqs), list(before), list(after)
 
     def close(self) -> None:
-        self._conn.close()
+        self._table.close()
 
     def __enter__(self) -> ChangeIndex:
         return self
