@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import directory_pull
 from .config import Credentials, Endpoints
 from .directory_pull import is_zoom
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError
 from .run_settings import RunSettings, state_dir_for
 from .state.reader import open_readonly
 
@@ -123,8 +123,6 @@ async def planning_directory(
 ) -> Path | None:
     """The directory file to plan from: the one given, or ``--directory zoom``'s pull."""
     if plan is not None or not is_zoom(settings.directory):
-        if settings.refresh_directory and not is_zoom(settings.directory):
-            raise ConfigError("--refresh-directory goes with --directory zoom")
         return settings.directory
     keep_in = state_dir_for(settings)
     if settings.options.dry_run and (

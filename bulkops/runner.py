@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from .config import Credentials, Endpoints, resolve_rate
 from .confirm import refuse_without_terminal
-from .errors import ReportWriteError, StateMismatchError
+from .directory_pull import is_zoom
+from .errors import ConfigError, ReportWriteError, StateMismatchError
 from .exit_codes import EXIT_OK, exit_code
 from .jobs.sync import extension_zones
 from .model import Operation
@@ -113,6 +114,8 @@ async def run_job(
     with contextlib.ExitStack() as pulls:  # a dry run's pull is kept until its preview is written
         if cannot_ask(settings, stdin):  # before a --directory zoom pull sends anything
             raise refuse_without_terminal(Credentials.from_env(env).account_id)
+        if settings.refresh_directory and not is_zoom(settings.directory):  # resumed runs too
+            raise ConfigError("--refresh-directory goes with --directory zoom")
         keep = generations.resolve_keep(settings.keep_generations, env)
         state_dir = state_dir_for(settings)
         stored = None if plan is not None or settings.options.dry_run else stored_plan(settings)

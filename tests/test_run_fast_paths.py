@@ -17,7 +17,7 @@ import pytest
 from test_engine import ENV, FAST_RETRY, _setup, holiday_rows, serving, write_job
 from test_import_cost import HEAVY, REPO, modules_in
 
-from bulkops.errors import StateMismatchError
+from bulkops.errors import ConfigError, StateMismatchError
 from bulkops.jobs import plan as planner
 from bulkops.jobs.intake import job_hash_of
 from bulkops.jobs.plan import Plan, build_plan
@@ -207,3 +207,18 @@ async def test_a_resumed_run_loads_no_dataframe_library(tmp_path: Path) -> None:
     assert "bulkops.run.engine" in loaded  # the parse saw the run's own imports
     assert not {name for name in loaded if name.split(".")[0] in HEAVY}
     assert "bulkops report --state" in out.decode()
+
+
+async def test_refresh_directory_without_zoom_is_refused_on_resume_too(tmp_path: Path) -> None:
+    """A resumed run takes its plan from the state, but its flags are still checked."""
+    setup = _setup(tmp_path, users=2)
+    job = write_job(tmp_path, holiday_rows(setup.users, 1))
+    state = tmp_path / "state"
+    async with serving(setup) as running:
+        await _run(running, job, state, directory=setup.directory, stop=True)
+        assert stored_plan(RunSettings(job=job, directory=setup.directory, state_dir=state))
+        settings = RunSettings(
+            job=job, directory=setup.directory, state_dir=state, refresh_directory=True
+        )
+        with pytest.raises(ConfigError, match="--refresh-directory goes with --directory zoom"):
+            await run_job(settings, env=ENV, out=io.StringIO())
