@@ -31,7 +31,6 @@ from .errors import (
     ConfigError,
     FatalApiError,
     RateLimitedError,
-    RetriableApiError,
 )
 from .model import SettingType
 
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from .reports.export import Exported
     from .reports.jobrows import Row
     from .run.ratelimit import AdaptiveLimiter
+    from .run.reads import RetriedReads
     from .run.retry import RetryPolicy
     from .zoom.client import ZoomClient
 
@@ -245,12 +245,15 @@ async def _read_all(
     rng: random.Random,
 ) -> list[dict[str, Any] | str]:
     """Each extension's GET body, or why it could not be read; in ``chosen``'s order."""
+    from .run.reads import RetriedReads
+
+    reads = RetriedReads(limiter, policy=policy, rng=rng, sleep=sleep)
     results: list[dict[str, Any] | str] = ["not read"] * len(chosen)
     work = iter(enumerate(chosen))
 
     async def worker() -> None:
         for i, ext in work:  # one shared iterator: each extension is taken once
-            results[i] = await _read_one(client, limiter, ext.extension_id, policy, sleep, rng)
+            results[i] = await _read_one(reads, client, ext.extension_id)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -262,43 +265,29 @@ async def _read_all(
 
 
 async def _read_one(
-    client: ZoomClient,
-    limiter: AdaptiveLimiter,
-    extension_id: str,
-    policy: RetryPolicy,
-    sleep: Sleep,
-    rng: random.Random,
+    reads: RetriedReads, client: ZoomClient, extension_id: str
 ) -> dict[str, Any] | str:
     """The extension's GET body, understood, or the reason it was left out.
 
-    429s slow the shared limiter and are retried within the policy's budget; failures (5xx, no
-    answer, a body not understood) back off and retry. A refusal of the credentials and Zoom's
-    daily limit end the export (raised); any other refusal leaves this extension out.
+    Retried as a run retries a read (``run.reads``). A refusal of the credentials, Zoom's daily
+    limit and 429s past the budget end the export (raised); any other refusal, or failures past
+    the budget, leave this extension out.
     """
+    from .run.reads import GaveUp
     from .zoom.view import ExtensionView
 
-    failures = limited = 0
-    while True:
-        try:
-            response = await client.get_settings(extension_id)
-            ExtensionView.parse(response.json, response.status, response.tracking_id)
-        except RateLimitedError as exc:
-            limiter.on_rate_limited()
-            limited += 1
-            if exc.daily or not policy.can_retry_rate_limited(limited):
-                raise
-            limiter.pause_for(policy.delay(limited, rng, exc.retry_after))
-            continue
-        except AuthError:
-            raise
-        except FatalApiError as exc:
-            return exc.message
-        except RetriableApiError as exc:
-            failures += 1
-            if not policy.can_retry(failures):
-                return f"{exc.message} ({failures} tries)"
-            await sleep(policy.delay(failures, rng, exc.retry_after))
-            continue
-        limiter.on_success()
+    async def send() -> dict[str, Any]:
+        response = await client.get_settings(extension_id)
+        ExtensionView.parse(response.json, response.status, response.tracking_id)
         body: dict[str, Any] = response.json
         return body
+
+    answer = await reads.get(send)
+    if not isinstance(answer, GaveUp):
+        return answer
+    exc = answer.error
+    if isinstance(exc, AuthError | RateLimitedError):
+        raise exc
+    if isinstance(exc, FatalApiError):
+        return exc.message
+    return f"{exc.message} ({answer.failures} tries)"

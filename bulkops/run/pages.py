@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ApiError, AuthError, RateLimitedError, RetriableApiError
+from ..errors import ApiError, AuthError, RetriableApiError
 from ..zoom.client import ZoomClient
 from ..zoom.listing import ENDPOINTS, ListEndpoint, Page, read_page
-from .decide import History, Retry, Stop, decide
+from .decide import Stop
 from .ratelimit import AdaptiveLimiter
+from .reads import GaveUp, RetriedReads
 from .retry import RetryPolicy
 
 __all__ = ["ListReader", "PullStats"]
@@ -51,9 +52,8 @@ class ListReader:
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
     ) -> None:
-        self.client, self.limiter, self.stats = client, limiter, stats
-        self.policy, self.rng, self.sleep, self.clock = policy, rng, sleep, clock
-        self._limited_since: float | None = None
+        self.client, self.stats = client, stats
+        self.reads = RetriedReads(limiter, stats, policy=policy, rng=rng, sleep=sleep, clock=clock)
 
     async def read(
         self, name: str, params: Mapping[str, str] | None = None
@@ -77,31 +77,10 @@ class ListReader:
             seen.add(token := page.next_page_token)
 
     async def _page(self, endpoint: ListEndpoint, token: str, params: Mapping[str, str]) -> Page:
-        history = History()
-        while True:
-            try:
-                page = await read_page(self.client, endpoint, token, params)
-            except ApiError as exc:
-                history = history.after(exc, "GET")
-                if isinstance(exc, RateLimitedError):
-                    self.stats.rate_limited += 1
-                    if self._limited_since is None:
-                        self._limited_since = self.clock()
-                since = self._limited_since
-                stalled = 0.0 if since is None else max(0.0, self.clock() - since)
-                decision = decide(exc, "GET", history, self.policy, self.rng, stalled=stalled)
-                if not isinstance(decision, Retry):
-                    raise _gave_up(endpoint, exc, decision) from None
-                self.stats.retries += 1
-                if decision.slow_down:
-                    self.limiter.on_rate_limited()
-                if decision.hold_everyone:
-                    self.limiter.pause_for(decision.after)
-                await self.sleep(decision.after)
-                continue
-            self._limited_since = None
-            self.limiter.on_success()
-            return page
+        page = await self.reads.get(lambda: read_page(self.client, endpoint, token, params))
+        if isinstance(page, GaveUp):
+            raise _gave_up(endpoint, page.error, page.decision) from None
+        return page
 
 
 def _gave_up(endpoint: ListEndpoint, exc: ApiError, decision: object) -> ApiError:

@@ -19,14 +19,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..errors import ApiError, AuthError, FatalApiError, RateLimitedError, SyncReadError
+from ..errors import AuthError, FatalApiError, SyncReadError
 from ..jobs.checks import DEFAULT_ZONE
 from ..jobs.expand import PLAN_COLUMNS
 from ..jobs.sync import SyncSpec, converge
 from ..model import OPERATION_COLUMNS, Operation, record_of
 from ..zoom.view import ExtensionView
-from .decide import History, Retry, decide
 from .ports import Api, Pacer
+from .reads import GaveUp, RetriedReads
 from .retry import RetryPolicy
 from .stats import RunStats
 
@@ -115,43 +115,28 @@ class _Reader:
         sleep: Callable[[float], Awaitable[None]],
         stats: RunStats,
     ) -> None:
-        self.api = api
-        self.stats = stats
-        self.pacer = pacer
-        self.retry = retry
-        self.rng = rng
-        self.sleep = sleep
+        self.api, self.stats = api, stats
+        self.reads = RetriedReads(pacer, stats, policy=retry, rng=rng, sleep=sleep)
 
     async def read(self, extension_id: str) -> ExtensionView | None:
         """The extension's view; None when Zoom refuses it for good (gone, not an extension)."""
-        history = History()
-        while True:
+
+        async def send() -> ExtensionView:
             self.stats.requests += 1
-            try:
-                resp = await self.api.get_settings(extension_id)
-                view = ExtensionView.parse(resp.json, resp.status, resp.tracking_id)
-            except ApiError as exc:
-                history = history.after(exc, "GET")
-                decision = decide(exc, "GET", history, self.retry, self.rng)
-                if isinstance(exc, RateLimitedError):
-                    self.stats.rate_limited += 1
-                if isinstance(decision, Retry):
-                    self.stats.retries += 1
-                    if decision.slow_down:
-                        self.pacer.on_rate_limited()
-                    if decision.hold_everyone:
-                        self.pacer.pause_for(decision.after)
-                    await self.sleep(decision.after)
-                    continue
-                if isinstance(exc, AuthError):
-                    raise
-                if isinstance(exc, FatalApiError):
-                    log.warning("sync: cannot read extension %s: %s", extension_id, exc.message)
-                    return None
-                raise SyncReadError(
-                    f"could not read extension {extension_id} to plan the sync: {exc.message}. "
-                    "Nothing was planned or sent; run the same command again later"
-                ) from exc
-            self.pacer.on_success()
+            resp = await self.api.get_settings(extension_id)
+            return ExtensionView.parse(resp.json, resp.status, resp.tracking_id)
+
+        view = await self.reads.get(send)
+        if not isinstance(view, GaveUp):
             self.stats.lookups += 1
             return view
+        exc = view.error
+        if isinstance(exc, AuthError):
+            raise exc
+        if isinstance(exc, FatalApiError):
+            log.warning("sync: cannot read extension %s: %s", extension_id, exc.message)
+            return None
+        raise SyncReadError(
+            f"could not read extension {extension_id} to plan the sync: {exc.message}. "
+            "Nothing was planned or sent; run the same command again later"
+        ) from exc
