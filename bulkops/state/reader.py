@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,12 @@ from .schema import op_record as _op_record
 from .schema import run_record as _run_record
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    from numpy.typing import NDArray
 
 CHUNK = 2_000  # rows per fetch of a streamed read
+IN_MEMORY_LATENCIES = 1_000_000  # latencies sorted in memory (8 MB); more are sorted by SQLite
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
 Row = tuple[Any, ...]
@@ -93,11 +97,61 @@ class BarCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptTally:
+    """What summary.json and report.html count in the attempts log, from one pass over it."""
+
+    kinds: dict[str, int]  # attempts per kind
+    span: AttemptSpan
+    latency: LatencyStats | None  # None before any latency is recorded
+    seconds: tuple[BarCount, ...]  # attempts per whole second (``bar``: epoch second) and kind
+
+
+# One scan, grouped by second and kind: at most that many rows, whatever the requests. MIN and
+# MAX of the groups' MINs and MAXs are the table's; CAST truncates, so the seconds' order is the
+# times'.
+_TALLY = (
+    "SELECT CAST(at AS INTEGER) AS second, kind, COUNT(*), MIN(at), MAX(at), COUNT(latency_ms), "
+    "MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
+    "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END) FROM attempts GROUP BY second, kind"
+)
+
+
+def _tally(rows: list[Row]) -> AttemptTally:
+    kinds: dict[str, int] = {}
+    seconds = []
+    first: float | None = None
+    last: float | None = None
+    count = n = n_positive = 0
+    top: float | None = None
+    lowest: float | None = None
+    for second, kind, k, low, high, k_latency, k_top, k_positive, k_lowest in rows:
+        kinds[str(kind)] = kinds.get(str(kind), 0) + int(k)
+        seconds.append(BarCount(int(second), str(kind), int(k)))
+        first = low if first is None else min(first, low)
+        last = high if last is None else max(last, high)
+        count += int(k)
+        n += int(k_latency)
+        n_positive += int(k_positive)
+        if k_top is not None:
+            top = k_top if top is None else max(top, k_top)
+        if k_lowest is not None:
+            lowest = k_lowest if lowest is None else min(lowest, k_lowest)
+    latency = None
+    if n and top is not None:
+        positives = (lowest, top) if n_positive and lowest is not None else None
+        latency = LatencyStats(n, float(top), n_positive, positives)
+    by_kind = dict(sorted(kinds.items()))  # as SQLite's GROUP BY kind ordered them
+    return AttemptTally(by_kind, AttemptSpan(first, last, count), latency, tuple(seconds))
+
+
 class StateReader:
     """Read-only queries on one checkpoint database; owns its connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._held = False
+        self._tally: AttemptTally | None = None  # kept while one moment is held
 
     def close(self) -> None:
         self._conn.close()
@@ -116,6 +170,7 @@ class StateReader:
     def hold_one_moment(self) -> None:
         """Until ``close``, every read sees the database as the first of them found it."""
         self._conn.execute("BEGIN")
+        self._held = True
 
     # -- meta and runs -----------------------------------------------------------------------
 
@@ -271,55 +326,69 @@ class StateReader:
 
     # -- attempts ----------------------------------------------------------------------------
 
+    def attempt_tally(self) -> AttemptTally:
+        """The attempts log counted in one pass; once per held moment (``hold_one_moment``), as
+        summary.json and report.html each ask for a part of it."""
+        if self._tally is not None:
+            return self._tally
+        tally = _tally(self._conn.execute(_TALLY).fetchall())
+        if self._held:
+            self._tally = tally
+        return tally
+
     def attempt_kinds(self) -> dict[str, int]:
-        rows = self._conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
-        return {str(k): int(n) for k, n in rows}
+        return dict(self.attempt_tally().kinds)
 
     def attempt_span(self) -> AttemptSpan:
-        first, last, count = self._conn.execute(
-            "SELECT MIN(at), MAX(at), COUNT(*) FROM attempts"
-        ).fetchone()
-        return AttemptSpan(first, last, int(count))
+        return self.attempt_tally().span
 
     def latency_stats(self) -> LatencyStats | None:
         """None before any latency is recorded."""
-        n, top, n_pos, lo, hi = self._conn.execute(
-            "SELECT COUNT(*), MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
-            "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END), MAX(latency_ms) "
-            "FROM attempts WHERE latency_ms IS NOT NULL"
-        ).fetchone()
-        if not n:
-            return None
-        return LatencyStats(int(n), float(top), int(n_pos), (lo, hi) if n_pos else None)
+        return self.attempt_tally().latency
 
-    def sorted_latencies(self, *, chunk: int) -> Iterator[list[float]]:
-        """Every recorded latency in ascending order, ``chunk`` at a time: SQLite's sorter spills
-        to disk, so the whole column is never in memory."""
-        cur = self._conn.execute(
-            "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL ORDER BY latency_ms"
-        )
+    def sorted_latencies(self, *, chunk: int) -> Iterator[NDArray[np.float64]]:
+        """Every recorded latency in ascending order, ``chunk`` at a time. Up to
+        ``IN_MEMORY_LATENCIES`` of them are read as they lie and sorted at once (8 bytes each);
+        more are sorted by SQLite, whose sorter spills to disk, so memory stays bounded however
+        many there are."""
+        import numpy as np
+
+        stats = self.latency_stats()
+        if stats is None:
+            return
+        select = "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL"
+        if stats.n <= IN_MEMORY_LATENCIES:  # numpy sorts a column 3× faster than SQLite its rows
+            cur = self._conn.execute(select)
+            try:
+                values = np.fromiter(chain.from_iterable(cur), dtype=np.float64)
+            finally:
+                cur.close()
+            values.sort()
+            for start in range(0, len(values), chunk):
+                yield values[start : start + chunk]
+            return
+        cur = self._conn.execute(select + " ORDER BY latency_ms")
         try:
             while batch := cur.fetchmany(chunk):
-                yield [float(r[0]) for r in batch]
+                yield np.fromiter(chain.from_iterable(batch), dtype=np.float64, count=len(batch))
         finally:
             cur.close()
 
     def attempt_seconds(self) -> tuple[int, int] | None:
         """The whole seconds of the first and the last attempt; None before any."""
-        first, last = self._conn.execute(
-            "SELECT MIN(CAST(at AS INTEGER)), MAX(CAST(at AS INTEGER)) FROM attempts"
-        ).fetchone()
-        return None if first is None else (int(first), int(last))
+        seconds = self.attempt_tally().seconds
+        if not seconds:
+            return None
+        return min(c.bar for c in seconds), max(c.bar for c in seconds)
 
     def attempt_bars(self, start: int, width: int) -> list[BarCount]:
-        """Attempts per kind in bars of ``width`` seconds from ``start``: SQLite groups them, so
-        this is at most bars × kinds rows however many requests were made."""
-        rows = self._conn.execute(
-            "SELECT (CAST(at AS INTEGER) - ?) / ? AS bar, kind, COUNT(*) FROM attempts "
-            "GROUP BY bar, kind",
-            (start, width),
-        )
-        return [BarCount(int(bar), str(kind), int(n)) for bar, kind, n in rows]
+        """Attempts per kind in bars of ``width`` seconds from ``start`` (in bar and kind order),
+        from the tally's seconds: at most bars × kinds rows however many requests were made."""
+        bars: dict[tuple[int, str], int] = {}
+        for c in self.attempt_tally().seconds:
+            key = ((c.bar - start) // width, c.kind)
+            bars[key] = bars.get(key, 0) + c.count
+        return [BarCount(bar, kind, n) for (bar, kind), n in sorted(bars.items())]
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
