@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from bulkops.reports.beforeafter import MAX_EXTENSIONS, section_html
-from bulkops.reports.collected import Collected
+from bulkops.reports.collected import Collected, collect
 from bulkops.reports.html import _table_html, e, escaped_column
 
 
@@ -92,3 +93,28 @@ def test_the_operations_table_has_a_row_per_operation_with_its_status() -> None:
     assert cells[:5] == ["1", "3", "ext0000", "1000", "Name &lt;0&gt;"]
     assert cells[8:10] == ["", ""]  # holiday, number: columns the frame does not have
     assert "Showing 6 of 100 operations, failures first" in table
+
+
+def test_collect_counts_each_kind_and_status_and_groups_failures_across_chunks() -> None:
+    frame = _results(6, 4)
+    frame.loc[frame["seq"] % 4 == 1, "action"] = "delete"
+    frame.loc[frame["seq"] % 5 == 2, "status"] = "not_run"
+    frame["http_status"] = pd.array([409] * len(frame), dtype="Int64")
+    frame["zoom_code"] = pd.array([None] * len(frame), dtype="Int64")
+    frame["message"] = [f"Holiday exists: {'x' * 16}{s}" for s in frame["seq"]]
+    acc = Collected()
+    for start in range(0, len(frame), 7):
+        collect(acc, frame.iloc[start : start + 7])
+    assert acc.total == len(frame)
+    assert acc.counts == Counter(frame["status"])
+    kinds = frame["action"] + " holiday_hours/holiday"
+    want: dict[str, Counter[str]] = {}
+    for kind, status in zip(kinds, frame["status"], strict=True):
+        want.setdefault(kind, Counter())[status] += 1
+    assert acc.by_operation == want
+    [group] = acc.groups.values()  # the ids differ, the error does not
+    assert (group.status, group.http_status, group.zoom_code) == ("failed", 409, None)
+    assert group.message == "Holiday exists: …" and group.count == acc.counts["failed"]
+    assert [x["seq"] for x in group.examples] == frame.loc[frame["status"] == "failed", "seq"][
+        :3
+    ].tolist()
