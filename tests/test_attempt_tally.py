@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from bulkops.reports.summary import _histogram
 from bulkops.state import Attempt, Checkpoint, open_readonly
-from bulkops.state.reader import BarCount
+from bulkops.state.attempts import BarCount
 
 T0 = 1_800_000_000.0
 KINDS = ("ok", "error", "rate_limited", "retry", "lookup", "reconcile")
