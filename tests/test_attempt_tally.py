@@ -84,16 +84,18 @@ async def test_the_tally_gives_what_a_query_per_figure_gave(tmp_path: Path, n: i
         assert [(b.bar, b.kind, b.count) for b in bars] == want["bars"]
 
 
-async def test_the_tally_is_kept_for_a_held_moment_only(tmp_path: Path) -> None:
+async def test_the_tally_is_counted_again_only_after_a_commit(tmp_path: Path) -> None:
     cp = await _state(tmp_path, 30, seed=1)
     loose, held = open_readonly(tmp_path), open_readonly(tmp_path)
     held.hold_one_moment()
     assert loose.attempt_span().count == held.attempt_span().count == 30
+    kept = loose.attempt_tally()
+    assert loose.attempt_tally() is kept  # nothing committed since: the same count
     cp.queue_attempt(Attempt(T0, None, "GET", 200, "lookup", 12.0))
     await cp.flush()
+    assert loose.attempt_tally() is not kept
     assert loose.attempt_span().count == 31  # a reader not held sees the log grow
     assert held.attempt_span().count == 30  # the held one stays at its moment
-    assert held.attempt_tally() is held.attempt_tally()
     assert BarCount(int(T0), "lookup", 1) in loose.attempt_tally().seconds
     loose.close()
     held.close()

@@ -77,8 +77,9 @@ class StateReader:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._held = False
-        self._tally: AttemptTally | None = None  # kept while one moment is held
+        # The last tally and SQLite's data_version when it was made: kept until another
+        # connection commits, as summary.json and report.html each ask for a part of it.
+        self._tally: tuple[int, AttemptTally] | None = None
 
     def close(self) -> None:
         self._conn.close()
@@ -97,7 +98,6 @@ class StateReader:
     def hold_one_moment(self) -> None:
         """Until ``close``, every read sees the database as the first of them found it."""
         self._conn.execute("BEGIN")
-        self._held = True
 
     # -- meta and runs -----------------------------------------------------------------------
 
@@ -254,13 +254,13 @@ class StateReader:
     # -- attempts ----------------------------------------------------------------------------
 
     def attempt_tally(self) -> AttemptTally:
-        """The attempts log counted in one pass; once per held moment (``hold_one_moment``), as
-        summary.json and report.html each ask for a part of it."""
-        if self._tally is not None:
-            return self._tally
+        """The attempts log counted in one pass, and counted again only once another connection
+        has committed (a held moment sees the same log either way)."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._tally is not None and self._tally[0] == version:
+            return self._tally[1]
         counted = tally(self._conn.execute(TALLY).fetchall())
-        if self._held:
-            self._tally = counted
+        self._tally = (version, counted)
         return counted
 
     def attempt_kinds(self) -> dict[str, int]:
