@@ -8,6 +8,7 @@ WAL, a database put back) is caught by the checks that read no rows, which still
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -90,3 +91,15 @@ def test_a_second_open_refused_by_the_lock_leaves_the_holder_s_vouch(tmp_path: P
     assert vouched(tmp_path)
     cp.close()
     assert not vouched(tmp_path)
+
+
+def test_a_forked_child_does_not_inherit_the_vouch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cp = _open(tmp_path)
+    real = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: real + 1)  # as a child forked after the open
+    assert not vouched(tmp_path)
+    monkeypatch.setattr(os, "getpid", lambda: real)
+    assert vouched(tmp_path)
+    cp.close()

@@ -35,6 +35,7 @@ WAL deleted or cut mid-run); any other process (status, ``bulkops report``) chec
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import struct
 from collections.abc import Iterator
@@ -76,23 +77,24 @@ class Files:
     wal_bytes: int | None  # None when there is no write-ahead log
 
 
-# The state directories whose lock this process holds, checked in full when they were opened.
-_VOUCHED: set[Path] = set()
+# The state directories whose lock this process holds, checked in full when they were opened,
+# and the process's id: a child forked meanwhile inherits the set, not the writing.
+_VOUCHED: dict[Path, int] = {}
 
 
 def vouch(directory: Path) -> None:
     """The lock holder, once it has checked ``directory`` in full: it writes every row from now."""
-    _VOUCHED.add(directory.resolve())
+    _VOUCHED[directory.resolve()] = os.getpid()
 
 
 def withdraw(directory: Path) -> None:
     """The lock holder lets go of ``directory``: the next reader checks it in full again."""
-    _VOUCHED.discard(directory.resolve())
+    _VOUCHED.pop(directory.resolve(), None)
 
 
 def vouched(directory: Path) -> bool:
     """Whether this process holds ``directory``'s lock and checked it when it took it."""
-    return directory.resolve() in _VOUCHED
+    return _VOUCHED.get(directory.resolve()) == os.getpid()
 
 
 def damaged(directory: Path, what: str) -> StateDamagedError:
