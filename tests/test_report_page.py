@@ -16,13 +16,14 @@ from bulkops.reports.html import _table_html, e, escaped_column
 
 def test_a_column_is_escaped_cell_by_cell_whatever_its_values() -> None:
     # 1, 1.0 and True are one dict key and three texts; NaN is never equal to itself.
-    values = [1, 1.0, True, pd.NA, math.nan, None, "<a href='x'>&</a>", np.int64(1), 1, "1"]
+    values = [1, 1.0, True, pd.NA, math.nan, None, "<a href='x'>&</a>", np.int64(1), 1, "1", ["<"]]
     frame = pd.DataFrame({"mixed": pd.Series(values, dtype=object)})
     wrapped = escaped_column(frame, "mixed", "<td>", "</td>")
     assert wrapped == [f"<td>{e(v)}</td>" for v in values]
     assert wrapped[:3] == ["<td>1</td>", "<td>1.0</td>", "<td>True</td>"]
     assert wrapped[3:6] == ["<td></td>"] * 3
     assert wrapped[6] == "<td>&lt;a href=&#x27;x&#x27;&gt;&amp;&lt;/a&gt;</td>"
+    assert wrapped[-1] == "<td>[&#x27;&lt;&#x27;]</td>"  # unhashable: escaped all the same
     typed = pd.DataFrame({"n": pd.array([3, None, 3], dtype="Int64")})
     assert escaped_column(typed, "n") == ["3", "", "3"]
     assert escaped_column(typed, "absent", "<td>", "</td>") == ["<td></td>"] * 3

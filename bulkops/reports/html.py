@@ -52,7 +52,10 @@ def escaped_column(frame: pd.DataFrame, name: str, before: str = "", after: str 
     out = []
     for value in frame[name].tolist():
         key = (type(value), value)
-        text = done.get(key)
+        try:
+            text = done.get(key)
+        except TypeError:  # unhashable (a list in an object column): escaped where it stands
+            text = before + e(value) + after
         if text is None:
             text = done[key] = before + e(value) + after
         out.append(text)
