@@ -47,10 +47,12 @@ def _sample(n: int, seed: int) -> list[float | None]:
         pytest.param(5_001, 50_000, id="one-chunk"),
     ],
 )
+@pytest.mark.parametrize("in_memory", [1_000_000, 0], ids=["numpy-sorts", "sqlite-sorts"])
 async def test_latency_equals_numpy(
-    n: int, chunk: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    n: int, chunk: int, in_memory: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr("bulkops.reports.summary.CHUNK", chunk)
+    monkeypatch.setattr("bulkops.state.reader.IN_MEMORY_LATENCIES", in_memory)
     values = _sample(n, seed=n)
     lat = latency(await _state(tmp_path, values))
     every = np.asarray([v for v in values if v is not None], dtype=np.float64)

@@ -7,11 +7,9 @@ words are ``reports.changes``'s, the same as in results.csv and diff.csv.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from .html import e
+from .html import e, escaped_column
 
 MAX_EXTENSIONS = 300  # extensions shown; the files hold them all
 _COLUMNS = (
@@ -25,11 +23,11 @@ _COLUMNS = (
 )
 
 
-def _heading(rows: list[dict[str, Any]]) -> str:
-    first = rows[0]
-    parts = [str(first["extension_id"])]
+def _heading(frame: pd.DataFrame, at: int) -> str:
+    """The extension of row ``at`` (a position), with its number, name and site when known."""
+    parts = [str(frame["extension_id"].iat[at])]
     for key in ("extension_number", "extension_name", "site"):
-        value = first.get(key)
+        value = frame[key].iat[at] if key in frame else None
         if isinstance(value, str) and value:
             parts.append(value)
     return " · ".join(parts)
@@ -49,30 +47,38 @@ def section_html(frame: pd.DataFrame, *, preview: bool, total: int | None = None
     if not len(frame):
         empty = "The job changes nothing." if preview else "No operation has changed anything."
         return f'<section id="{key}"><h2>{title}</h2><p class="empty">{empty}</p></section>'
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for raw in frame.sort_values("seq").to_dict("records"):
-        groups.setdefault(str(raw["extension_id"]), []).append({str(k): v for k, v in raw.items()})
+    frame = frame.sort_values("seq")
+    # Row positions by extension, in the order each first appears; only the first
+    # MAX_EXTENSIONS are drawn, so only their cells are escaped (column by column).
+    groups: dict[str, list[int]] = {}
+    for at, extension_id in enumerate(frame["extension_id"].tolist()):
+        groups.setdefault(str(extension_id), []).append(at)
+    drawn = list(groups.items())[:MAX_EXTENSIONS]
+    rows = [at for _, positions in drawn for at in positions]
+    part = frame.take(rows)
+    # ``after`` is the last column: its cell is left open for the no-op flag.
+    columns = [
+        escaped_column(part, name, f'<td class="c-{name}">', "</td>")
+        for name, _ in _COLUMNS
+        if name != "after"
+    ]
+    afters = escaped_column(part, "after", '<td class="c-after">→ ')
+    noops = [bool(v) for v in part["noop"].tolist()] if preview and "noop" in part else None
+    at_row = 0
     head = "".join(f"<th>{e(label)}</th>" for _, label in _COLUMNS)
     out = []
-    for i, (extension_id, rows) in enumerate(groups.items()):
-        if i == MAX_EXTENSIONS:
-            break
+    for extension_id, positions in drawn:
         body = []
-        for rec in rows:
-            noop = bool(rec.get("noop")) if preview else False
-            cells = "".join(
-                f'<td class="c-{name}">{e(rec.get(name))}</td>'
-                if name != "after"
-                else f'<td class="c-after">→ {e(rec.get(name))}'
-                + (' <span class="noop">no-op</span>' if noop else "")
-                + "</td>"
-                for name, _ in _COLUMNS
-            )
-            body.append(f'<tr class="change{" is-noop" if noop else ""}">{cells}</tr>')
+        for _ in positions:
+            noop = noops[at_row] if noops is not None else False
+            cells = "".join(c[at_row] for c in columns) + afters[at_row]
+            flag = ' <span class="noop">no-op</span>' if noop else ""
+            body.append(f'<tr class="change{" is-noop" if noop else ""}">{cells}{flag}</td></tr>')
+            at_row += 1
         out.append(
             f'<details class="extension" open data-extension="{e(extension_id)}"><summary>'
-            f"{e(_heading(rows))} ({len(rows):,})</summary><table><thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(body)}</tbody></table></details>"
+            f"{e(_heading(frame, positions[0]))} ({len(positions):,})</summary><table><thead>"
+            f"<tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></details>"
         )
     shown = min(len(groups), MAX_EXTENSIONS)
     where = "diff.csv and diff.parquet" if preview else "results.csv and results.parquet"

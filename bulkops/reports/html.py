@@ -43,6 +43,25 @@ def e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def escaped_column(frame: pd.DataFrame, name: str, before: str = "", after: str = "") -> list[str]:
+    """``before + e(cell) + after`` for each cell of column ``name`` (None where the frame has no
+    such column), escaped once per distinct value: a table's columns repeat most of theirs."""
+    if name not in frame:
+        return [before + after] * len(frame)
+    done: dict[tuple[type, Any], str] = {}  # keyed by type too: 1, 1.0 and True are one key
+    out = []
+    for value in frame[name].tolist():
+        key = (type(value), value)
+        try:
+            text = done.get(key)
+        except TypeError:  # unhashable (a list in an object column): escaped where it stands
+            text = before + e(value) + after
+        if text is None:
+            text = done[key] = before + e(value) + after
+        out.append(text)
+    return out
+
+
 # --- data ----------------------------------------------------------------------------------
 
 
@@ -287,11 +306,12 @@ _TABLE_COLUMNS = (
 
 def _table_html(acc: Collected, frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{e(label)}</th>" for _, label in _TABLE_COLUMNS)
-    body = []
-    for rec in frame.to_dict("records"):
-        status = str(rec["status"])
-        cells = "".join(f"<td>{e(rec.get(c))}</td>" for c, _ in _TABLE_COLUMNS)
-        body.append(f'<tr class="st-{e(status)}" data-status="{e(status)}">{cells}</tr>')
+    # Column by column, each distinct value escaped once: a row at a time cost 0.1 s per
+    # 5,000 rows, a third of writing the page.
+    states = [e(str(s)) for s in frame["status"].tolist()] if len(frame) else []
+    starts = [f'<tr class="st-{s}" data-status="{s}">' for s in states]
+    cells = [escaped_column(frame, c, "<td>", "</td>") for c, _ in _TABLE_COLUMNS]
+    body = ["".join(row) + "</tr>" for row in zip(starts, *cells, strict=True)]
     note = f"Showing {len(frame):,} of {acc.total:,} operations"
     if acc.total > len(frame):
         note += ", failures first; the full list is in results.csv (and results.parquet)"

@@ -2,7 +2,8 @@
 
 Latencies are never loaded all at once: SQLite sorts them (its sorter spills to disk), one pass
 over the sorted cursor in chunks picks the values at the ranks the percentiles need and adds up
-the histogram. The percentiles equal ``numpy.percentile`` (linear) of the whole array, bit for bit.
+the histogram (by the edges' places in each sorted chunk). The counts beside them (attempts by
+kind, the span, the latencies' range) come from the reader's one tally of the attempts. The percentiles equal ``numpy.percentile`` (linear) of the whole array, bit for bit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ..model import OpStatus
 from ..run.stats import process_started_at
@@ -55,6 +57,16 @@ def _lerp(a: float, b: float, t: float) -> float:
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
+def _histogram(ascending: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``numpy.histogram(ascending[ascending > 0], edges)`` of values already in order: what it
+    does after sorting them (the last edge inclusive). The first edge is positive, so the values
+    below it (the non-positive ones among them) fall outside as they do there."""
+    cumulative = np.concatenate(
+        (ascending.searchsorted(edges[:-1], "left"), ascending.searchsorted(edges[-1:], "right"))
+    )
+    return np.diff(cumulative).astype(np.int64)
+
+
 def latency(reader: StateReader) -> Latency:
     stats = reader.latency_stats()
     if stats is None:
@@ -75,14 +87,13 @@ def latency(reader: StateReader) -> Latency:
         counts = np.zeros(len(edges) - 1, dtype=np.int64)
     found: dict[int, float] = {}
     start = 0
-    for batch in reader.sorted_latencies(chunk=CHUNK):
-        values = np.fromiter(batch, dtype=np.float64, count=len(batch))
+    for values in reader.sorted_latencies(chunk=CHUNK):
         end = start + len(values)
         for i in need:
             if start <= i < end:
                 found[i] = float(values[i - start])
         if n_pos:
-            counts += np.histogram(values[values > 0], bins=edges)[0]
+            counts += _histogram(values, edges)
         start = end
 
     def value(ranks: dict[int, tuple[int, int, float]], q: int, base: int) -> float:

@@ -29,7 +29,7 @@ from ..errors import AccountMismatchError, StateMismatchError
 from ..model import OPERATION_COLUMN_NAMES, OPERATION_COLUMNS, OUTCOME_COLUMNS, OpStatus, Outcome
 from .database import connect_writable, prepare
 from .files import StateLock, private_dir
-from .integrity import check_database, inspect_files, sql_errors
+from .integrity import check_database, inspect_files, sql_errors, vouch, withdraw
 from .reader import StateReader, connect_readonly
 from .schema import (
     ATTEMPT_COLUMNS,
@@ -162,6 +162,7 @@ class Checkpoint:
         except BaseException:
             checkpoint.close()
             raise
+        vouch(directory)  # checked above, lock held: this process's readers skip the row checks
         return checkpoint
 
     def _claim(
@@ -261,6 +262,7 @@ class Checkpoint:
                 self._conn.execute(_CHECKPOINT_WAL)
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+        withdraw(self.state_dir)  # before the lock goes: another run may write from then on
         self._lock.release()
 
     @contextlib.contextmanager

@@ -23,11 +23,19 @@ What is detected:
 What cannot be detected: a WAL cut short or replaced *and* the lock file deleted or rewritten
 with it, when what is left is a valid older database. A state directory is one unit: move or
 copy it whole.
+
+The checks that read every page and row (``quick_check``, the cells) cost about a second per
+million operations. The process that holds a state's lock has run them when it opened the state
+and has written every row since (``Checkpoint`` vouches for it until it closes), so a reader that
+process opens on it, the run's own reports, runs only the checks that read no rows: the files,
+the tables, the commit mark, the plan's count. Those still catch what can go wrong meanwhile (a
+WAL deleted or cut mid-run); any other process (status, ``bulkops report``) checks in full.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import struct
 from collections.abc import Iterator
@@ -45,7 +53,16 @@ from .schema import (
     TABLES,
 )
 
-__all__ = ["Files", "check_database", "damaged", "inspect_files", "sql_errors"]
+__all__ = [
+    "Files",
+    "check_database",
+    "damaged",
+    "inspect_files",
+    "sql_errors",
+    "vouch",
+    "vouched",
+    "withdraw",
+]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_MAGICS = (0x377F0682, 0x377F0683)  # little- and big-endian checksums
@@ -58,6 +75,26 @@ class Files:
 
     db_bytes: int  # 0 when there is no database file yet
     wal_bytes: int | None  # None when there is no write-ahead log
+
+
+# The state directories whose lock this process holds, checked in full when they were opened,
+# and the process's id: a child forked meanwhile inherits the set, not the writing.
+_VOUCHED: dict[Path, int] = {}
+
+
+def vouch(directory: Path) -> None:
+    """The lock holder, once it has checked ``directory`` in full: it writes every row from now."""
+    _VOUCHED[directory.resolve()] = os.getpid()
+
+
+def withdraw(directory: Path) -> None:
+    """The lock holder lets go of ``directory``: the next reader checks it in full again."""
+    _VOUCHED.pop(directory.resolve(), None)
+
+
+def vouched(directory: Path) -> bool:
+    """Whether this process holds ``directory``'s lock and checked it when it took it."""
+    return _VOUCHED.get(directory.resolve()) == os.getpid()
 
 
 def damaged(directory: Path, what: str) -> StateDamagedError:
@@ -137,12 +174,16 @@ def check_database(
     directory: Path,
     files: Files,
     mark: int | None,
+    *,
+    rows: bool = True,
 ) -> None:
     """Check what SQLite opened against the witnesses outside it and against itself. Every
-    page and row is read once (about a second per million operations)."""
-    problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
-    if problems != ["ok"]:
-        raise damaged(directory, "SQLite's integrity check failed: " + "; ".join(problems))
+    page and row is read once (about a second per million operations); without ``rows`` (a
+    reader of the lock holder's, see above) none is."""
+    if rows:
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise damaged(directory, "SQLite's integrity check failed: " + "; ".join(problems))
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables:
         if mark:
@@ -169,10 +210,12 @@ def check_database(
             directory,
             "the last run did not close it and its write-ahead log (-wal file) is missing",
         )
-    _check_operations(conn, directory, meta)
+    _check_operations(conn, directory, meta, rows=rows)
 
 
-def _check_operations(conn: sqlite3.Connection, directory: Path, meta: dict[str, str]) -> None:
+def _check_operations(
+    conn: sqlite3.Connection, directory: Path, meta: dict[str, str], *, rows: bool
+) -> None:
     count, low, high = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM ops").fetchone()
     if meta.get(META_PLAN_LOADED) != "1":
         if count:
@@ -184,6 +227,8 @@ def _check_operations(conn: sqlite3.Connection, directory: Path, meta: dict[str,
     if expected is None and count and (low != 0 or high != count - 1):  # a state made before
         # plan_rows was recorded: the plan numbers its operations from 0 without gaps
         raise damaged(directory, f"operations are missing (seq {low} to {high}, {count:,} rows)")
+    if not rows:
+        return
     bad = conn.execute(_BAD_ROWS, _BAD_ROW_PARAMS).fetchall()  # one scan, in SQLite
     if bad:
         seqs = ", ".join(str(r[0]) for r in bad)

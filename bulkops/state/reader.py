@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,9 @@ import orjson
 
 from ..errors import CheckpointError
 from ..model import Action, OpStatus
+from .attempts import TALLY, AttemptSpan, AttemptTally, BarCount, LatencyStats, tally
 from .files import read_mark
-from .integrity import check_database, inspect_files, sql_errors
+from .integrity import check_database, inspect_files, sql_errors, vouched
 from .schema import (
     DB_NAME,
     META_CONFIRMED,
@@ -38,9 +40,12 @@ from .schema import op_record as _op_record
 from .schema import run_record as _run_record
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    from numpy.typing import NDArray
 
 CHUNK = 2_000  # rows per fetch of a streamed read
+IN_MEMORY_LATENCIES = 1_000_000  # latencies sorted in memory (8 MB); more are sorted by SQLite
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
 Row = tuple[Any, ...]
@@ -67,37 +72,14 @@ def statuses(*values: OpStatus) -> Statuses:
     return Statuses(frozenset(values))
 
 
-@dataclass(frozen=True, slots=True)
-class LatencyStats:
-    """What the percentile pass over the attempts' latencies needs to know before it starts."""
-
-    n: int  # latencies recorded
-    top: float  # the largest
-    n_positive: int
-    positive_range: tuple[float, float] | None  # the lowest and highest positive; None if none
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptSpan:
-    first_at: float | None  # wall-clock seconds of the first request logged
-    last_at: float | None
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class BarCount:
-    """How many attempts of one ``kind`` fall in one bar of the throughput timeline."""
-
-    bar: int
-    kind: str
-    count: int
-
-
 class StateReader:
     """Read-only queries on one checkpoint database; owns its connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        # The last tally and SQLite's data_version when it was made: kept until another
+        # connection commits, as summary.json and report.html each ask for a part of it.
+        self._tally: tuple[int, AttemptTally] | None = None
 
     def close(self) -> None:
         self._conn.close()
@@ -271,55 +253,69 @@ class StateReader:
 
     # -- attempts ----------------------------------------------------------------------------
 
+    def attempt_tally(self) -> AttemptTally:
+        """The attempts log counted in one pass, and counted again only once another connection
+        has committed (a held moment sees the same log either way)."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._tally is not None and self._tally[0] == version:
+            return self._tally[1]
+        counted = tally(self._conn.execute(TALLY).fetchall())
+        self._tally = (version, counted)
+        return counted
+
     def attempt_kinds(self) -> dict[str, int]:
-        rows = self._conn.execute("SELECT kind, COUNT(*) FROM attempts GROUP BY kind")
-        return {str(k): int(n) for k, n in rows}
+        return dict(self.attempt_tally().kinds)
 
     def attempt_span(self) -> AttemptSpan:
-        first, last, count = self._conn.execute(
-            "SELECT MIN(at), MAX(at), COUNT(*) FROM attempts"
-        ).fetchone()
-        return AttemptSpan(first, last, int(count))
+        return self.attempt_tally().span
 
     def latency_stats(self) -> LatencyStats | None:
         """None before any latency is recorded."""
-        n, top, n_pos, lo, hi = self._conn.execute(
-            "SELECT COUNT(*), MAX(latency_ms), COUNT(CASE WHEN latency_ms > 0 THEN 1 END), "
-            "MIN(CASE WHEN latency_ms > 0 THEN latency_ms END), MAX(latency_ms) "
-            "FROM attempts WHERE latency_ms IS NOT NULL"
-        ).fetchone()
-        if not n:
-            return None
-        return LatencyStats(int(n), float(top), int(n_pos), (lo, hi) if n_pos else None)
+        return self.attempt_tally().latency
 
-    def sorted_latencies(self, *, chunk: int) -> Iterator[list[float]]:
-        """Every recorded latency in ascending order, ``chunk`` at a time: SQLite's sorter spills
-        to disk, so the whole column is never in memory."""
-        cur = self._conn.execute(
-            "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL ORDER BY latency_ms"
-        )
+    def sorted_latencies(self, *, chunk: int) -> Iterator[NDArray[np.float64]]:
+        """Every recorded latency in ascending order, ``chunk`` at a time. Up to
+        ``IN_MEMORY_LATENCIES`` of them are read as they lie and sorted at once (8 bytes each);
+        more are sorted by SQLite, whose sorter spills to disk, so memory stays bounded however
+        many there are."""
+        import numpy as np
+
+        stats = self.latency_stats()
+        if stats is None:
+            return
+        select = "SELECT latency_ms FROM attempts WHERE latency_ms IS NOT NULL"
+        if stats.n <= IN_MEMORY_LATENCIES:  # numpy sorts a column 3× faster than SQLite its rows
+            cur = self._conn.execute(select)
+            try:
+                values = np.fromiter(chain.from_iterable(cur), dtype=np.float64)
+            finally:
+                cur.close()
+            values.sort()
+            for start in range(0, len(values), chunk):
+                yield values[start : start + chunk]
+            return
+        cur = self._conn.execute(select + " ORDER BY latency_ms")
         try:
             while batch := cur.fetchmany(chunk):
-                yield [float(r[0]) for r in batch]
+                yield np.fromiter(chain.from_iterable(batch), dtype=np.float64, count=len(batch))
         finally:
             cur.close()
 
     def attempt_seconds(self) -> tuple[int, int] | None:
         """The whole seconds of the first and the last attempt; None before any."""
-        first, last = self._conn.execute(
-            "SELECT MIN(CAST(at AS INTEGER)), MAX(CAST(at AS INTEGER)) FROM attempts"
-        ).fetchone()
-        return None if first is None else (int(first), int(last))
+        seconds = self.attempt_tally().seconds
+        if not seconds:
+            return None
+        return min(c.bar for c in seconds), max(c.bar for c in seconds)
 
     def attempt_bars(self, start: int, width: int) -> list[BarCount]:
-        """Attempts per kind in bars of ``width`` seconds from ``start``: SQLite groups them, so
-        this is at most bars × kinds rows however many requests were made."""
-        rows = self._conn.execute(
-            "SELECT (CAST(at AS INTEGER) - ?) / ? AS bar, kind, COUNT(*) FROM attempts "
-            "GROUP BY bar, kind",
-            (start, width),
-        )
-        return [BarCount(int(bar), str(kind), int(n)) for bar, kind, n in rows]
+        """Attempts per kind in bars of ``width`` seconds from ``start`` (in bar and kind order),
+        from the tally's seconds: at most bars × kinds rows however many requests were made."""
+        bars: dict[tuple[int, str], int] = {}
+        for c in self.attempt_tally().seconds:
+            key = ((c.bar - start) // width, c.kind)
+            bars[key] = bars.get(key, 0) + c.count
+        return [BarCount(bar, kind, n) for (bar, kind), n in sorted(bars.items())]
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -335,7 +331,9 @@ def open_readonly(state_dir: str | os.PathLike[str]) -> StateReader:
 
     The integrity checks run first (``state.integrity``): a report of a damaged state
     would present its lost records as never done. The mark is read before the database, so a
-    run committing meanwhile can only put the database ahead of it.
+    run committing meanwhile can only put the database ahead of it. Opened by the process that
+    holds the state's lock (a run's own reports), the checks that read every row are left out:
+    that process checked them when it took the lock and wrote every row since.
     """
     directory = Path(state_dir)
     path = directory / DB_NAME
@@ -346,7 +344,7 @@ def open_readonly(state_dir: str | os.PathLike[str]) -> StateReader:
         files = inspect_files(path, mark)
         conn = connect_readonly(path)
         try:
-            check_database(conn, directory, files, mark)
+            check_database(conn, directory, files, mark, rows=not vouched(directory))
         except BaseException:
             conn.close()
             raise
