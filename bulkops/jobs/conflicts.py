@@ -58,6 +58,27 @@ def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
     return pd.DataFrame({name: columns[name] for name in _TEMPLATE_FIELDS}, dtype=object)
 
 
+def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.object_]]:
+    """Each operation's extension as a code (0, 1, … in order of first appearance) and the
+    distinct extension ids: factorized once per plan for the op ids, the ``extension_id``
+    column and the conflict checks (hashing a million distinct ids takes a sixth of a second).
+    Directory ids are unique, so where every operation has a directory position the positions
+    are factorized instead, as integers, to the same codes."""
+    position, ids = resolution.position, resolution.extension_id
+    if len(position) and int(position.min()) >= 0:
+        codes, first = pd.factorize(position)
+        return codes.astype(np.int64), np.asarray(ids[_first_of(codes, len(first))], dtype=object)
+    codes, uniques = pd.factorize(ids)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _first_of(codes: npt.NDArray[np.intp], count: int) -> IntArray:
+    """Where each code first appears."""
+    first = np.zeros(count, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
 def _text(values: pd.Series, none: str) -> pa.Array:
     """A template column as Arrow text, ``none`` where the field is not given."""
     return pc.fill_null(
@@ -122,15 +143,16 @@ def find_conflicts(
     *,
     file: str,
     templates: pd.DataFrame | None = None,
+    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
 ) -> list[Problem]:
     """Duplicates and contradictions per extension (policy in the jobfile docstring).
-    ``templates``: ``template_frame(specs)`` (built here when not given)."""
+    ``templates``: ``template_frame(specs)`` (built here when not given); ``extensions``: each
+    operation's extension code and the distinct ids (``expand.extension_codes``)."""
     if not len(frame):
         return []
     if templates is None:
         templates = template_frame(specs)
-    ext_codes, ext_ids = pd.factorize(resolution.extension_id)
-    ext = ext_codes.astype(np.int64)
+    ext, ext_ids = extension_codes(resolution) if extensions is None else extensions
     # Only operations on an extension that has more than one can conflict: the others (a
     # migration's one row per extension) need no keys at all.
     shared = np.bincount(ext, minlength=len(ext_ids))[ext] > 1

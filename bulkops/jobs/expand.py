@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..model import OPERATION_COLUMN_NAMES
 from .checks import ZONE_COLUMN, RowSpec
-from .conflicts import template_frame
+from .conflicts import extension_codes, template_frame
 from .directory import Directory, IntArray, Resolution
 from .zones import operation_zones
 
@@ -44,29 +44,26 @@ def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Cat
     return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
 
 
-def _strings(values: npt.NDArray[np.object_]) -> Any:
-    codes, uniques = pd.factorize(values)
-    return pd.array(uniques.tolist(), dtype="str").take(codes)
-
-
 def expand(
     specs: Sequence[RowSpec],
     resolution: Resolution,
     directory: Directory | None,
     job_hash: str,
     templates: pd.DataFrame | None = None,
+    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
 ) -> pd.DataFrame:
     """The plan frame: one row per (row template, extension it names), vectorised.
-    ``templates``: ``template_frame(specs)``, when the caller has it already."""
+    ``templates``: ``template_frame(specs)``, ``extensions``: ``extension_codes(resolution)``,
+    when the caller has them already."""
     take = resolution.spec
     spec_frame = template_frame(specs) if templates is None else templates
     rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
-    ids = resolution.extension_id
+    ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
-        "op_id": _op_ids(job_hash, rows, ids),
+        "op_id": _op_ids(job_hash, rows, ext_codes, ext_ids),
         "row": rows,
-        "extension_id": _strings(ids),
+        "extension_id": pd.array(ext_ids.tolist(), dtype="str").take(ext_codes),
     }
     for name in _TEMPLATE:
         columns[name] = _categorical(spec_frame[name], take)
@@ -116,7 +113,9 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 
 
-def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
+def _op_ids(
+    job_hash: str, rows: IntArray, ext_codes: IntArray, ext_values: npt.NDArray[np.object_]
+) -> Any:
     """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
 
     Each distinct row and each distinct extension id gets a keyed blake2b digest (keyed by the
@@ -126,7 +125,6 @@ def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
     import pyarrow as pa
 
     row_codes, row_values = pd.factorize(rows)
-    ext_codes, ext_values = pd.factorize(ids)
     with np.errstate(over="ignore"):
         row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
         ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]

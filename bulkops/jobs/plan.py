@@ -32,7 +32,7 @@ from ..model import (
     operation_from_record,
 )
 from .checks import ExtensionRef, RowSpec
-from .conflicts import find_conflicts, template_frame
+from .conflicts import extension_codes, find_conflicts, template_frame
 from .directory import Directory, read_directory, resolve
 from .expand import expand
 from .hours import from_body
@@ -173,11 +173,14 @@ def _prepare_plan(
     directory_data = None if directory is None else directory.data
     job_hash = _job_hash(job.data, directory_data, encoding, timezone, sheet)
     templates = template_frame(specs)
-    frame = expand(specs, resolution, directory, job_hash, templates)
+    extensions = extension_codes(resolution)
+    frame = expand(specs, resolution, directory, job_hash, templates, extensions)
     row_problems.extend(
-        find_conflicts(frame, specs, resolution, file=job.path, templates=templates)
+        find_conflicts(
+            frame, specs, resolution, file=job.path, templates=templates, extensions=extensions
+        )
     )
-    del templates
+    del templates, extensions
     row_problems.sort(key=lambda p: p.row or 0)
     problems.extend(row_problems)
     plan = Plan(
