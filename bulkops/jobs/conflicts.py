@@ -150,14 +150,14 @@ def find_conflicts(
     operation's extension code and the distinct ids (``expand.extension_codes``)."""
     if not len(frame):
         return []
-    if templates is None:
-        templates = template_frame(specs)
     ext, ext_ids = extension_codes(resolution) if extensions is None else extensions
     # Only operations on an extension that has more than one can conflict: the others (a
     # migration's one row per extension) need no keys at all.
     shared = np.bincount(ext, minlength=len(ext_ids))[ext] > 1
     if not shared.any():
         return []
+    if templates is None:
+        templates = template_frame(specs)
     ext, spec = ext[shared], resolution.spec[shared]
     needed = np.unique(spec)
     # Keys depend on a template's fields alone, not on its row or extension: a holiday rolled

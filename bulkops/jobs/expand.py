@@ -1,6 +1,6 @@
 """Rows × extensions → the plan frame, vectorised: no Python object per operation.
 
-``expand`` turns each row template (``conflicts.template_frame``) and the extensions a
+``expand`` turns each row template (the job's columns, ``specs.Specs``) and the extensions a
 ``Resolution`` pairs it with into one frame row per operation, with ids, directory names and the
 zone its naive times were read in; ``_op_ids`` gives each operation its deterministic id.
 """
@@ -17,8 +17,9 @@ import pandas as pd
 
 from ..model import OPERATION_COLUMN_NAMES
 from .checks import ZONE_COLUMN, RowSpec
-from .conflicts import extension_codes, template_frame
+from .conflicts import extension_codes
 from .directory import Directory, IntArray, Resolution
+from .specs import Coded, Specs
 from .zones import operation_zones
 
 #: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
@@ -37,11 +38,14 @@ _PER_TARGET = (
 _TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
 
 
-def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Categorical:
-    """``values[take]`` as a categorical: one copy of each distinct string, int codes per row."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    categories = pd.Index([str(u) for u in uniques], dtype="str")
-    return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
+def _categorical(column: Coded, take: IntArray) -> pd.Categorical:
+    """``column[take]`` as a categorical: one copy of each distinct string, int codes per row
+    (the categories in order of first appearance among all rows, as ``pd.factorize`` has them)."""
+    coded = column.canonical()
+    categories = pd.Index([str(u) for u in coded.values], dtype="str")
+    return pd.Categorical.from_codes(
+        coded.codes[take] if len(take) else take, categories=categories
+    )
 
 
 def expand(
@@ -49,15 +53,13 @@ def expand(
     resolution: Resolution,
     directory: Directory | None,
     job_hash: str,
-    templates: pd.DataFrame | None = None,
     extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
 ) -> pd.DataFrame:
     """The plan frame: one row per (row template, extension it names), vectorised.
-    ``templates``: ``template_frame(specs)``, ``extensions``: ``extension_codes(resolution)``,
-    when the caller has them already."""
+    ``extensions``: ``extension_codes(resolution)``, when the caller has it already."""
     take = resolution.spec
-    spec_frame = template_frame(specs) if templates is None else templates
-    rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
+    templates = Specs.of(specs).columns
+    rows = templates["row"].astype(np.int64)[take] if len(specs) else take
     ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
@@ -66,7 +68,7 @@ def expand(
         "extension_id": pd.array(ext_ids.tolist(), dtype="str").take(ext_codes),
     }
     for name in _TEMPLATE:
-        columns[name] = _categorical(spec_frame[name], take)
+        columns[name] = _categorical(templates.coded(name), take)
     for name, source in (("extension_number", "extension_number"), ("extension_name", "name")):
         if directory is not None and source in directory.frame.columns:
             known = directory.frame[source].replace("", None)

@@ -32,7 +32,7 @@ from ..model import (
     operation_from_record,
 )
 from .checks import ExtensionRef, RowSpec
-from .conflicts import extension_codes, find_conflicts, template_frame
+from .conflicts import extension_codes, find_conflicts
 from .directory import Directory, read_directory, resolve
 from .expand import expand
 from .hours import from_body
@@ -172,15 +172,12 @@ def _prepare_plan(
     row_problems.extend(check_types(specs, resolution, directory, file=job.path))
     directory_data = None if directory is None else directory.data
     job_hash = _job_hash(job.data, directory_data, encoding, timezone, sheet)
-    templates = template_frame(specs)
     extensions = extension_codes(resolution)
-    frame = expand(specs, resolution, directory, job_hash, templates, extensions)
+    frame = expand(specs, resolution, directory, job_hash, extensions)
     row_problems.extend(
-        find_conflicts(
-            frame, specs, resolution, file=job.path, templates=templates, extensions=extensions
-        )
+        find_conflicts(frame, specs, resolution, file=job.path, extensions=extensions)
     )
-    del templates, extensions
+    del extensions
     row_problems.sort(key=lambda p: p.row or 0)
     problems.extend(row_problems)
     plan = Plan(

@@ -11,7 +11,8 @@ columns directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, overload
 
@@ -24,6 +25,7 @@ from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
 
 Column = npt.NDArray[np.object_]
+IntArray = npt.NDArray[np.int64]
 
 #: The RowSpec fields held as columns (``settings`` as sorted-key JSON text).
 FIELDS = (
@@ -50,7 +52,9 @@ def settings_text(settings: dict[str, Any]) -> str:
     return orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def distinct_rows(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def distinct_rows(
+    columns: Sequence[npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(code per row, first row of each code) of the rows' combined values: equal cells in
     every column, equal code."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
@@ -58,9 +62,69 @@ def distinct_rows(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDA
         codes, uniques = pd.factorize(column)
         # Factorized again at each step, so the codes stay below the row count (no overflow).
         combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
-    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
+    first = np.zeros(int(combined.max()) + 1 if len(combined) else 0, dtype=np.int64)
     first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
     return combined.astype(np.int64), first
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column as a code per row into ``values`` (-1: None): a million cells of a handful of
+    distinct values (a holiday's name, its dates, its body, an enum) kept without a Python
+    object per cell, and taken as codes by the plan's categorical columns."""
+
+    codes: IntArray
+    values: Column
+
+    @classmethod
+    def of(cls, column: Column) -> Coded:
+        codes, distinct = pd.factorize(column)
+        return cls(codes.astype(np.int64), np.asarray(distinct, dtype=object))
+
+    def array(self) -> Column:
+        """The column, a cell per row."""
+        with_none = np.empty(len(self.values) + 1, dtype=object)
+        with_none[: len(self.values)] = self.values
+        picked: Column = with_none[self.codes]  # code -1 picks the None at the end
+        return picked
+
+    def canonical(self) -> Coded:
+        """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
+        numbered in order of first appearance, only those some row uses, None as -1."""
+        same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
+        merged = np.append(same.astype(np.int64), -1)[self.codes]
+        order, seen = pd.factorize(merged)  # integers: -1 is a value like any other here
+        used = seen >= 0
+        renumber = np.where(used, np.cumsum(used) - 1, -1)
+        return Coded(
+            renumber[order].astype(np.int64), np.asarray(distinct, dtype=object)[seen[used]]
+        )
+
+
+class SpecColumns(Mapping[str, Column]):
+    """The spec fields by name: arrays, or ``Coded`` columns made arrays when first read."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: Mapping[str, Column | Coded]) -> None:
+        self._held = dict(held)
+
+    def __getitem__(self, name: str) -> Column:
+        held = self._held[name]
+        if isinstance(held, Coded):
+            held = self._held[name] = held.array()
+        return held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def coded(self, name: str) -> Coded:
+        """Column ``name`` as codes (factorized here when it is held as an array)."""
+        held = self._held[name]
+        return held if isinstance(held, Coded) else Coded.of(held)
 
 
 class Specs(Sequence[RowSpec]):
@@ -69,8 +133,8 @@ class Specs(Sequence[RowSpec]):
 
     __slots__ = ("built", "columns")
 
-    def __init__(self, columns: dict[str, Column], built: dict[int, RowSpec]) -> None:
-        self.columns = columns
+    def __init__(self, columns: Mapping[str, Column | Coded], built: dict[int, RowSpec]) -> None:
+        self.columns = SpecColumns(columns)
         self.built = built
 
     @classmethod
