@@ -40,8 +40,9 @@ class Cells:
     def text(self, name: str) -> pd.Series:
         if name in self.frame.columns:
             return self.frame[name]
-        if self._empty is None:  # made once: a million-row column of "" is not free
-            self._empty = pd.Series([""] * self.size, index=self.frame.index, dtype="str")
+        if self._empty is None:  # made once, by Arrow: a million-row column of "" is not free
+            cells = pa.array([""], pa.large_string()).take(np.zeros(self.size, dtype=np.int64))
+            self._empty = cells.to_pandas().astype("str").set_axis(self.frame.index)
         return self._empty
 
     def given(self, name: str) -> Mask:

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..model import Action, SettingType, SubSettingType
-from .cells import Cells, Mask, build, given, taken
+from .cells import Cells, Mask, build, equals, given, taken
 from .checks import (
     E164_RE,
     EXTENSION_NUMBER_RE,
@@ -123,7 +123,7 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
 
     sub = _sub_setting_type(c, action, setting)
     ok &= sub != ""
-    shape = _shape(c, action.to_numpy(dtype=object), setting.to_numpy(dtype=object), sub)
+    shape = _shape(c, c.coded("action"), c.coded("setting_type"), sub)
     ok &= shape
     columns = build(c, ok, sub, ref_of, when)
     columns.update(_zone_notes(c, ok, zones))
@@ -182,9 +182,11 @@ def _when(c: Cells, name: str, zones: Coded, tz: ZoneInfo | None) -> Coded:
 def _sub_setting_type(c: Cells, action: pd.Series, setting: pd.Series) -> npt.NDArray[Any]:
     """Each row's sub_setting_type as the per-row path reads or infers it; "" when it cannot
     tell (or the column's text is not one): those rows go the per-row way."""
-    given = c.text("sub_setting_type").to_numpy(dtype=object)
-    valid = np.isin(given, [s.value for s in SubSettingType])
-    sub = np.where(valid, given, "").astype(object)
+    text = c.coded("sub_setting_type")
+    known = {s.value for s in SubSettingType}
+    sub: npt.NDArray[Any] = np.empty(len(text.values) + 1, dtype=object)
+    sub[:] = [v if v in known else "" for v in text.values.tolist()] + [""]
+    sub = sub[text.codes]  # code -1 (no such column) picks the "" at the end
     empty = ~c.given("sub_setting_type")
     deletes = empty & action.eq(Action.DELETE.value).to_numpy(dtype=bool)
     forwarding = c.given("call_forwarding_id") | c.given("phone_number")
@@ -212,13 +214,15 @@ def _any(c: Cells, names: tuple[str, ...]) -> Mask:
     return out
 
 
-def _shape(
-    c: Cells, action: npt.NDArray[Any], setting: npt.NDArray[Any], sub: npt.NDArray[Any]
-) -> Mask:
+def _shape(c: Cells, action: Coded, setting: Coded, sub: npt.NDArray[Any]) -> Mask:
     """Rows of a plain shape that give what it needs and nothing it does not use."""
-    add, update, delete = (action == a.value for a in (Action.ADD, Action.UPDATE, Action.DELETE))
+    add, update, delete = (
+        equals(action, a.value) for a in (Action.ADD, Action.UPDATE, Action.DELETE)
+    )
     g = c.given
-    holiday = (setting == SettingType.HOLIDAY_HOURS.value) & (sub == SubSettingType.HOLIDAY.value)
+    holiday = equals(setting, SettingType.HOLIDAY_HOURS.value) & (
+        sub == SubSettingType.HOLIDAY.value
+    )
     holiday &= ~_any(c, _FORWARDING)
     needs_all = g("name") & g("from") & g("to")
     holiday_ok = holiday & (
@@ -227,7 +231,8 @@ def _shape(
         # a delete by id, or by name (from/to then narrow the lookup)
         | (delete & (g("holiday_id") | g("name")) & (g("name") | ~(g("from") | g("to"))))
     )
-    forwarding = np.isin(setting, _PLAIN_FORWARDING) & (sub == SubSettingType.CALL_FORWARDING.value)
+    forwarding = equals(setting, _PLAIN_FORWARDING[0]) | equals(setting, _PLAIN_FORWARDING[1])
+    forwarding &= sub == SubSettingType.CALL_FORWARDING.value
     forwarding &= ~_any(c, _HOLIDAY)
     forwarding_ok = forwarding & (
         (add & g("phone_number") & ~g("call_forwarding_id"))

@@ -56,12 +56,23 @@ def distinct_rows(
     columns: Sequence[npt.NDArray[Any]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(code per row, first row of each code) of the rows' combined values: equal cells in
-    every column, equal code."""
+    every column, equal code (numbered in order of first appearance). Integer columns are taken
+    as codes already (-1 and up, as ``Coded`` holds them): no hashing but the last."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1  # combined < span
     for column in columns:
-        codes, uniques = pd.factorize(column)
-        # Factorized again at each step, so the codes stay below the row count (no overflow).
-        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
+        if column.dtype.kind in "iu":
+            codes = column.astype(np.int64) + 1
+            size = int(codes.max()) + 1 if len(codes) else 1
+        else:
+            found, uniques = pd.factorize(column)
+            codes, size = found.astype(np.int64) + 1, len(uniques) + 1
+        if span * size >= 2**62:  # renumbered densely, so the product cannot overflow
+            combined, distinct = pd.factorize(combined)
+            span = len(distinct)
+        combined = combined * size + codes
+        span *= size
+    combined, _ = pd.factorize(combined)
     first = np.zeros(int(combined.max()) + 1 if len(combined) else 0, dtype=np.int64)
     first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
     return combined.astype(np.int64), first

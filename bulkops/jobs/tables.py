@@ -52,6 +52,8 @@ from .xlsx import is_xlsx, read_xlsx, refuse_other
 FIRST_ROW_SCAN_CHARS = 1024 * 1024
 #: Every byte but the control characters ``CONTROL_RE`` refuses.
 _NOT_CONTROL = bytes(sorted(set(range(256)) - {*range(0x20), 0x7F} | {0x09, 0x0A, 0x0D}))
+#: A file of white space and byte-order marks only (read no further than its first other byte).
+_BLANK = re.compile(rb"[ \t\r\n\xef\xbb\xbf]*+\Z")
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
@@ -86,7 +88,7 @@ def read_table(
     """
     name = str(path)
     data = read_regular(path, what)
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+    if _BLANK.match(data):
         raise fail(name, f"the {what} is empty: it needs a header row and at least one row")
     expected = (*required, *any_of)
     refuse_other(name, data, what)
