@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef
-from .specs import SETTINGS, Coded, Column, distinct_rows
+from .specs import SETTINGS, Coded, Column, IntArray, distinct_rows
 
 Mask = npt.NDArray[np.bool_]
 
@@ -83,7 +83,9 @@ _NONE: Column = np.empty(0, dtype=object)
 
 
 def taken(column: Coded, where: npt.NDArray[np.intp]) -> Coded:
-    """The rows ``where`` of ``column``."""
+    """The rows ``where`` (increasing) of ``column``: all of them is the column itself."""
+    if len(where) == len(column.codes):
+        return column
     return Coded(column.codes[where], column.values)
 
 
@@ -105,7 +107,7 @@ def build(
     sub: npt.NDArray[Any],
     ref_of: npt.NDArray[np.int64],
     when: dict[str, Coded],
-) -> dict[str, Column | Coded]:
+) -> dict[str, Column | Coded | IntArray]:
     """The plain rows' spec fields as columns, field for field what ``fields`` writes for them,
     ``settings`` as the sorted-key JSON text planning stores (``specs``)."""
     where = np.flatnonzero(ok)
@@ -135,8 +137,8 @@ def build(
     # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
     # a forwarding delete by id looks nothing up by number.
     by_id = ~holiday & given(cell["call_forwarding_id"])
-    columns: dict[str, Column | Coded] = {
-        "row": c.frame.index.to_numpy(dtype=np.int64)[where].astype(object),
+    columns: dict[str, Column | Coded | IntArray] = {
+        "row": c.frame.index.to_numpy(dtype=np.int64)[where],
         "action": _enums(action, Action),
         "setting_type": _enums(taken(c.coded("setting_type"), where), SettingType),
         "sub_setting_type": _enums(Coded.of(sub), SubSettingType),
@@ -184,9 +186,9 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
             return
         names = [p[1:] for p in parts if p.startswith("$")]
         same, first = distinct_rows([cell[name].codes[at] for name in names])
+        rows = np.flatnonzero(at)[first]
         pieces = [
-            _json(taken(cell[p[1:]], np.flatnonzero(at)[first]).array()) if p.startswith("$") else p
-            for p in parts
+            _json(taken(cell[p[1:]], rows).array()) if p.startswith("$") else p for p in parts
         ]
         joined = pc.binary_join_element_wise(*pieces, "").to_pylist()
         codes[at] = len(bodies) + same

@@ -59,7 +59,7 @@ def expand(
     ``extensions``: ``extension_codes(resolution)``, when the caller has it already."""
     take = resolution.spec
     templates = Specs.of(specs).columns
-    rows = templates["row"].astype(np.int64)[take] if len(specs) else take
+    rows = templates.rows()[take] if len(specs) else take
     ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),

@@ -113,18 +113,23 @@ class Coded:
 
 
 class SpecColumns(Mapping[str, Column]):
-    """The spec fields by name: arrays, or ``Coded`` columns made arrays when first read."""
+    """The spec fields by name: arrays of objects, or ``Coded`` columns and integer arrays (the
+    rows) made arrays of objects when first read as such."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held", "_made")
 
-    def __init__(self, held: Mapping[str, Column | Coded]) -> None:
+    def __init__(self, held: Mapping[str, Column | Coded | IntArray]) -> None:
         self._held = dict(held)
+        self._made: dict[str, Column] = {}
 
     def __getitem__(self, name: str) -> Column:
-        held = self._held[name]
-        if isinstance(held, Coded):
-            held = self._held[name] = held.array()
-        return held
+        if name not in self._made:
+            held = self._held[name]
+            made: Column = (
+                held.array() if isinstance(held, Coded) else held.astype(object, copy=False)
+            )
+            self._made[name] = made  # an array of objects is taken as it is
+        return self._made[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._held)
@@ -135,7 +140,18 @@ class SpecColumns(Mapping[str, Column]):
     def coded(self, name: str) -> Coded:
         """Column ``name`` as codes (factorized here when it is held as an array)."""
         held = self._held[name]
-        return held if isinstance(held, Coded) else Coded.of(held)
+        return held if isinstance(held, Coded) else Coded.of(self[name])
+
+    def rows(self) -> IntArray:
+        """Each spec's job-file row."""
+        held = self._held["row"]
+        if isinstance(held, np.ndarray) and held.dtype.kind == "i":
+            return held.astype(np.int64, copy=False)
+        return np.asarray(self["row"], dtype=np.int64)
+
+    def size(self) -> int:
+        held = self._held["row"]
+        return len(held.codes if isinstance(held, Coded) else held)
 
 
 class Specs(Sequence[RowSpec]):
@@ -144,7 +160,9 @@ class Specs(Sequence[RowSpec]):
 
     __slots__ = ("built", "columns")
 
-    def __init__(self, columns: Mapping[str, Column | Coded], built: dict[int, RowSpec]) -> None:
+    def __init__(
+        self, columns: Mapping[str, Column | Coded | IntArray], built: dict[int, RowSpec]
+    ) -> None:
         self.columns = SpecColumns(columns)
         self.built = built
 
@@ -167,7 +185,7 @@ class Specs(Sequence[RowSpec]):
         return cls(columns, built)
 
     def __len__(self) -> int:
-        return len(self.columns["row"])
+        return self.columns.size()
 
     @overload
     def __getitem__(self, index: int) -> RowSpec: ...
