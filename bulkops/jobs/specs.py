@@ -5,7 +5,7 @@
 keep the spec their rules built; the plain rows checked by columns (``columns``) are only
 columns, and a ``RowSpec`` is made for one of them when something asks for it by position or
 iterates (the per-extension checks of a directory job, a problem's wording). Planning's bulk
-steps (``directory.resolve``, ``zones.operation_zones``, ``conflicts.template_frame``) read the
+steps (``directory.resolve``, ``zones.operation_zones``, ``conflicts.find_conflicts``) read the
 columns directly.
 """
 
@@ -141,6 +141,13 @@ class SpecColumns(Mapping[str, Column]):
         """Column ``name`` as codes (factorized here when it is held as an array)."""
         held = self._held[name]
         return held if isinstance(held, Coded) else Coded.of(self[name])
+
+    def take(self, name: str, rows: IntArray) -> Column:
+        """Column ``name`` at ``rows`` (no array of the whole column made for it)."""
+        held = self._held[name]
+        if isinstance(held, Coded):
+            return Coded(held.codes[rows], held.values).array()
+        return self[name][rows]
 
     def rows(self) -> IntArray:
         """Each spec's job-file row."""
