@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..errors import JobFileError, Problem, clip
 
 if TYPE_CHECKING:  # a resumed run hashes its files here without loading pandas
+    from hashlib import _Hash as Digest
+
     import pandas as pd
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -212,16 +214,22 @@ def job_hash_of(
     return job_hash(data, directory_data, encoding, timezone, sheet)
 
 
+def job_digest(data: bytes) -> Digest:
+    """Where ``job_hash`` starts from the job file's bytes: taken as soon as they are read, so
+    that planning need not keep them."""
+    return hashlib.sha256(data)
+
+
 def job_hash(
-    data: bytes,
+    data: bytes | Digest,
     directory_data: bytes | None,
     encoding: str | None,
     timezone: str | None,
     sheet: str | None = None,
 ) -> str:
-    """sha256 of the job file's bytes, the directory file's, and the arguments that change how
-    the same bytes are read."""
-    digest = hashlib.sha256(data)
+    """sha256 of the job file's bytes (or their ``job_digest``), the directory file's, and the
+    arguments that change how the same bytes are read."""
+    digest = job_digest(data) if isinstance(data, bytes) else data.copy()
     if directory_data is not None:
         digest.update(b"\0directory\0" + directory_data)
     for name, value in (("encoding", encoding), ("timezone", timezone), ("sheet", sheet)):

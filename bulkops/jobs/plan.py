@@ -171,7 +171,7 @@ def _prepare_plan(
     row_problems.extend(found)
     row_problems.extend(check_types(specs, resolution, directory, file=job.path))
     directory_data = None if directory is None else directory.data
-    job_hash = _job_hash(job.data, directory_data, encoding, timezone, sheet)
+    job_hash = _job_hash(job.digest, directory_data, encoding, timezone, sheet)
     extensions = extension_codes(resolution)
     frame = expand(specs, resolution, directory, job_hash, extensions)
     row_problems.extend(
