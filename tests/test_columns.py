@@ -291,3 +291,27 @@ def test_plans_from_columns_and_from_rows_are_the_same(
     by_columns = _planned(path, directory, timezone or None)
     with mock.patch("bulkops.jobs.jobfile.plain_specs", nothing):
         assert by_columns == _planned(path, directory, timezone or None)
+
+
+#: Every character orjson escapes, and neighbours it does not.
+_JSON_EDGES = [chr(c) for c in range(0x21)] + ['"', "\\", "\x7f", "\u2028", "é", "/"]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                st.one_of(st.sampled_from(_JSON_EDGES), st.characters(exclude_categories=["Cs"]))
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_cells_are_spelled_as_json_as_orjson_spells_them(values: list[str | None]) -> None:
+    from bulkops.jobs.cells import _json
+
+    held = np.empty(len(values), dtype=object)
+    held[:] = values
+    spelled = [orjson.dumps(v).decode() for v in values] + ["null"]
+    assert _json(held).to_pylist() == spelled

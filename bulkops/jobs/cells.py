@@ -168,9 +168,23 @@ def _enums(column: Coded, kind: type[Any]) -> Coded:
     return Coded(column.codes, members)
 
 
+#: What orjson escapes in a string (checked against every code point): any other text is its
+#: own JSON between quotes.
+_ESCAPED = r'[\x00-\x1f"\\]'
+
+
 def _json(values: Column) -> pa.Array:
-    """Each text as a JSON string."""
-    return pa.array([orjson.dumps(v).decode() for v in values.tolist()], type=pa.string())
+    """Each value as ``orjson.dumps`` spells it, then ``null`` (for code -1): quoted by Arrow,
+    orjson only for the values with a character to escape."""
+    text = pa.array([*values.tolist(), None], type=pa.string())
+    out = pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
+    escape = np.flatnonzero(pc.fill_null(pc.match_substring_regex(text, _ESCAPED), False))
+    if not len(escape):
+        return out
+    spelled = out.to_pylist()
+    for i in escape.tolist():
+        spelled[i] = orjson.dumps(values[i]).decode()
+    return pa.array(spelled, type=pa.string())
 
 
 def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
@@ -179,6 +193,14 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     many extensions is one body) and joined from JSON-encoded cells by Arrow."""
     codes = np.zeros(len(action.codes), dtype=np.int64)
     bodies: list[Any] = ["{}"]  # deletes send no body
+    spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
+
+    def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
+        """Column ``name``'s cells at ``rows`` as JSON."""
+        if name not in spelled:
+            spelled[name] = _json(cell[name].values)
+        picked = cell[name].codes[rows]
+        return spelled[name].take(np.where(picked < 0, len(cell[name].values), picked))
 
     def put(at: Mask, *parts: str) -> None:
         """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
@@ -187,9 +209,7 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         names = [p[1:] for p in parts if p.startswith("$")]
         same, first = distinct_rows([cell[name].codes[at] for name in names])
         rows = np.flatnonzero(at)[first]
-        pieces = [
-            _json(taken(cell[p[1:]], rows).array()) if p.startswith("$") else p for p in parts
-        ]
+        pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
         joined = pc.binary_join_element_wise(*pieces, "").to_pylist()
         codes[at] = len(bodies) + same
         bodies.extend(joined)
