@@ -61,10 +61,18 @@ class Cells:
                 codes, distinct = pd.factorize(self.frame[name])
                 values = np.asarray(distinct, dtype=object)
                 values[values == ""] = None
-                self._coded[name] = Coded(codes.astype(np.int64), values)
-            else:
-                self._coded[name] = Coded(np.full(self.size, -1, dtype=np.int64), _NONE)
+                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values)
+            else:  # every absent column shares one array of codes, read-only
+                self._coded[name] = Coded(self._absent(), _NONE)
         return self._coded[name]
+
+    def _absent(self) -> IntArray:
+        for column in self._coded.values():
+            if column.values is _NONE:
+                return column.codes
+        codes = np.full(self.size, -1, dtype=np.int64)
+        codes.flags.writeable = False
+        return codes
 
     def objects(self, name: str) -> Column:
         """The column as an array of text, a Python string per cell."""

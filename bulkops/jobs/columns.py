@@ -66,7 +66,7 @@ def _per_value(values: pd.Series, judge: Callable[[str], tuple[Any, bool]]) -> t
     results = np.empty(len(judged), dtype=object)
     results[:] = [r for r, _ in judged]
     accepted = np.array([ok for _, ok in judged] + [False], dtype=bool)
-    return Coded(codes.astype(np.int64), results), accepted[codes]
+    return Coded(codes.astype(np.int64, copy=False), results), accepted[codes]
 
 
 def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
@@ -87,7 +87,10 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
 
     # Exactly one extension reference, in the format its column needs.
     refs = list(ExtensionRef)
-    count = sum((c.given(ref.value).astype(np.int64) for ref in refs), np.zeros(c.size, np.int64))
+    count = sum(
+        (c.given(ref.value).astype(np.int64, copy=False) for ref in refs),
+        np.zeros(c.size, np.int64),
+    )
     ok &= count == 1
     ref_of = np.full(c.size, -1, dtype=np.int64)
     for i, ref in enumerate(refs):

@@ -68,9 +68,11 @@ def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.ob
     position, ids = resolution.position, resolution.extension_id
     if len(position) and int(position.min()) >= 0:
         codes, first = pd.factorize(position)
-        return codes.astype(np.int64), np.asarray(ids[_first_of(codes, len(first))], dtype=object)
+        return codes.astype(np.int64, copy=False), np.asarray(
+            ids[_first_of(codes, len(first))], dtype=object
+        )
     codes, uniques = pd.factorize(ids)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
 
 
 def _first_of(codes: npt.NDArray[np.intp], count: int) -> IntArray:
@@ -133,7 +135,7 @@ def _keys(templates: pd.DataFrame) -> tuple[pa.Array, pa.Array, pa.Array]:
 
 def _codes(values: pa.Array) -> IntArray:
     """Equal strings, equal codes (0, 1, … in order of first appearance)."""
-    codes: IntArray = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64)
+    codes: IntArray = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64, copy=False)
     return codes
 
 

@@ -62,11 +62,11 @@ def distinct_rows(
     span = 1  # combined < span
     for column in columns:
         if column.dtype.kind in "iu":
-            codes = column.astype(np.int64) + 1
+            codes = column.astype(np.int64, copy=False) + 1
             size = int(codes.max()) + 1 if len(codes) else 1
         else:
             found, uniques = pd.factorize(column)
-            codes, size = found.astype(np.int64) + 1, len(uniques) + 1
+            codes, size = found.astype(np.int64, copy=False) + 1, len(uniques) + 1
         if span * size >= 2**62:  # renumbered densely, so the product cannot overflow
             combined, distinct = pd.factorize(combined)
             span = len(distinct)
@@ -75,7 +75,7 @@ def distinct_rows(
     combined, _ = pd.factorize(combined)
     first = np.zeros(int(combined.max()) + 1 if len(combined) else 0, dtype=np.int64)
     first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
-    return combined.astype(np.int64), first
+    return combined.astype(np.int64, copy=False), first
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Coded:
     @classmethod
     def of(cls, column: Column) -> Coded:
         codes, distinct = pd.factorize(column)
-        return cls(codes.astype(np.int64), np.asarray(distinct, dtype=object))
+        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object))
 
     def array(self) -> Column:
         """The column, a cell per row."""
@@ -103,12 +103,13 @@ class Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
         same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
-        merged = np.append(same.astype(np.int64), -1)[self.codes]
+        merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         order, seen = pd.factorize(merged)  # integers: -1 is a value like any other here
         used = seen >= 0
         renumber = np.where(used, np.cumsum(used) - 1, -1)
         return Coded(
-            renumber[order].astype(np.int64), np.asarray(distinct, dtype=object)[seen[used]]
+            renumber[order].astype(np.int64, copy=False),
+            np.asarray(distinct, dtype=object)[seen[used]],
         )
 
 
