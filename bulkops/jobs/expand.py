@@ -126,7 +126,10 @@ def _op_ids(
     """
     import pyarrow as pa
 
-    row_codes, row_values = pd.factorize(rows)
+    if len(rows) and bool((rows[1:] > rows[:-1]).all()):  # a row per operation, in row order
+        row_codes, row_values = np.arange(len(rows)), rows
+    else:
+        row_codes, row_values = pd.factorize(rows)
     with np.errstate(over="ignore"):
         row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
         ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]
