@@ -103,14 +103,17 @@ class Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
         same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
-        merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
-        order, seen = pd.factorize(merged)  # integers: -1 is a value like any other here
-        used = seen >= 0
-        renumber = np.where(used, np.cumsum(used) - 1, -1)
-        return Coded(
-            renumber[order].astype(np.int64, copy=False),
-            np.asarray(distinct, dtype=object)[seen[used]],
-        )
+        merged = np.append(-1, same.astype(np.int64, copy=False))[self.codes + 1]
+        # Where each merged value first appears (a scatter in reverse: the first row writes
+        # last), without hashing a million codes: they are small integers already.
+        rows = len(merged)
+        first = np.full(len(distinct) + 1, rows, dtype=np.int64)
+        first[merged[::-1] + 1] = np.arange(rows - 1, -1, -1)
+        used = np.flatnonzero(first[1:] < rows)
+        order = used[np.argsort(first[1:][used], kind="stable")]
+        renumber = np.full(len(distinct) + 1, -1, dtype=np.int64)
+        renumber[order + 1] = np.arange(len(order))
+        return Coded(renumber[merged + 1], np.asarray(distinct, dtype=object)[order])
 
 
 class SpecColumns(Mapping[str, Column]):
