@@ -126,8 +126,28 @@ def _prepare(
     timezone: str | None,
     sheet: str | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
-    with _collector_paused():
-        return _prepare_plan(path, directory_path, encoding, timezone, sheet)
+    try:
+        with _collector_paused():
+            return _prepare_plan(path, directory_path, encoding, timezone, sheet)
+    finally:
+        _give_back()
+
+
+def _give_back() -> None:
+    """Hand the memory planning freed back to the system. Arrow's allocator and C's malloc keep
+    freed pages for reuse, and planning a row-heavy job frees hundreds of megabytes that the
+    run, which stores the plan, sends and writes reports on top of what is held, never needs
+    again (a 200k-row plan: about 60 MB of the process's memory at rest)."""
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # glibc's; elsewhere freed memory stays put
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 @contextlib.contextmanager
