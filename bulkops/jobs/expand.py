@@ -48,6 +48,13 @@ def _categorical(column: Coded, take: IntArray) -> pd.Categorical:
     )
 
 
+def _per_operation(distinct: npt.NDArray[np.object_], codes: IntArray) -> Any:
+    """``distinct[codes]`` as pandas text; codes in order of first appearance, so as many
+    distinct values as operations (a migration's extension per row) is each in turn."""
+    text = pd.array(distinct, dtype="str")
+    return text if len(distinct) == len(codes) else text.take(codes)
+
+
 def expand(
     specs: Sequence[RowSpec],
     resolution: Resolution,
@@ -65,7 +72,7 @@ def expand(
         "seq": np.arange(len(take), dtype=np.int64),
         "op_id": _op_ids(job_hash, rows, ext_codes, ext_ids),
         "row": rows,
-        "extension_id": pd.array(ext_ids.tolist(), dtype="str").take(ext_codes),
+        "extension_id": _per_operation(ext_ids, ext_codes),
     }
     for name in _TEMPLATE:
         columns[name] = _categorical(templates.coded(name), take)
