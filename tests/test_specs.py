@@ -93,3 +93,25 @@ def test_coded_columns_read_and_factorize_as_their_arrays_do(
     assert canonical.codes.tolist() == expected_codes.tolist()
     assert canonical.values.tolist() == list(expected_values)
     assert Coded.of(coded.array()).array().tolist() == cells
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(-1, 3), st.sampled_from(["a", "b", None]), st.integers(-1, 70000)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_distinct_rows_number_rows_as_factorizing_them_does(rows: list[tuple[object, ...]]) -> None:
+    """Codes (small integers, numbered without hashing, or a span too wide for that) and text
+    together: equal rows, equal codes, in order of first appearance; each code's first row."""
+    from bulkops.jobs.specs import distinct_rows
+
+    small, text, wide = (
+        np.array(c, dtype=object if i == 1 else np.int64)
+        for i, c in enumerate(zip(*rows, strict=True))
+    )
+    codes, first = distinct_rows([small, text, wide])
+    expected, _ = pd.factorize(pd.Series([str(r) for r in rows]))
+    assert codes.tolist() == expected.tolist()
+    assert first.tolist() == [codes.tolist().index(c) for c in range(len(first))]

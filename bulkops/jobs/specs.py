@@ -72,10 +72,28 @@ def distinct_rows(
             span = len(distinct)
         combined = combined * size + codes
         span *= size
-    combined, _ = pd.factorize(combined)
+    if span <= max(len(combined), 1 << 16):  # small enough to number without hashing
+        combined, _ = first_seen(combined, span)
+    else:
+        combined, _ = pd.factorize(combined)
     first = np.zeros(int(combined.max()) + 1 if len(combined) else 0, dtype=np.int64)
     first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
     return combined.astype(np.int64, copy=False), first
+
+
+def first_seen(codes: IntArray, span: int) -> tuple[IntArray, IntArray]:
+    """Codes in [-1, span) numbered again in order of first appearance, -1 kept (what
+    ``pd.factorize`` gives, without hashing: the codes are small integers already), and the old
+    code of each new one. Where each first appears is found by a scatter in reverse: the first
+    row writes last."""
+    rows = len(codes)
+    first_at = np.full(span + 1, rows, dtype=np.int64)
+    first_at[codes[::-1] + 1] = np.arange(rows - 1, -1, -1)
+    used = np.flatnonzero(first_at[1:] < rows)
+    order = used[np.argsort(first_at[1:][used], kind="stable")]
+    renumber = np.full(span + 1, -1, dtype=np.int64)
+    renumber[order + 1] = np.arange(len(order))
+    return renumber[codes + 1], order
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +121,9 @@ class Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
         same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
-        merged = np.append(-1, same.astype(np.int64, copy=False))[self.codes + 1]
-        # Where each merged value first appears (a scatter in reverse: the first row writes
-        # last), without hashing a million codes: they are small integers already.
-        rows = len(merged)
-        first = np.full(len(distinct) + 1, rows, dtype=np.int64)
-        first[merged[::-1] + 1] = np.arange(rows - 1, -1, -1)
-        used = np.flatnonzero(first[1:] < rows)
-        order = used[np.argsort(first[1:][used], kind="stable")]
-        renumber = np.full(len(distinct) + 1, -1, dtype=np.int64)
-        renumber[order + 1] = np.arange(len(order))
-        return Coded(renumber[merged + 1], np.asarray(distinct, dtype=object)[order])
+        merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
+        codes, order = first_seen(merged, len(distinct))
+        return Coded(codes, np.asarray(distinct, dtype=object)[order])
 
 
 class SpecColumns(Mapping[str, Column]):
