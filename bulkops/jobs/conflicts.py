@@ -22,7 +22,7 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
-from .specs import SETTINGS, Specs, distinct_rows
+from .specs import SETTINGS, Specs, distinct_rows, first_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
@@ -69,17 +69,10 @@ def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.ob
     if len(position) and int(position.min()) >= 0:
         codes, first = pd.factorize(position)
         return codes.astype(np.int64, copy=False), np.asarray(
-            ids[_first_of(codes, len(first))], dtype=object
+            ids[first_rows(codes, len(first))], dtype=object
         )
     codes, uniques = pd.factorize(ids)
     return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
-
-
-def _first_of(codes: npt.NDArray[np.intp], count: int) -> IntArray:
-    """Where each code first appears."""
-    first = np.zeros(count, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return first
 
 
 def _text(values: pd.Series, none: str) -> pa.Array:

@@ -76,9 +76,16 @@ def distinct_rows(
         combined, _ = first_seen(combined, span)
     else:
         combined, _ = pd.factorize(combined)
-    first = np.zeros(int(combined.max()) + 1 if len(combined) else 0, dtype=np.int64)
-    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
-    return combined.astype(np.int64, copy=False), first
+    combined = combined.astype(np.int64, copy=False)
+    return combined, first_rows(combined, int(combined.max()) + 1 if len(combined) else 0)
+
+
+def first_rows(codes: npt.NDArray[np.integer[Any]], count: int) -> IntArray:
+    """Where each of the codes 0 … count-1 first appears (a scatter in reverse: the first row
+    writes last)."""
+    first = np.zeros(count, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
 
 
 def first_seen(codes: IntArray, span: int) -> tuple[IntArray, IntArray]:
