@@ -248,3 +248,70 @@ def test_repeated_rows_are_flagged_by_row_with_the_words_of_the_rules(
             )
             expected.add((i + 2, why))
     assert expected <= flagged
+
+
+# --- plans by columns ------------------------------------------------------------------------
+
+
+def _planned(path: Path, directory: Path, timezone: str | None) -> tuple[object, ...]:
+    """The plan frame (its categorical columns as categories and codes) and every problem."""
+    from bulkops.jobs.plan import _prepare
+
+    plan, problems = _prepare(path, directory, None, timezone)
+    if plan is None:
+        return (None, [str(p) for p in problems])
+    frame = plan.frame
+    shown = {
+        name: (
+            (list(frame[name].cat.categories), frame[name].cat.codes.tolist())
+            if isinstance(frame[name].dtype, pd.CategoricalDtype)
+            else (str(frame[name].dtype), frame[name].tolist())
+        )
+        for name in frame.columns
+    }
+    return (shown, plan.job_hash, [str(p) for p in problems])
+
+
+@given(table=st.lists(rows(), min_size=1, max_size=8), timezone=st.sampled_from(["", "Asia/Tokyo"]))
+def test_plans_from_columns_and_from_rows_are_the_same(
+    tmp_path_factory: pytest.TempPathFactory, table: list[dict[str, str]], timezone: str
+) -> None:
+    """The plan's columns taken as codes from the column checks (``specs.Coded``) are the
+    columns the per-row path's specs give: same categories in the same order, same codes."""
+    path = write(tmp_path_factory.mktemp("job") / "job.csv", table)
+    directory = tmp_path_factory.mktemp("dir") / "directory.csv"
+    directory.write_text(
+        "extension_id,extension_number,email,timezone\n"
+        "e1,1001,a@b.co,Europe/Berlin\ne2,1002,,\ne3,1003,,America/New_York\ne4,1004,,\n"
+    )
+
+    def nothing(frame: pd.DataFrame, tz: object) -> tuple[np.ndarray, list[object]]:
+        return np.zeros(len(frame), dtype=bool), []
+
+    by_columns = _planned(path, directory, timezone or None)
+    with mock.patch("bulkops.jobs.jobfile.plain_specs", nothing):
+        assert by_columns == _planned(path, directory, timezone or None)
+
+
+#: Every character orjson escapes, and neighbours it does not.
+_JSON_EDGES = [chr(c) for c in range(0x21)] + ['"', "\\", "\x7f", "\u2028", "é", "/"]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                st.one_of(st.sampled_from(_JSON_EDGES), st.characters(exclude_categories=["Cs"]))
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_cells_are_spelled_as_json_as_orjson_spells_them(values: list[str | None]) -> None:
+    from bulkops.jobs.cells import _json
+
+    held = np.empty(len(values), dtype=object)
+    held[:] = values
+    spelled = [orjson.dumps(v).decode() for v in values] + ["null"]
+    assert _json(held).to_pylist() == spelled

@@ -83,6 +83,19 @@ def test_giant_field(tmp_path: Path) -> None:
     assert f"{MAX_FIELD_CHARS:,}" in problem.reason and problem.value == "x" * 40
 
 
+@pytest.mark.parametrize(
+    ("cell", "refused"), [("é" * MAX_FIELD_CHARS, False), ("é" * (MAX_FIELD_CHARS + 1), True)]
+)
+def test_the_cell_limit_counts_characters_not_bytes(
+    tmp_path: Path, cell: str, refused: bool
+) -> None:
+    """Cells are measured by their bytes first: a cell over the limit in bytes (two per 'é') is
+    measured again in characters."""
+    text = csv_text([GOOD, [*GOOD[:4], cell, "2027-01-01", "2027-01-01"]])
+    problems = [p for p in validate(write(tmp_path, text)) if "characters" in p.reason]
+    assert [(p.row, p.column) for p in problems] == ([(3, "name")] if refused else [])
+
+
 def test_binary_junk(tmp_path: Path) -> None:
     junk = random.Random(7).randbytes(4096)
     assert only_problem(write(tmp_path, junk)).severity == "error"

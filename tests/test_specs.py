@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulkops.jobs.checks import ExtensionRef, RowSpec
 from bulkops.jobs.jobfile import load
-from bulkops.jobs.specs import Specs
+from bulkops.jobs.specs import Coded, Specs
 from bulkops.model import Action, SettingType, SubSettingType
 
 HEADER = "action,setting_type,sub_setting_type,extension_id,name,from,to,settings\n"
@@ -68,3 +71,47 @@ def test_plain_rows_are_made_on_demand_next_to_the_rows_the_rules_built(tmp_path
     }
     assert first.naive == (("from", "2027-01-01"), ("to", "2027-01-01"))
     assert middle.settings == {"type": 1} and last.ref_value == "e3"
+
+
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "", None, "a"]), max_size=5),
+    picks=st.lists(st.integers(-1, 4), max_size=12),
+)
+def test_coded_columns_read_and_factorize_as_their_arrays_do(
+    values: list[str | None], picks: list[int]
+) -> None:
+    """A column held as codes (duplicates and None among its values, -1 for None) reads as the
+    array of its cells, and its canonical codes are what ``pd.factorize`` gives that array."""
+    held = np.empty(len(values), dtype=object)
+    held[:] = values
+    codes = np.array([p if p < len(values) else -1 for p in picks], dtype=np.int64)
+    coded = Coded(codes, held)
+    cells = [None if c < 0 else values[c] for c in codes.tolist()]
+    assert coded.array().tolist() == cells
+    expected_codes, expected_values = pd.factorize(np.array(cells, dtype=object))
+    canonical = coded.canonical()
+    assert canonical.codes.tolist() == expected_codes.tolist()
+    assert canonical.values.tolist() == list(expected_values)
+    assert Coded.of(coded.array()).array().tolist() == cells
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(-1, 3), st.sampled_from(["a", "b", None]), st.integers(-1, 70000)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_distinct_rows_number_rows_as_factorizing_them_does(rows: list[tuple[object, ...]]) -> None:
+    """Codes (small integers, numbered without hashing, or a span too wide for that) and text
+    together: equal rows, equal codes, in order of first appearance; each code's first row."""
+    from bulkops.jobs.specs import distinct_rows
+
+    small, text, wide = (
+        np.array(c, dtype=object if i == 1 else np.int64)
+        for i, c in enumerate(zip(*rows, strict=True))
+    )
+    codes, first = distinct_rows([small, text, wide])
+    expected, _ = pd.factorize(pd.Series([str(r) for r in rows]))
+    assert codes.tolist() == expected.tolist()
+    assert first.tolist() == [codes.tolist().index(c) for c in range(len(first))]

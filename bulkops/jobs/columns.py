@@ -24,12 +24,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..model import Action, SettingType, SubSettingType
+from .cells import Cells, Mask, build, equals, given, taken
 from .checks import (
     E164_RE,
     EXTENSION_NUMBER_RE,
@@ -40,9 +38,7 @@ from .checks import (
     parse_timezone,
     parse_when,
 )
-from .specs import SETTINGS, Column, Specs, distinct_rows
-
-Mask = npt.NDArray[np.bool_]
+from .specs import Coded, Specs, distinct_rows
 
 #: ASCII-only patterns, so any regex engine reads them as ``checks`` does. EMAIL is a subset of
 #: ``checks.EMAIL_RE`` (no '@', no white space): a cell it refuses goes the per-row way.
@@ -63,55 +59,14 @@ _HOLIDAY = ("name", "from", "to", "holiday_id")
 _FORWARDING = ("phone_number", "call_forwarding_id", "description")
 
 
-class _Columns:
-    """The frame's text columns as arrays, an absent column read as all empty."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.size = len(frame)
-        self._given: dict[str, Mask] = {}
-        self._empty: pd.Series | None = None
-
-    def text(self, name: str) -> pd.Series:
-        if name in self.frame.columns:
-            return self.frame[name]
-        if self._empty is None:  # made once: a million-row column of "" is not free
-            self._empty = pd.Series([""] * self.size, index=self.frame.index, dtype="str")
-        return self._empty
-
-    def given(self, name: str) -> Mask:
-        if name not in self._given:
-            if name in self.frame.columns:
-                self._given[name] = self.frame[name].ne("").to_numpy(dtype=bool)
-            else:
-                self._given[name] = np.zeros(self.size, dtype=bool)
-        return self._given[name]
-
-    def values(self, name: str) -> list[Any]:
-        """The column as a list, None where empty (the per-row path's 'not given')."""
-        given = self.given(name)
-        text = self.text(name).to_numpy(dtype=object)
-        text[~given] = None
-        values: list[Any] = text.tolist()
-        return values
-
-    def matches(self, name: str, pattern: str) -> Mask:
-        """Empty, or the whole cell matches ``pattern``."""
-        if name not in self.frame.columns:
-            return np.ones(self.size, dtype=bool)
-        hit = self.frame[name].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
-        return hit | ~self.given(name)
-
-
-def _per_value(
-    values: pd.Series, judge: Callable[[str], tuple[Any, bool]]
-) -> tuple[npt.NDArray[Any], Mask]:
-    """``judge`` once per distinct value: (results per row, which rows it accepted)."""
+def _per_value(values: pd.Series, judge: Callable[[str], tuple[Any, bool]]) -> tuple[Coded, Mask]:
+    """``judge`` once per distinct value: (its results, which rows it accepted)."""
     codes, uniques = pd.factorize(values)
     judged = [judge(str(u)) for u in uniques]
-    results = np.array([r for r, _ in judged] + [None], dtype=object)
+    results = np.empty(len(judged), dtype=object)
+    results[:] = [r for r, _ in judged]
     accepted = np.array([ok for _, ok in judged] + [False], dtype=bool)
-    return results[codes], accepted[codes]
+    return Coded(codes.astype(np.int64, copy=False), results), accepted[codes]
 
 
 def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
@@ -120,7 +75,7 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
     ``frame``: the job file's known columns as text, indexed by spreadsheet row; ``tz``: the
     ``timezone=`` argument (already checked).
     """
-    c = _Columns(frame)
+    c = Cells(frame)
     ok = np.ones(c.size, dtype=bool)
     # Anything beyond the plain shapes: the per-row path.
     for name in ("settings", "hours"):
@@ -132,7 +87,10 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
 
     # Exactly one extension reference, in the format its column needs.
     refs = list(ExtensionRef)
-    count = sum((c.given(ref.value).astype(np.int64) for ref in refs), np.zeros(c.size, np.int64))
+    count = sum(
+        (c.given(ref.value).astype(np.int64, copy=False) for ref in refs),
+        np.zeros(c.size, np.int64),
+    )
     ok &= count == 1
     ref_of = np.full(c.size, -1, dtype=np.int64)
     for i, ref in enumerate(refs):
@@ -155,47 +113,46 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
 
     zones, zone_ok = _per_value(c.text("timezone"), _zone_judge(tz))
     ok &= zone_ok
-    when: dict[str, list[Any]] = {}
+    when: dict[str, Coded] = {}
     for name in ("from", "to"):
-        when[name], parsed = _when(c, name, zones, tz)
-        ok &= parsed | ~c.given(name)
-    both = c.given("from") & c.given("to") & ok
-    if both.any():
-        start = np.array(when["from"], dtype=object)[both]
-        end = np.array(when["to"], dtype=object)[both]
-        ok[np.flatnonzero(both)] = (start < end).astype(bool)
+        when[name] = _when(c, name, zones, tz)
+        ok &= given(when[name]) | ~c.given(name)
+    both = np.flatnonzero(c.given("from") & c.given("to") & ok)
+    if len(both):  # from < to, compared once per distinct pair
+        start, end = taken(when["from"], both), taken(when["to"], both)
+        pair, first = distinct_rows([start.codes, end.codes])
+        before = start.values[start.codes[first]] < end.values[end.codes[first]]
+        ok[both] = np.asarray(before, dtype=bool)[pair]
 
     sub = _sub_setting_type(c, action, setting)
     ok &= sub != ""
-    shape = _shape(c, action.to_numpy(dtype=object), setting.to_numpy(dtype=object), sub)
+    shape = _shape(c, c.coded("action"), c.coded("setting_type"), sub)
     ok &= shape
-    columns = _build(c, ok, sub, ref_of, when)
+    columns = build(c, ok, sub, ref_of, when)
     columns.update(_zone_notes(c, ok, zones))
     return ok, Specs(columns, {})
 
 
-def _zone_notes(c: _Columns, ok: Mask, zones: npt.NDArray[Any]) -> dict[str, Column]:
+def _zone_notes(c: Cells, ok: Mask, zones: Coded) -> dict[str, Coded]:
     """What ``check_row`` notes of each plain row's zone: the zone its naive times were read in,
     or, when the row names none, its naive ``from``/``to`` (read again per extension later).
 
     A plain row's ``from``/``to`` parsed (or it would not be plain), so which of them are naive
     depends on their text alone: each distinct pair's note is made once and shared."""
     where = np.flatnonzero(ok)
-    start_codes, starts = pd.factorize(c.text("from").to_numpy(dtype=object)[where])
-    end_codes, ends = pd.factorize(c.text("to").to_numpy(dtype=object)[where])
-    pair_codes, pairs = pd.factorize(start_codes.astype(np.int64) * len(ends) + end_codes)
-    notes = np.empty(len(pairs) + 1, dtype=object)
+    start, end = taken(c.coded("from"), where), taken(c.coded("to"), where)
+    pair, first = distinct_rows([start.codes, end.codes])
+    notes = np.empty(len(first) + 1, dtype=object)
     notes[:] = [
-        tuple(
-            (name, text)
-            for name, text in (("from", starts[p // len(ends)]), ("to", ends[p % len(ends)]))
-            if text and is_naive(text)
+        tuple((name, text) for name, text in (("from", s), ("to", e)) if text and is_naive(text))
+        for s, e in zip(
+            taken(start, first).array().tolist(), taken(end, first).array().tolist(), strict=True
         )
-        for p in pairs.tolist()
     ] + [()]
-    keys = np.array([None if z is None else z.key for z in zones[where].tolist()], dtype=object)
-    named = pd.notna(keys)
-    return {"zone": keys, "naive": notes[np.where(named, len(pairs), pair_codes)]}
+    keys = np.empty(len(zones.values), dtype=object)
+    keys[:] = [None if z is None else z.key for z in zones.values.tolist()]
+    zone = Coded(zones.codes[where], keys)
+    return {"zone": zone, "naive": Coded(np.where(given(zone), len(first), pair), notes)}
 
 
 def _zone_judge(tz: ZoneInfo | None) -> Callable[[str], tuple[Any, bool]]:
@@ -206,35 +163,33 @@ def _zone_judge(tz: ZoneInfo | None) -> Callable[[str], tuple[Any, bool]]:
     return judge
 
 
-def _when(
-    c: _Columns, name: str, zones: npt.NDArray[Any], tz: ZoneInfo | None
-) -> tuple[list[Any], Mask]:
+def _when(c: Cells, name: str, zones: Coded, tz: ZoneInfo | None) -> Coded:
     """``parse_when`` of column ``name`` once per distinct (text, timezone cell): the
-    normalised values and which parsed."""
+    normalised values (None where a cell is empty or did not parse)."""
     if not c.given(name).any():
-        return [None] * c.size, np.zeros(c.size, dtype=bool)
-    text_codes, _ = pd.factorize(c.text(name))
-    zone_codes, zone_cells = pd.factorize(c.text("timezone"))
+        return Coded(np.full(c.size, -1, dtype=np.int64), np.empty(0, dtype=object))
+    text = c.coded(name)
     # The same text means another instant in another zone: each pair is parsed once.
-    codes, _ = pd.factorize(text_codes.astype(np.int64) * len(zone_cells) + zone_codes)
-    first = np.zeros(codes.max() + 1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    text = c.text(name).to_numpy(dtype=object)
+    pair, first = distinct_rows([text.codes, c.coded("timezone").codes])
     end = name == "to"
-    parsed = [
-        parse_when(text[i], zones[i], end=end) if text[i] else (None, None) for i in first.tolist()
+    values = np.empty(len(first), dtype=object)
+    values[:] = [
+        parse_when(cell, zone, end=end)[0] if cell else None
+        for cell, zone in zip(
+            taken(text, first).array().tolist(), taken(zones, first).array().tolist(), strict=True
+        )
     ]
-    values = np.array([v for v, _ in parsed], dtype=object)
-    good = np.array([v is not None for v, _ in parsed], dtype=bool)
-    return values[codes].tolist(), good[codes]
+    return Coded(pair, values)
 
 
-def _sub_setting_type(c: _Columns, action: pd.Series, setting: pd.Series) -> npt.NDArray[Any]:
+def _sub_setting_type(c: Cells, action: pd.Series, setting: pd.Series) -> npt.NDArray[Any]:
     """Each row's sub_setting_type as the per-row path reads or infers it; "" when it cannot
     tell (or the column's text is not one): those rows go the per-row way."""
-    given = c.text("sub_setting_type").to_numpy(dtype=object)
-    valid = np.isin(given, [s.value for s in SubSettingType])
-    sub = np.where(valid, given, "").astype(object)
+    text = c.coded("sub_setting_type")
+    known = {s.value for s in SubSettingType}
+    sub: npt.NDArray[Any] = np.empty(len(text.values) + 1, dtype=object)
+    sub[:] = [v if v in known else "" for v in text.values.tolist()] + [""]
+    sub = sub[text.codes]  # code -1 (no such column) picks the "" at the end
     empty = ~c.given("sub_setting_type")
     deletes = empty & action.eq(Action.DELETE.value).to_numpy(dtype=bool)
     forwarding = c.given("call_forwarding_id") | c.given("phone_number")
@@ -255,20 +210,22 @@ def _sub_setting_type(c: _Columns, action: pd.Series, setting: pd.Series) -> npt
     return sub
 
 
-def _any(c: _Columns, names: tuple[str, ...]) -> Mask:
+def _any(c: Cells, names: tuple[str, ...]) -> Mask:
     out = np.zeros(c.size, dtype=bool)
     for name in names:
         out |= c.given(name)
     return out
 
 
-def _shape(
-    c: _Columns, action: npt.NDArray[Any], setting: npt.NDArray[Any], sub: npt.NDArray[Any]
-) -> Mask:
+def _shape(c: Cells, action: Coded, setting: Coded, sub: npt.NDArray[Any]) -> Mask:
     """Rows of a plain shape that give what it needs and nothing it does not use."""
-    add, update, delete = (action == a.value for a in (Action.ADD, Action.UPDATE, Action.DELETE))
+    add, update, delete = (
+        equals(action, a.value) for a in (Action.ADD, Action.UPDATE, Action.DELETE)
+    )
     g = c.given
-    holiday = (setting == SettingType.HOLIDAY_HOURS.value) & (sub == SubSettingType.HOLIDAY.value)
+    holiday = equals(setting, SettingType.HOLIDAY_HOURS.value) & (
+        sub == SubSettingType.HOLIDAY.value
+    )
     holiday &= ~_any(c, _FORWARDING)
     needs_all = g("name") & g("from") & g("to")
     holiday_ok = holiday & (
@@ -277,122 +234,11 @@ def _shape(
         # a delete by id, or by name (from/to then narrow the lookup)
         | (delete & (g("holiday_id") | g("name")) & (g("name") | ~(g("from") | g("to"))))
     )
-    forwarding = np.isin(setting, _PLAIN_FORWARDING) & (sub == SubSettingType.CALL_FORWARDING.value)
+    forwarding = equals(setting, _PLAIN_FORWARDING[0]) | equals(setting, _PLAIN_FORWARDING[1])
+    forwarding &= sub == SubSettingType.CALL_FORWARDING.value
     forwarding &= ~_any(c, _HOLIDAY)
     forwarding_ok = forwarding & (
         (add & g("phone_number") & ~g("call_forwarding_id"))
         | (delete & (g("call_forwarding_id") | g("phone_number")) & ~g("description"))
     )
     return np.asarray(holiday_ok | forwarding_ok, dtype=bool)
-
-
-def _build(
-    c: _Columns,
-    ok: Mask,
-    sub: npt.NDArray[Any],
-    ref_of: npt.NDArray[np.int64],
-    when: dict[str, list[Any]],
-) -> dict[str, Column]:
-    """The plain rows' spec fields as columns, field for field what ``fields`` writes for them,
-    ``settings`` as the sorted-key JSON text planning stores (``specs``)."""
-    where = np.flatnonzero(ok)
-    size = len(where)
-    action = c.text("action").to_numpy(dtype=object)[where]
-    sub = sub[where]
-    cell = {
-        name: np.asarray(values, dtype=object)[where]
-        for name, values in (
-            ("name", c.values("name")),
-            ("from", when["from"]),
-            ("to", when["to"]),
-            ("holiday_id", c.values("holiday_id")),
-            ("phone_number", c.values("phone_number")),
-            ("description", c.values("description")),
-            ("call_forwarding_id", c.values("call_forwarding_id")),
-        )
-    }
-    ref_value = np.full(size, "", dtype=object)
-    for i, ref in enumerate(ExtensionRef):
-        mine = ref_of[where] == i
-        ref_value[mine] = c.text(ref.value).to_numpy(dtype=object)[where][mine]
-    holiday = sub == SubSettingType.HOLIDAY.value
-    update = action == Action.UPDATE.value
-    # What _shape admits makes most fields the cell itself: a holiday row gives no forwarding
-    # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
-    # a forwarding delete by id looks nothing up by number.
-    by_id = ~holiday & pd.notna(cell["call_forwarding_id"])
-    columns: dict[str, Column] = {
-        "row": c.frame.index.to_numpy(dtype=np.int64)[where].astype(object),
-        "action": _enums(action, Action),
-        "setting_type": _enums(c.text("setting_type").to_numpy(dtype=object)[where], SettingType),
-        "sub_setting_type": _enums(sub, SubSettingType),
-        "holiday_id": cell["holiday_id"],
-        "call_forwarding_id": cell["call_forwarding_id"],
-        "holiday_name": cell["name"],
-        "holiday_from": _blank(cell["from"], holiday & update),
-        "holiday_to": _blank(cell["to"], holiday & update),
-        "phone_number": _blank(cell["phone_number"], by_id),
-        "ref": np.array(list(ExtensionRef), dtype=object)[ref_of[where]],
-        "ref_value": ref_value,
-        SETTINGS: _bodies(action, holiday, cell),
-    }
-    return columns
-
-
-def _blank(values: Column, where: Mask) -> Column:
-    """``values`` with None ``where`` the field is not the spec's."""
-    out = values.copy()
-    out[where] = None
-    return out
-
-
-def _enums(values: npt.NDArray[Any], kind: type[Any]) -> Column:
-    codes, uniques = pd.factorize(values)
-    members = np.empty(len(uniques) + 1, dtype=object)
-    members[:] = [kind(u) for u in uniques] + [None]
-    picked: Column = members[codes]
-    return picked
-
-
-def _json(values: Column) -> pa.Array:
-    """Each text as a JSON string."""
-    return pa.array([orjson.dumps(v).decode() for v in values.tolist()], type=pa.string())
-
-
-def _bodies(action: Column, holiday: Mask, cell: dict[str, Column]) -> Column:
-    """Each plain row's ``settings`` as ``orjson.dumps(body, OPT_SORT_KEYS)`` spells it: the
-    body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
-    many extensions is one body) and joined from JSON-encoded cells by Arrow."""
-    out = np.full(len(action), "{}", dtype=object)  # deletes send no body
-
-    def put(at: Mask, *parts: str) -> None:
-        """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
-        if not at.any():
-            return
-        names = [p[1:] for p in parts if p.startswith("$")]
-        codes, first = distinct_rows([cell[name][at] for name in names])
-        pieces = [_json(cell[p[1:]][at][first]) if p.startswith("$") else p for p in parts]
-        joined = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
-        out[at] = joined[codes]
-
-    add, update = action == Action.ADD.value, action == Action.UPDATE.value
-    with_id = pd.notna(cell["holiday_id"])
-    with_text = pd.notna(cell["description"])
-    times = ('{"from":', "$from", ',"name":', "$name", ',"to":', "$to", "}")
-    put(holiday & add, *times)
-    put(holiday & update & ~with_id, *times)
-    put(
-        holiday & update & with_id,
-        '{"from":', "$from", ',"holiday_id":', "$holiday_id", ',"name":', "$name", ',"to":',
-        "$to", "}",
-    )  # fmt: skip
-    put(~holiday & add & ~with_text, '{"phone_number":', "$phone_number", "}")
-    put(
-        ~holiday & add & with_text,
-        '{"description":',
-        "$description",
-        ',"phone_number":',
-        "$phone_number",
-        "}",
-    )
-    return out

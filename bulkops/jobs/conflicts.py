@@ -22,7 +22,7 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
-from .specs import SETTINGS, Specs, distinct_rows
+from .specs import SETTINGS, Specs, distinct_rows, first_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
@@ -49,13 +49,30 @@ _TEMPLATE_FIELDS = (
 _KEY_FIELDS = _TEMPLATE_FIELDS[1:]
 
 
-def template_frame(specs: Sequence[RowSpec]) -> pd.DataFrame:
-    """The row templates as columns (object dtype, None where a field is not given), built once
-    for ``find_conflicts`` and ``expand.expand`` from the job's columns (``specs``). Enum fields
-    hold their members: a StrEnum member is its value as text."""
+def template_frame(specs: Sequence[RowSpec], at: IntArray | None = None) -> pd.DataFrame:
+    """The row templates (all, or those ``at``) as columns (object dtype, None where a field is
+    not given), from the job's columns (``specs``). Enum fields hold their members: a StrEnum
+    member is its value as text."""
     columns = Specs.of(specs).columns
+    rows = np.arange(len(specs)) if at is None else at
     # dtype=object: pandas would otherwise convert every text column to Arrow strings.
-    return pd.DataFrame({name: columns[name] for name in _TEMPLATE_FIELDS}, dtype=object)
+    return pd.DataFrame({name: columns.take(name, rows) for name in _TEMPLATE_FIELDS}, dtype=object)
+
+
+def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.object_]]:
+    """Each operation's extension as a code (0, 1, … in order of first appearance) and the
+    distinct extension ids: factorized once per plan for the op ids, the ``extension_id``
+    column and the conflict checks (hashing a million distinct ids takes a sixth of a second).
+    Directory ids are unique, so where every operation has a directory position the positions
+    are factorized instead, as integers, to the same codes."""
+    position, ids = resolution.position, resolution.extension_id
+    if len(position) and int(position.min()) >= 0:
+        codes, first = pd.factorize(position)
+        return codes.astype(np.int64, copy=False), np.asarray(
+            ids[first_rows(codes, len(first))], dtype=object
+        )
+    codes, uniques = pd.factorize(ids)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
 
 
 def _text(values: pd.Series, none: str) -> pa.Array:
@@ -111,7 +128,7 @@ def _keys(templates: pd.DataFrame) -> tuple[pa.Array, pa.Array, pa.Array]:
 
 def _codes(values: pa.Array) -> IntArray:
     """Equal strings, equal codes (0, 1, … in order of first appearance)."""
-    codes: IntArray = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64)
+    codes: IntArray = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64, copy=False)
     return codes
 
 
@@ -121,31 +138,29 @@ def find_conflicts(
     resolution: Resolution,
     *,
     file: str,
-    templates: pd.DataFrame | None = None,
+    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
 ) -> list[Problem]:
     """Duplicates and contradictions per extension (policy in the jobfile docstring).
-    ``templates``: ``template_frame(specs)`` (built here when not given)."""
+    ``extensions``: each operation's extension code and the distinct ids
+    (``extension_codes``)."""
     if not len(frame):
         return []
-    if templates is None:
-        templates = template_frame(specs)
-    ext_codes, ext_ids = pd.factorize(resolution.extension_id)
-    ext = ext_codes.astype(np.int64)
+    ext, ext_ids = extension_codes(resolution) if extensions is None else extensions
     # Only operations on an extension that has more than one can conflict: the others (a
     # migration's one row per extension) need no keys at all.
     shared = np.bincount(ext, minlength=len(ext_ids))[ext] > 1
     if not shared.any():
         return []
+    columns = Specs.of(specs).columns
     ext, spec = ext[shared], resolution.spec[shared]
     needed = np.unique(spec)
     # Keys depend on a template's fields alone, not on its row or extension: a holiday rolled
-    # out row by row to thousands of extensions is spelled once.
-    chosen = templates.iloc[needed]
-    same, first = distinct_rows([chosen[name].to_numpy(dtype=object) for name in _KEY_FIELDS])
-    entity_text, when_text, sig = _keys(chosen.iloc[first])
-    del chosen
-    action = templates["action"].to_numpy(dtype=object)
-    sub = templates["sub_setting_type"].to_numpy(dtype=object)
+    # out row by row to thousands of extensions is spelled once (equal codes, equal fields;
+    # equal fields under other codes give equal keys, compared as text below).
+    same, first = distinct_rows([columns.coded(name).codes[needed] for name in _KEY_FIELDS])
+    entity_text, when_text, sig = _keys(template_frame(specs, needed[first]))
+    action = columns["action"]
+    sub = columns["sub_setting_type"]
     adds = (action == Action.ADD) & np.isin(sub, [s.value for s in _ITEM_SUBS])
     # An add is a duplicate when its item (with from) repeats; anything else when it repeats.
     dup_key = pc.if_else(
@@ -211,11 +226,12 @@ def find_conflicts(
 
 
 def _repeats(ext: IntArray, code: IntArray, spec: IntArray) -> pd.DataFrame:
-    on = pd.DataFrame({"ext": ext, "code": code, "spec": spec})
-    first = on.groupby(["ext", "code"])["spec"].transform("first")
-    later = on.duplicated(["ext", "code"])
+    """Each operation whose (extension, code) an earlier one has, and that earlier one's spec."""
+    pair, first = distinct_rows([ext, code])
+    later = np.ones(len(pair), dtype=bool)
+    later[first] = False
     return pd.DataFrame(
-        {"later": on["spec"][later], "earlier": first[later], "ext": on["ext"][later]}
+        {"later": spec[later], "earlier": spec[first[pair[later]]], "ext": ext[later]}
     )
 
 
@@ -230,7 +246,7 @@ def _report(
     if pairs.empty:
         return []
     # By job-file row: a row read in several zones (jobs.zones) is several specs, one problem.
-    rows = np.array([s.row for s in specs], dtype=np.int64)
+    rows = Specs.of(specs).columns.rows()
     pairs = pairs.assign(
         later_row=rows[pairs["later"].to_numpy(dtype=np.int64)],
         earlier_row=rows[pairs["earlier"].to_numpy(dtype=np.int64)],

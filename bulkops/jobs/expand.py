@@ -1,6 +1,6 @@
 """Rows × extensions → the plan frame, vectorised: no Python object per operation.
 
-``expand`` turns each row template (``conflicts.template_frame``) and the extensions a
+``expand`` turns each row template (the job's columns, ``specs.Specs``) and the extensions a
 ``Resolution`` pairs it with into one frame row per operation, with ids, directory names and the
 zone its naive times were read in; ``_op_ids`` gives each operation its deterministic id.
 """
@@ -17,8 +17,9 @@ import pandas as pd
 
 from ..model import OPERATION_COLUMN_NAMES
 from .checks import ZONE_COLUMN, RowSpec
-from .conflicts import template_frame
+from .conflicts import extension_codes
 from .directory import Directory, IntArray, Resolution
+from .specs import Coded, Specs
 from .zones import operation_zones
 
 #: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
@@ -37,16 +38,21 @@ _PER_TARGET = (
 _TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
 
 
-def _categorical(values: Sequence[object] | pd.Series, take: IntArray) -> pd.Categorical:
-    """``values[take]`` as a categorical: one copy of each distinct string, int codes per row."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    categories = pd.Index([str(u) for u in uniques], dtype="str")
-    return pd.Categorical.from_codes(codes[take] if len(take) else take, categories=categories)
+def _categorical(column: Coded, take: IntArray) -> pd.Categorical:
+    """``column[take]`` as a categorical: one copy of each distinct string, int codes per row
+    (the categories in order of first appearance among all rows, as ``pd.factorize`` has them)."""
+    coded = column.canonical()
+    categories = pd.Index([str(u) for u in coded.values], dtype="str")
+    return pd.Categorical.from_codes(
+        coded.codes[take] if len(take) else take, categories=categories
+    )
 
 
-def _strings(values: npt.NDArray[np.object_]) -> Any:
-    codes, uniques = pd.factorize(values)
-    return pd.array(uniques.tolist(), dtype="str").take(codes)
+def _per_operation(distinct: npt.NDArray[np.object_], codes: IntArray) -> Any:
+    """``distinct[codes]`` as pandas text; codes in order of first appearance, so as many
+    distinct values as operations (a migration's extension per row) is each in turn."""
+    text = pd.array(distinct, dtype="str")
+    return text if len(distinct) == len(codes) else text.take(codes)
 
 
 def expand(
@@ -54,22 +60,22 @@ def expand(
     resolution: Resolution,
     directory: Directory | None,
     job_hash: str,
-    templates: pd.DataFrame | None = None,
+    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
 ) -> pd.DataFrame:
     """The plan frame: one row per (row template, extension it names), vectorised.
-    ``templates``: ``template_frame(specs)``, when the caller has it already."""
+    ``extensions``: ``extension_codes(resolution)``, when the caller has it already."""
     take = resolution.spec
-    spec_frame = template_frame(specs) if templates is None else templates
-    rows = spec_frame["row"].to_numpy(dtype=np.int64)[take] if len(specs) else take
-    ids = resolution.extension_id
+    templates = Specs.of(specs).columns
+    rows = templates.rows()[take] if len(specs) else take
+    ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
-        "op_id": _op_ids(job_hash, rows, ids),
+        "op_id": _op_ids(job_hash, rows, ext_codes, ext_ids),
         "row": rows,
-        "extension_id": _strings(ids),
+        "extension_id": _per_operation(ext_ids, ext_codes),
     }
     for name in _TEMPLATE:
-        columns[name] = _categorical(spec_frame[name], take)
+        columns[name] = _categorical(templates.coded(name), take)
     for name, source in (("extension_number", "extension_number"), ("extension_name", "name")):
         if directory is not None and source in directory.frame.columns:
             known = directory.frame[source].replace("", None)
@@ -116,7 +122,9 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 
 
-def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
+def _op_ids(
+    job_hash: str, rows: IntArray, ext_codes: IntArray, ext_values: npt.NDArray[np.object_]
+) -> Any:
     """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
 
     Each distinct row and each distinct extension id gets a keyed blake2b digest (keyed by the
@@ -125,8 +133,10 @@ def _op_ids(job_hash: str, rows: IntArray, ids: npt.NDArray[np.object_]) -> Any:
     """
     import pyarrow as pa
 
-    row_codes, row_values = pd.factorize(rows)
-    ext_codes, ext_values = pd.factorize(ids)
+    if len(rows) and bool((rows[1:] > rows[:-1]).all()):  # a row per operation, in row order
+        row_codes, row_values = np.arange(len(rows)), rows
+    else:
+        row_codes, row_values = pd.factorize(rows)
     with np.errstate(over="ignore"):
         row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
         ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]

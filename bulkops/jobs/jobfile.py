@@ -110,8 +110,9 @@ expected columns.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -119,10 +120,13 @@ import pandas as pd
 from ..errors import Problem
 from .checks import RowSpec, did_you_mean, parse_timezone
 from .columns import plain_specs
-from .intake import echo
+from .intake import echo, job_digest
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .specs import Specs
 from .tables import read_table
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Digest
 
 #: What ``bulkops export`` writes beside the job columns: the exported account's ids and
 #: directory attributes of each row. Read as information (no warning), never sent: they say
@@ -143,7 +147,9 @@ class JobRows:
     """A job file after row checks: the valid row templates and every problem found."""
 
     path: str
-    data: bytes
+    # Of the file's bytes (intake.job_digest): where the job hash starts. A hash object has no
+    # equality of its own; equal files give equal specs and problems, which are compared.
+    digest: Digest = field(compare=False)
     specs: Specs  # a Sequence[RowSpec]
     problems: list[Problem]
     rows: int  # non-blank data rows read
@@ -167,31 +173,34 @@ def load(
         allow_empty=True,
         sheet=sheet,
     )
+    # The file's bytes are hashed now and let go: the checks below are planning's peak.
+    digest, name, whole, sheets = job_digest(table.data), table.path, table.frame, table.sheets
+    del table
     problems: list[Problem] = []
-    if table.frame.empty:
+    if whole.empty:
         nothing = "the job file has a header but no rows: there is nothing to do"
-        problems.append(Problem(table.path, 1, None, None, nothing, "warning"))
-    if len(table.sheets) > 1 and sheet is None:
-        others = ", ".join(repr(s) for s in table.sheets[1:])
-        read = f"the workbook has {len(table.sheets)} sheets; only the first, "
+        problems.append(Problem(name, 1, None, None, nothing, "warning"))
+    if len(sheets) > 1 and sheet is None:
+        others = ", ".join(repr(s) for s in sheets[1:])
+        read = f"the workbook has {len(sheets)} sheets; only the first, "
         problems.append(
             Problem(
-                table.path,
+                name,
                 None,
                 None,
                 None,
-                echo(f"{read}{table.sheets[0]!r}, was read ({others} ignored)", 300),
+                echo(f"{read}{sheets[0]!r}, was read ({others} ignored)", 300),
                 "warning",
             )
         )
     tz, reason = parse_timezone(timezone or "")
     if reason:
-        problems.append(Problem(table.path, None, "timezone", timezone, f"timezone= {reason}"))
-    for column in table.frame.columns:
+        problems.append(Problem(name, None, "timezone", timezone, f"timezone= {reason}"))
+    for column in whole.columns:
         if column not in _READ:
             problems.append(
                 Problem(
-                    table.path,
+                    name,
                     1,
                     echo(str(column)),
                     None,
@@ -204,12 +213,12 @@ def load(
                     "warning",
                 )
             )
-    known = [c for c in table.frame.columns if c in KNOWN_COLUMNS]
-    frame = table.frame[known]
+    known = [c for c in whole.columns if c in KNOWN_COLUMNS]
+    frame = whole[known]
     # Plain rows are checked by columns; the rest one by one, by the rules that word problems.
     plain, checked = plain_specs(frame, tz)
     if plain.all():
-        return JobRows(table.path, table.data, Specs.of(checked), problems, len(table.frame))
+        return JobRows(name, digest, Specs.of(checked), problems, len(whole))
     rest = frame[~plain]
     by_rows = zip(rest.index.tolist(), _rows(rest), strict=True)
     kept = np.zeros(len(plain), dtype=bool)  # rows that give a spec, plain or by the rules
@@ -217,9 +226,7 @@ def load(
     specs: list[RowSpec] = []
     for at in np.flatnonzero(~plain).tolist():
         row, values = next(by_rows)
-        spec, found = check_row(
-            dict(zip(known, values, strict=True)), file=table.path, row=row, tz=tz
-        )
+        spec, found = check_row(dict(zip(known, values, strict=True)), file=name, row=row, tz=tz)
         problems.extend(found)
         if spec is not None:
             specs.append(spec)
@@ -230,7 +237,7 @@ def load(
         int(kept.sum()),
         [(place[plain], Specs.of(checked)), (place[kept & ~plain], Specs.of(specs))],
     )
-    return JobRows(table.path, table.data, merged, problems, len(table.frame))
+    return JobRows(name, digest, merged, problems, len(whole))
 
 
 def _rows(frame: pd.DataFrame) -> Iterable[tuple[str, ...]]:

@@ -113,7 +113,7 @@ def check_types(
     types = directory.values(TYPE)
     position = resolution.position
     op_type = np.where(position >= 0, types[np.clip(position, 0, None)], "")
-    rows = specs.columns["row"] if isinstance(specs, Specs) else [s.row for s in specs]
+    rows = specs.columns.rows() if isinstance(specs, Specs) else [s.row for s in specs]
     op_row = np.asarray(rows, dtype=np.int64)[resolution.spec]
     unserved = {int(r) for r in np.unique(op_row[np.isin(op_type, list(ELSEWHERE))])}
     ruled: dict[int, tuple[RowSpec, list[TypeRule]]] = {}
@@ -164,7 +164,7 @@ def _candidates(specs: Sequence[RowSpec], unserved: set[int]) -> Iterable[RowSpe
         return specs
     c = specs.columns
     pick = np.asarray(c["sub_setting_type"] == SubSettingType.CALL_FORWARDING, dtype=bool)
-    pick |= np.isin(c["row"].astype(np.int64), list(unserved))
+    pick |= np.isin(c.rows(), list(unserved))
     pick[list(specs.built)] = True
     return (specs[i] for i in np.flatnonzero(pick).tolist())
 

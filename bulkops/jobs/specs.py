@@ -5,13 +5,14 @@
 keep the spec their rules built; the plain rows checked by columns (``columns``) are only
 columns, and a ``RowSpec`` is made for one of them when something asks for it by position or
 iterates (the per-extension checks of a directory job, a problem's wording). Planning's bulk
-steps (``directory.resolve``, ``zones.operation_zones``, ``conflicts.template_frame``) read the
+steps (``directory.resolve``, ``zones.operation_zones``, ``conflicts.find_conflicts``) read the
 columns directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, overload
 
@@ -24,6 +25,7 @@ from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
 
 Column = npt.NDArray[np.object_]
+IntArray = npt.NDArray[np.int64]
 
 #: The RowSpec fields held as columns (``settings`` as sorted-key JSON text).
 FIELDS = (
@@ -50,17 +52,134 @@ def settings_text(settings: dict[str, Any]) -> str:
     return orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def distinct_rows(columns: list[Column]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def distinct_rows(
+    columns: Sequence[npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(code per row, first row of each code) of the rows' combined values: equal cells in
-    every column, equal code."""
+    every column, equal code (numbered in order of first appearance). Integer columns are taken
+    as codes already (-1 and up, as ``Coded`` holds them): no hashing but the last."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1  # combined < span
     for column in columns:
-        codes, uniques = pd.factorize(column)
-        # Factorized again at each step, so the codes stay below the row count (no overflow).
-        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)
-    first = np.zeros(int(combined.max()) + 1, dtype=np.int64)
-    first[combined[::-1]] = np.arange(len(combined) - 1, -1, -1)
-    return combined.astype(np.int64), first
+        if column.dtype.kind in "iu":
+            codes = column.astype(np.int64, copy=False) + 1
+            size = int(codes.max()) + 1 if len(codes) else 1
+        else:
+            found, uniques = pd.factorize(column)
+            codes, size = found.astype(np.int64, copy=False) + 1, len(uniques) + 1
+        if span * size >= 2**62:  # renumbered densely, so the product cannot overflow
+            combined, distinct = pd.factorize(combined)
+            span = len(distinct)
+        combined = combined * size + codes
+        span *= size
+    if span <= max(len(combined), 1 << 16):  # small enough to number without hashing
+        combined, _ = first_seen(combined, span)
+    else:
+        combined, _ = pd.factorize(combined)
+    combined = combined.astype(np.int64, copy=False)
+    return combined, first_rows(combined, int(combined.max()) + 1 if len(combined) else 0)
+
+
+def first_rows(codes: npt.NDArray[np.integer[Any]], count: int) -> IntArray:
+    """Where each of the codes 0 … count-1 first appears (a scatter in reverse: the first row
+    writes last)."""
+    first = np.zeros(count, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+def first_seen(codes: IntArray, span: int) -> tuple[IntArray, IntArray]:
+    """Codes in [-1, span) numbered again in order of first appearance, -1 kept (what
+    ``pd.factorize`` gives, without hashing: the codes are small integers already), and the old
+    code of each new one. Where each first appears is found by a scatter in reverse: the first
+    row writes last."""
+    rows = len(codes)
+    first_at = np.full(span + 1, rows, dtype=np.int64)
+    first_at[codes[::-1] + 1] = np.arange(rows - 1, -1, -1)
+    used = np.flatnonzero(first_at[1:] < rows)
+    order = used[np.argsort(first_at[1:][used], kind="stable")]
+    renumber = np.full(span + 1, -1, dtype=np.int64)
+    renumber[order + 1] = np.arange(len(order))
+    return renumber[codes + 1], order
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column as a code per row into ``values`` (-1: None): a million cells of a handful of
+    distinct values (a holiday's name, its dates, its body, an enum) kept without a Python
+    object per cell, and taken as codes by the plan's categorical columns."""
+
+    codes: IntArray
+    values: Column
+
+    @classmethod
+    def of(cls, column: Column) -> Coded:
+        codes, distinct = pd.factorize(column)
+        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object))
+
+    def array(self) -> Column:
+        """The column, a cell per row."""
+        with_none = np.empty(len(self.values) + 1, dtype=object)
+        with_none[: len(self.values)] = self.values
+        picked: Column = with_none[self.codes]  # code -1 picks the None at the end
+        return picked
+
+    def canonical(self) -> Coded:
+        """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
+        numbered in order of first appearance, only those some row uses, None as -1."""
+        same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
+        merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
+        codes, order = first_seen(merged, len(distinct))
+        return Coded(codes, np.asarray(distinct, dtype=object)[order])
+
+
+class SpecColumns(Mapping[str, Column]):
+    """The spec fields by name: arrays of objects, or ``Coded`` columns and integer arrays (the
+    rows) made arrays of objects when first read as such."""
+
+    __slots__ = ("_held", "_made")
+
+    def __init__(self, held: Mapping[str, Column | Coded | IntArray]) -> None:
+        self._held = dict(held)
+        self._made: dict[str, Column] = {}
+
+    def __getitem__(self, name: str) -> Column:
+        if name not in self._made:
+            held = self._held[name]
+            made: Column = (
+                held.array() if isinstance(held, Coded) else held.astype(object, copy=False)
+            )
+            self._made[name] = made  # an array of objects is taken as it is
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def coded(self, name: str) -> Coded:
+        """Column ``name`` as codes (factorized here when it is held as an array)."""
+        held = self._held[name]
+        return held if isinstance(held, Coded) else Coded.of(self[name])
+
+    def take(self, name: str, rows: IntArray) -> Column:
+        """Column ``name`` at ``rows`` (no array of the whole column made for it)."""
+        held = self._held[name]
+        if isinstance(held, Coded):
+            return Coded(held.codes[rows], held.values).array()
+        return self[name][rows]
+
+    def rows(self) -> IntArray:
+        """Each spec's job-file row."""
+        held = self._held["row"]
+        if isinstance(held, np.ndarray) and held.dtype.kind == "i":
+            return held.astype(np.int64, copy=False)
+        return np.asarray(self["row"], dtype=np.int64)
+
+    def size(self) -> int:
+        held = self._held["row"]
+        return len(held.codes if isinstance(held, Coded) else held)
 
 
 class Specs(Sequence[RowSpec]):
@@ -69,8 +188,10 @@ class Specs(Sequence[RowSpec]):
 
     __slots__ = ("built", "columns")
 
-    def __init__(self, columns: dict[str, Column], built: dict[int, RowSpec]) -> None:
-        self.columns = columns
+    def __init__(
+        self, columns: Mapping[str, Column | Coded | IntArray], built: dict[int, RowSpec]
+    ) -> None:
+        self.columns = SpecColumns(columns)
         self.built = built
 
     @classmethod
@@ -92,7 +213,7 @@ class Specs(Sequence[RowSpec]):
         return cls(columns, built)
 
     def __len__(self) -> int:
-        return len(self.columns["row"])
+        return self.columns.size()
 
     @overload
     def __getitem__(self, index: int) -> RowSpec: ...

@@ -111,8 +111,12 @@ def operation_zones(
     specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None
 ) -> npt.NDArray[np.object_]:
     """The zone each operation's naive times are read in (the precedence of this module)."""
-    zone = Specs.of(specs).columns["zone"] if isinstance(specs, Specs) else [s.zone for s in specs]
-    named = np.array([z or "" for z in zone] or [""], dtype=object)[resolution.spec]
+    if isinstance(specs, Specs):  # once per distinct zone, not per row
+        zone = specs.columns.coded("zone")
+        per_zone = np.array([z or "" for z in zone.values.tolist()] + [""], dtype=object)
+        named = per_zone[zone.codes][resolution.spec]  # code -1 (None) picks the "" at the end
+    else:
+        named = np.array([s.zone or "" for s in specs] or [""], dtype=object)[resolution.spec]
     if directory is not None:
         fallback = _directory_zones(directory, resolution.position)
         fallback = np.where(fallback != "", fallback, DEFAULT_ZONE)

@@ -1,0 +1,247 @@
+"""A job file's text columns for the checks by columns (``columns``), and the plain rows' spec
+columns built from them.
+
+The frame's columns are Arrow strings. A column of a million cells with a handful of distinct
+values (an action, a holiday's name, its dates) is read as codes into its distinct values
+(``Cells.coded``): one Python string per distinct value, not per cell. ``build`` gives the plain
+rows' spec fields as such codes (``specs.Coded``) wherever a field has few values or is
+compared and joined rather than read, and the plan's categorical columns take the codes as they
+are (``expand``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..model import Action, SettingType, SubSettingType
+from .checks import ExtensionRef
+from .specs import SETTINGS, Coded, Column, IntArray, distinct_rows
+
+Mask = npt.NDArray[np.bool_]
+
+
+class Cells:
+    """The frame's text columns as arrays, an absent column read as all empty."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.size = len(frame)
+        self._given: dict[str, Mask] = {}
+        self._coded: dict[str, Coded] = {}
+        self._empty: pd.Series | None = None
+
+    def text(self, name: str) -> pd.Series:
+        if name in self.frame.columns:
+            return self.frame[name]
+        if self._empty is None:  # made once, by Arrow: a million-row column of "" is not free
+            cells = pa.array([""], pa.large_string()).take(np.zeros(self.size, dtype=np.int64))
+            self._empty = cells.to_pandas().astype("str").set_axis(self.frame.index)
+        return self._empty
+
+    def given(self, name: str) -> Mask:
+        if name not in self._given:
+            if name in self.frame.columns:
+                self._given[name] = self.frame[name].ne("").to_numpy(dtype=bool)
+            else:
+                self._given[name] = np.zeros(self.size, dtype=bool)
+        return self._given[name]
+
+    def coded(self, name: str) -> Coded:
+        """The column as codes into its distinct values, None for an empty cell (the per-row
+        path's 'not given'): Arrow hashes the cells, Python sees each distinct value once."""
+        if name not in self._coded:
+            if name in self.frame.columns:
+                codes, distinct = pd.factorize(self.frame[name])
+                values = np.asarray(distinct, dtype=object)
+                values[values == ""] = None
+                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values)
+            else:  # every absent column shares one array of codes, read-only
+                self._coded[name] = Coded(self._absent(), _NONE)
+        return self._coded[name]
+
+    def _absent(self) -> IntArray:
+        for column in self._coded.values():
+            if column.values is _NONE:
+                return column.codes
+        codes = np.full(self.size, -1, dtype=np.int64)
+        codes.flags.writeable = False
+        return codes
+
+    def objects(self, name: str) -> Column:
+        """The column as an array of text, a Python string per cell."""
+        text: Column = self.text(name).to_numpy(dtype=object)
+        return text
+
+    def matches(self, name: str, pattern: str) -> Mask:
+        """Empty, or the whole cell matches ``pattern``."""
+        if name not in self.frame.columns:
+            return np.ones(self.size, dtype=bool)
+        hit = self.frame[name].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+        return hit | ~self.given(name)
+
+
+_NONE: Column = np.empty(0, dtype=object)
+
+
+def taken(column: Coded, where: npt.NDArray[np.intp]) -> Coded:
+    """The rows ``where`` (increasing) of ``column``: all of them is the column itself."""
+    if len(where) == len(column.codes):
+        return column
+    return Coded(column.codes[where], column.values)
+
+
+def equals(column: Coded, value: object) -> Mask:
+    """Which rows hold ``value``."""
+    hit: Mask = np.append(column.values == value, False)[column.codes]
+    return hit
+
+
+def given(column: Coded) -> Mask:
+    """Which rows hold a value (not None)."""
+    hit: Mask = np.append(pd.notna(column.values), False)[column.codes]
+    return hit
+
+
+def build(
+    c: Cells,
+    ok: Mask,
+    sub: npt.NDArray[Any],
+    ref_of: npt.NDArray[np.int64],
+    when: dict[str, Coded],
+) -> dict[str, Column | Coded | IntArray]:
+    """The plain rows' spec fields as columns, field for field what ``fields`` writes for them,
+    ``settings`` as the sorted-key JSON text planning stores (``specs``)."""
+    where = np.flatnonzero(ok)
+    size = len(where)
+    action = taken(c.coded("action"), where)
+    sub = sub[where]
+    cell = {
+        name: taken(column, where)
+        for name, column in (
+            ("name", c.coded("name")),
+            ("from", when["from"]),
+            ("to", when["to"]),
+            ("holiday_id", c.coded("holiday_id")),
+            ("phone_number", c.coded("phone_number")),
+            ("description", c.coded("description")),
+            ("call_forwarding_id", c.coded("call_forwarding_id")),
+        )
+    }
+    ref_value = np.full(size, "", dtype=object)
+    for i, ref in enumerate(ExtensionRef):
+        mine = ref_of[where] == i
+        if mine.any():
+            ref_value[mine] = c.objects(ref.value)[where][mine]
+    holiday = sub == SubSettingType.HOLIDAY.value
+    update = equals(action, Action.UPDATE.value)
+    # What _shape admits makes most fields the cell itself: a holiday row gives no forwarding
+    # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
+    # a forwarding delete by id looks nothing up by number.
+    by_id = ~holiday & given(cell["call_forwarding_id"])
+    columns: dict[str, Column | Coded | IntArray] = {
+        "row": c.frame.index.to_numpy(dtype=np.int64)[where],
+        "action": _enums(action, Action),
+        "setting_type": _enums(taken(c.coded("setting_type"), where), SettingType),
+        "sub_setting_type": _enums(Coded.of(sub), SubSettingType),
+        "holiday_id": cell["holiday_id"],
+        "call_forwarding_id": cell["call_forwarding_id"],
+        "holiday_name": cell["name"],
+        "holiday_from": _blank(cell["from"], holiday & update),
+        "holiday_to": _blank(cell["to"], holiday & update),
+        "phone_number": _blank(cell["phone_number"], by_id),
+        "ref": Coded(ref_of[where], np.array(list(ExtensionRef), dtype=object)),
+        "ref_value": ref_value,
+        SETTINGS: _bodies(action, holiday, cell),
+    }
+    return columns
+
+
+def _blank(column: Coded, where: Mask) -> Coded:
+    """``column`` with None ``where`` the field is not the spec's."""
+    return Coded(np.where(where, -1, column.codes), column.values)
+
+
+def _enums(column: Coded, kind: type[Any]) -> Coded:
+    """Text codes as codes into ``kind``'s members (every row a plain row: a valid value)."""
+    members = np.empty(len(column.values), dtype=object)
+    known = {member.value for member in kind}
+    members[:] = [kind(v) if v in known else None for v in column.values]
+    return Coded(column.codes, members)
+
+
+#: What orjson escapes in a string (checked against every code point): any other text is its
+#: own JSON between quotes.
+_ESCAPED = r'[\x00-\x1f"\\]'
+
+
+def _json(values: Column) -> pa.Array:
+    """Each value as ``orjson.dumps`` spells it, then ``null`` (for code -1): quoted by Arrow,
+    orjson only for the values with a character to escape."""
+    text = pa.array([*values.tolist(), None], type=pa.string())
+    out = pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
+    escape = np.flatnonzero(pc.fill_null(pc.match_substring_regex(text, _ESCAPED), False))
+    if not len(escape):
+        return out
+    spelled = out.to_pylist()
+    for i in escape.tolist():
+        spelled[i] = orjson.dumps(values[i]).decode()
+    return pa.array(spelled, type=pa.string())
+
+
+def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
+    """Each plain row's ``settings`` as ``orjson.dumps(body, OPT_SORT_KEYS)`` spells it: the
+    body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
+    many extensions is one body) and joined from JSON-encoded cells by Arrow."""
+    codes = np.zeros(len(action.codes), dtype=np.int64)
+    bodies: list[Any] = ["{}"]  # deletes send no body
+    spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
+
+    def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
+        """Column ``name``'s cells at ``rows`` as JSON."""
+        if name not in spelled:
+            spelled[name] = _json(cell[name].values)
+        picked = cell[name].codes[rows]
+        return spelled[name].take(np.where(picked < 0, len(cell[name].values), picked))
+
+    def put(at: Mask, *parts: str) -> None:
+        """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
+        if not at.any():
+            return
+        names = [p[1:] for p in parts if p.startswith("$")]
+        same, first = distinct_rows([cell[name].codes[at] for name in names])
+        rows = np.flatnonzero(at)[first]
+        pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
+        joined = pc.binary_join_element_wise(*pieces, "").to_pylist()
+        codes[at] = len(bodies) + same
+        bodies.extend(joined)
+
+    add, update = equals(action, Action.ADD.value), equals(action, Action.UPDATE.value)
+    with_id = given(cell["holiday_id"])
+    with_text = given(cell["description"])
+    times = ('{"from":', "$from", ',"name":', "$name", ',"to":', "$to", "}")
+    put(holiday & add, *times)
+    put(holiday & update & ~with_id, *times)
+    put(
+        holiday & update & with_id,
+        '{"from":', "$from", ',"holiday_id":', "$holiday_id", ',"name":', "$name", ',"to":',
+        "$to", "}",
+    )  # fmt: skip
+    put(~holiday & add & ~with_text, '{"phone_number":', "$phone_number", "}")
+    put(
+        ~holiday & add & with_text,
+        '{"description":',
+        "$description",
+        ',"phone_number":',
+        "$phone_number",
+        "}",
+    )
+    values = np.empty(len(bodies), dtype=object)
+    values[:] = bodies
+    return Coded(codes, values)
