@@ -149,8 +149,10 @@ def _refresh(state: Path) -> None:
         refresh(reader, state, pause=lambda: None)
 
 
-def _same_reports(cached: dict[str, Path], full: dict[str, Path]) -> None:
-    for name in REPORT_FILES:
+def _same_reports(
+    cached: dict[str, Path], full: dict[str, Path], names: tuple[str, ...] = REPORT_FILES
+) -> None:
+    for name in names:
         a, b = cached[name].read_bytes(), full[name].read_bytes()
         if name == "summary.json":
             one, two = orjson.loads(a), orjson.loads(b)
@@ -210,11 +212,17 @@ async def test_a_damaged_or_foreign_cache_is_never_used(tmp_path: Path) -> None:
         await history.step()
         _refresh(history.state)
         await history.step()
+        _refresh(history.state)
     finally:
         history.cp.close()
     full = write_all(history.state, out_dir=tmp_path / "full", full=True)
     directory = cache_dir(history.state)
     manifest = orjson.loads((directory / MANIFEST).read_bytes())
+    assert len(manifest["layers"]) == 2
+    # A manifest that lost its first layer: rows are missing, the files come from the state.
+    (directory / MANIFEST).write_bytes(orjson.dumps({**manifest, "layers": manifest["layers"][1:]}))
+    _same_reports(write_all(history.state, out_dir=tmp_path / "short"), full)
+    (directory / MANIFEST).write_bytes(orjson.dumps(manifest))
     # A layer file cut short: the reports come from the state.
     layer = next(directory.glob("*.layer.arrow"))
     layer.write_bytes(layer.read_bytes()[:100])

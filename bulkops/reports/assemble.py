@@ -86,7 +86,7 @@ def cached_reports(
     directory = cache_dir(state_dir)
     try:
         if keep_cache:
-            manifest = refresh(reader, state_dir, pause=_no_pause)
+            manifest = refresh(reader, state_dir, pause=_no_pause, compact=False)
             if manifest is None:
                 return None
             return _assemble(reader, paths, manifest.paths(directory), manifest.undo_exact)
@@ -115,13 +115,13 @@ def _assemble(
     where = paths["undo.csv"].parent
     with tempfile.TemporaryFile(dir=where) as undo, tempfile.TemporaryFile(dir=where) as notes:
         spool = _Spool(undo, notes)
-        acc, shown, failures = _write_results(paths, files, spool)
+        acc, shown, failures = _write_results(reader, paths, files, spool)
         made = _write_undo(reader, paths, spool) if undo_exact else None
     return Assembled(acc, shown.frame(), failures, made)
 
 
 def _write_results(
-    paths: dict[str, Path], files: Sequence[Path], spool: _Spool
+    reader: StateReader, paths: dict[str, Path], files: Sequence[Path], spool: _Spool
 ) -> tuple[Collected, _Shown, int]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -146,6 +146,8 @@ def _write_results(
             collect(acc, typed_frame(typed.select(list(_COLLECTED))))
             shown.add(typed)
             spool.add(table)
+        if acc.total != reader.op_extent()[0]:  # a layer short of rows: not these files
+            raise ValueError(f"the cache holds {acc.total} of the operations")
     return acc, shown, failures
 
 

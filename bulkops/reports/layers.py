@@ -200,11 +200,12 @@ def rechunk(tables: Iterator[Any], size: int) -> Iterator[Any]:
 
 
 def refresh(
-    reader: StateReader, state_dir: Path, *, pause: Callable[[], object]
+    reader: StateReader, state_dir: Path, *, pause: Callable[[], object], compact: bool = True
 ) -> Manifest | None:
     """Bring the cache up to the state ``reader`` holds (one moment): a new layer of the
-    extensions changed since the newest one, or of all of them without a valid cache. None for
-    a checkpoint without a change log. Call only with the state's lock held."""
+    extensions changed since the newest one, or of all of them without a valid cache, and
+    (``compact``) the layers merged when there are many. None for a checkpoint without a
+    change log. Call only with the state's lock held."""
     mark = reader.change_mark()
     if mark is None:
         return None
@@ -222,7 +223,7 @@ def refresh(
     layers = (*(manifest.layers if manifest is not None else ()), layer)
     manifest = Manifest(key, layers)
     _write_manifest(directory, manifest)
-    if len(layers) > MAX_LAYERS:
+    if compact and len(layers) > MAX_LAYERS:
         manifest = _compact(directory, manifest, pause)
         _prune(directory, manifest)
     return manifest

@@ -5,7 +5,7 @@ that the run's final pass has only the last few seconds' extensions left to rend
 The thread must not disturb the engine's pacing (a 20 ms stall of the event loop is enough for
 a 429, see ``runner``): it renders in batches of ``render.RENDER_CHUNK`` operations, hands the
 GIL over between them, and waits ``SHARE`` times as long as its last refresh took (at least
-``MIN_WAIT_S``), which keeps it to a modest share of a core. Asked to stop, it leaves at the
+``MIN_WAIT_S``, at most ``MAX_WAIT_S``), which keeps it to a modest share of a core. Asked to stop, it leaves at the
 next batch: a layer it was writing stays a temporary file the next writer removes.
 """
 
@@ -24,7 +24,8 @@ from ..state.schema import DB_NAME
 log = logging.getLogger(__name__)
 
 MIN_WAIT_S = 3.0
-SHARE = 4.0  # wait this many times the last refresh's duration
+SHARE = 4.0  # wait this many times the CPU seconds the last refresh took
+MAX_WAIT_S = 15.0  # a long first render must not leave the final pass a minute of changes
 JOIN_S = 2.0  # how long a stop waits for the thread before leaving it behind
 
 
@@ -43,7 +44,7 @@ class Refresher:
         state_dir: Path,
         *,
         min_wait: float = MIN_WAIT_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self._state_dir = Path(state_dir)
         self._min_wait = min_wait
@@ -52,7 +53,7 @@ class Refresher:
         self._thread = threading.Thread(target=self._loop, name="report-refresher", daemon=True)
         self.refreshed = threading.Event()  # set after each refresh
         self.refreshes = 0  # refreshes done
-        self.busy_s = 0.0  # seconds spent refreshing
+        self.busy_s = 0.0  # CPU seconds spent refreshing (``clock``: this thread's CPU time)
 
     def start(self) -> None:
         self._thread.start()
@@ -94,7 +95,7 @@ class Refresher:
             self.refreshes += 1
             self.busy_s += took
             self.refreshed.set()
-            wait = max(self._min_wait, SHARE * took)
+            wait = min(MAX_WAIT_S, max(self._min_wait, SHARE * took))
 
 
 @contextlib.contextmanager
