@@ -123,7 +123,6 @@ def _assemble(
 def _write_results(
     reader: StateReader, paths: dict[str, Path], files: Sequence[Path], spool: _Spool
 ) -> tuple[Collected, _Shown, int]:
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     acc, shown, failures = Collected(), _Shown(), 0
@@ -137,12 +136,11 @@ def _write_results(
         fh.write(",".join(RESULT_COLUMNS) + "\n")
         csv.writer(bad, lineterminator="\n").writerow(FAILURE_COLUMNS)
         for table in rechunk(merged(files, span=CHUNK), CHUNK):
-            fh.write("\n".join(table[CSV].to_pylist()) + "\n")
+            fh.write(_text(table[CSV]))
             typed = table.select(list(RESULT_COLUMNS))
             writer.write_table(typed.combine_chunks())  # the row groups of a pass over the state
-            lines = pc.drop_null(table[FAILURE]).to_pylist()
-            bad.write("".join(lines))
-            failures += len(lines)
+            bad.write(_text(table[FAILURE]))
+            failures += len(table) - table[FAILURE].null_count
             collect(acc, typed_frame(typed.select(list(_COLLECTED))))
             shown.add(typed)
             spool.add(table)
@@ -197,11 +195,13 @@ class _Spool:
         self.counts = [0] * len(UNDO_COUNTS)
 
     def add(self, table: Any) -> None:
+        import numpy as np
         import pyarrow.compute as pc
 
         span = []
+        newest_first = np.arange(table.num_rows - 1, -1, -1)
         for name, out in zip((UNDO, NOTES), self._files, strict=True):
-            text = "".join(reversed([t for t in table[name].to_pylist() if t])).encode()
+            text = _text(pc.take(table[name], newest_first)).encode()
             start = out.tell()
             out.write(text)
             span.append((start, start + len(text)))
@@ -215,6 +215,23 @@ class _Spool:
             start, end = spans[which]
             source.seek(start)
             into.write(source.read(end - start).decode())
+
+
+def _text(column: Any) -> str:
+    """A string column's cells run together (a null is empty): their bytes straight from Arrow,
+    no Python object per cell."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pc.fill_null(column, "")
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    if not len(cells):
+        return ""
+    _, offsets, data = cells.buffers()
+    at = np.frombuffer(offsets, dtype=np.int32)[cells.offset : cells.offset + len(cells) + 1]
+    return memoryview(data)[int(at[0]) : int(at[-1])].tobytes().decode()
 
 
 def _write_undo(reader: StateReader, paths: dict[str, Path], spool: _Spool) -> dict[str, int]:

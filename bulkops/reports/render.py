@@ -93,6 +93,7 @@ def _render_rows(
     pause: Callable[[], object],
 ) -> int:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     schema, layer = parquet_schema(), layer_schema()
     source = reader.meta().get("job_path", "")
@@ -120,7 +121,8 @@ def _render_rows(
             pieces = {row[0]: row[1:] for row in undo.between(seqs[0], seqs[-1])}
             empty = (None, None, *(0 for _ in UNDO_COUNTS))
             made = list(zip(*(pieces.get(seq, empty) for seq in seqs), strict=True))
-            columns = [*table.columns, csv_lines(table), pa.array(lines, pa.string())]
+            ended = pc.binary_join_element_wise(csv_lines(table), "", "\n")  # each line + "\n"
+            columns = [*table.columns, ended, pa.array(lines, pa.string())]
             columns += [pa.array(made[0], pa.string()), pa.array(made[1], pa.string())]
             columns += [pa.array(cells, pa.int64()) for cells in made[2:]]
             out.write_table(pa.Table.from_arrays(columns, schema=layer))
