@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from ..errors import CheckpointError
 from ..jobs.tables import atomic_file, atomic_path
 from ..state.reader import StateReader
 from .collected import Collected, collect
@@ -101,7 +102,7 @@ def cached_reports(
                 exact = render(reader, changed, rest).undo_exact and exact
                 files = [*files, rest]
             return _assemble(reader, paths, files, exact)
-    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+    except (OSError, ValueError, KeyError, CheckpointError, pa.ArrowException) as exc:
         # Whatever is wrong with the cache, the state has it all: never a wrong file.
         log.info(
             "report cache in %s not used (%s): writing the reports from the state", directory, exc

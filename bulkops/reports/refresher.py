@@ -12,6 +12,7 @@ next batch: a layer it was writing stays a temporary file the next writer remove
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -84,6 +85,12 @@ class Refresher:
         wait = self._min_wait
         while not self._stop.wait(wait):
             began = self._clock()
+            # No cycle collection while rendering: one set off by the render's allocations scans
+            # its live frames and pauses every thread for tens of milliseconds (the loop's pacing
+            # with it). Reference counting frees the render's objects; cyclic garbage waits for
+            # the first collection after the refresh (a refresh is short beside a run).
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 self.refresh_now()
             except _Stopped:
@@ -91,6 +98,9 @@ class Refresher:
             except Exception as exc:  # the cache is an optimisation: the run must not suffer
                 log.warning("report cache: refresh failed (%s); the final pass renders it", exc)
                 return
+            finally:
+                if collecting:
+                    gc.enable()
             took = self._clock() - began
             self.refreshes += 1
             self.busy_s += took
