@@ -29,7 +29,7 @@ import orjson
 from ..jobs.tables import atomic_path, write_text
 from ..state.files import private_dir
 from ..state.reader import StateReader
-from .render import Rendered, layer_schema, render
+from .render import RENDER_CHUNK, Rendered, layer_schema, render
 from .resultrows import CHUNK
 
 #: Bump whenever a rendered row's bytes change: an older cache is then not used.
@@ -252,7 +252,8 @@ def _compact(directory: Path, manifest: Manifest, pause: Callable[[], object]) -
         rows = 0
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, layer_schema()) as out:
             for table in merged(merging.paths(directory)):
-                out.write_table(table)
+                # Batches as small as a render's: a reader holds one batch per layer file.
+                out.write_table(table, max_chunksize=RENDER_CHUNK)
                 rows += table.num_rows
                 pause()
         return Rendered(rows, merging.undo_exact)

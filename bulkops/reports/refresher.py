@@ -70,11 +70,14 @@ class Refresher:
     def refresh_now(self) -> None:
         """One refresh, on the caller's thread."""
         # Imported here, in the thread: a resumed run's first request does not wait for pandas.
+        import pyarrow as pa
+
         from .layers import refresh
 
         with StateReader(connect_readonly(self._state_dir / DB_NAME)) as reader:
             reader.hold_one_moment()  # one moment: the layer and its mark agree
             refresh(reader, self._state_dir, pause=self._pause)
+        pa.default_memory_pool().release_unused()  # the run's memory is not the render's peak
 
     def _pause(self) -> None:
         if self._stop.is_set():
