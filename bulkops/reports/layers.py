@@ -37,7 +37,7 @@ RENDER_VERSION = 1
 CACHE_DIR = "report-cache"
 MANIFEST = "manifest.json"
 SUFFIX = ".layer.arrow"
-MAX_LAYERS = 6  # more, and the newer layers are merged into one (all of them, once they are big)
+MAX_LAYERS = 8  # more, and the newer layers are merged into one (all of them, once they are big)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,13 +239,12 @@ def _write_layer(directory: Path, mark: int, make: Callable[[Path], Rendered]) -
 
 
 def _compact(directory: Path, manifest: Manifest, pause: Callable[[], object]) -> Manifest:
-    """Merge the layers after the first into one, or all of them once the newer ones hold half
-    as many rows as the first: a long run's cache stays a few files, each row copied a few
-    times."""
+    """Merge the layers after the first into one, or all of them once the newer ones hold as
+    many rows as the first: a long run's cache stays a few files, each row copied a few times."""
     import pyarrow as pa
 
     first, *newer = manifest.layers
-    keep = [] if sum(layer.rows for layer in newer) * 2 >= first.rows else [first]
+    keep = [] if sum(layer.rows for layer in newer) >= first.rows else [first]
     merging = Manifest(manifest.key, tuple(manifest.layers[len(keep) :]))
 
     def write(path: Path) -> Rendered:
