@@ -113,6 +113,8 @@ def _render_rows(
             seqs = [int(s) for s in frame["seq"].tolist()]
             lines: list[str | None] = []
             for seq in seqs:  # both in plan order: a merge, not a lookup
+                if failure is not None and failure[0] < seq:  # never, in one moment
+                    raise ValueError(f"operation {failure[0]} failed but was not read")
                 if failure is not None and failure[0] == seq:
                     lines.append(failure[1])
                     failure = next(failures, None)
