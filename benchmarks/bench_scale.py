@@ -10,8 +10,9 @@ the checkpoint and opens its lanes) to the first API request in the simulator's 
 same for a fresh start of the same job (storing the plan is part of that).
 
 Reports (``python -m benchmarks.bench_scale reports [SIZE ...]``): ``write_all`` alone, in a fresh process
-per size, on a finished-looking state (90% succeeded, 5% failed, one attempt each): peak RSS and
-seconds. Target: 200k within 1.3× of 10k.
+per size and mode (``REPORT_MODES``: without a cache, building one, with a fresh one, with the
+last ``TAIL_OPS`` operations changed since), on a finished-looking state (90% succeeded, 5%
+failed, one attempt each): peak RSS, seconds and CPU seconds. Target: 200k within 1.3× of 10k.
 """
 
 from __future__ import annotations
@@ -196,24 +197,63 @@ def _hwm_mb() -> float:
     return _rss_mb()
 
 
-def _reports_child(state: Path, out: Path) -> dict[str, Any]:
+#: ``write_all`` in each mode, a fresh process each, in this order on one state: ``full`` the
+#: pass over the whole state (no cache), ``cold`` the run's final pass without a cache (it builds
+#: one), ``warm`` a report with the cache fresh, ``tail`` the run's final pass after the last
+#: ``TAIL_OPS`` operations changed (what a refresher leaves: a few seconds of a run).
+REPORT_MODES = ("full", "cold", "warm", "tail")
+TAIL_OPS = 2_000
+
+
+def _reports_child(state: Path, out: Path, mode: str) -> dict[str, Any]:
     from bulkops.reports.results import write_all
 
     start = _hwm_mb()
-    t = time.perf_counter()
-    write_all(state, out_dir=out)
-    return {"seconds": time.perf_counter() - t, "start_rss_mb": start, "rss_mb": _hwm_mb()}
+    t, cpu = time.perf_counter(), time.process_time()
+    if mode == "full":
+        write_all(state, out_dir=out, full=True)
+    else:
+        write_all(state, out_dir=out, keep_cache=mode in ("cold", "tail"))
+    return {
+        "mode": mode,
+        "seconds": time.perf_counter() - t,
+        "cpu_s": time.process_time() - cpu,
+        "start_rss_mb": start,
+        "rss_mb": _hwm_mb(),
+    }
 
 
-def reports(sizes: tuple[int, ...] = (10_000, 200_000)) -> list[dict[str, Any]]:
-    """Peak RSS and time of ``write_all`` alone, each size in a fresh process."""
+def _touch_tail(state: Path, ops: int) -> None:
+    """The last ``ops`` operations written again, as a run's last seconds write them."""
+    from bulkops.state.checkpoint import DB_NAME
+
+    with sqlite3.connect(state / DB_NAME) as db:
+        db.execute(
+            "UPDATE ops SET attempts = attempts WHERE seq > (SELECT MAX(seq) FROM ops) - ?", (ops,)
+        )
+
+
+def reports(
+    sizes: tuple[int, ...] = (10_000, 200_000), modes: tuple[str, ...] = REPORT_MODES
+) -> list[dict[str, Any]]:
+    """Peak RSS and time of ``write_all`` alone, each size and mode in a fresh process."""
     out = []
     with tempfile.TemporaryDirectory(prefix="bulkops-bench-") as tmp:
         for n in sizes:
             state = _report_state(Path(tmp), n)
-            cmd = [sys.executable, "-m", "benchmarks.bench_scale", "reports-child", str(state)]
-            done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
-            out.append({"operations": n, **orjson.loads(done.stdout.strip().splitlines()[-1])})
+            for mode in modes:
+                if mode == "tail":
+                    _touch_tail(state, TAIL_OPS)
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.bench_scale",
+                    "reports-child",
+                    str(state),
+                    mode,
+                ]
+                done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+                out.append({"operations": n, **orjson.loads(done.stdout.strip().splitlines()[-1])})
     return out
 
 
@@ -237,7 +277,7 @@ def main(argv: list[str]) -> None:
         return
     if argv[:1] == ["reports-child"]:
         state = Path(argv[1])
-        result = _reports_child(state, state.parent / "reports")
+        result = _reports_child(state, state.parent / "reports", argv[2] if argv[2:] else "full")
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
         return
     if argv[:1] == ["reports"]:  # sizes may follow: reports 100000 200000

@@ -29,6 +29,7 @@ from .exit_codes import EXIT_OK, exit_code
 from .jobs.sync import extension_zones
 from .model import Operation
 from .progress import Display, choose_display, format_summary, showing, stop_record, verdict
+from .reports.refresher import refreshing
 from .run.engine import Engine
 from .run.ratelimit import AdaptiveLimiter
 from .run.stats import RunResult, RunStats, StopReason
@@ -287,7 +288,11 @@ async def _run(
                 try:
                     shown = display or choose_display(settings.log_format, quiet=settings.quiet)
                     async with showing(shown, engine.stats):
-                        result, code = await _run_and_record(engine, checkpoint)
+                        # The reports are rendered ahead while the run goes: its end renders
+                        # only what changed in its last seconds.
+                        ahead = settings.write_reports and not options.dry_run
+                        with refreshing(state_dir, enabled=ahead) as cache_is_ours:
+                            result, code = await _run_and_record(engine, checkpoint)
                 finally:
                     gc.unfreeze()  # what the run left behind is collectable again
                     if remove is not None:
@@ -308,7 +313,7 @@ async def _run(
             from .reports.results import write_all
 
             try:
-                reports = write_all(state_dir)
+                reports = write_all(state_dir, keep_cache=cache_is_ours())
             except ReportWriteError as exc:  # the run's result stands; the state has it all
                 log.error("%s", exc)
         if settings.log_format != "json" and not (settings.quiet and code == EXIT_OK):

@@ -427,7 +427,7 @@ async def test_results_stream_in_chunks_with_the_same_content(
     state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = write_all(state, out_dir=tmp_path / "whole")
-    monkeypatch.setattr("bulkops.reports.results.CHUNK", 4)  # 15 operations: four chunks
+    monkeypatch.setattr("bulkops.reports.resultrows.CHUNK", 4)  # 15 operations: four chunks
     chunked = write_all(state, out_dir=tmp_path / "chunked")
     assert chunked["results.csv"].read_bytes() == whole["results.csv"].read_bytes()
     assert pq.read_table(chunked["results.parquet"]).equals(pq.read_table(whole["results.parquet"]))

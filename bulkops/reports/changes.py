@@ -15,7 +15,7 @@ was not read, ``--no-precheck``). ``after`` is empty when the operation did not 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,12 +325,20 @@ class ChangeIndex:
     a job usually does the same to many extensions. Any other lane is read whole and replayed.
     """
 
-    def __init__(self, reader: StateReader) -> None:
+    def __init__(
+        self,
+        reader: StateReader,
+        *,
+        focused: bool = False,
+        pause: Callable[[], object] | None = None,
+    ) -> None:
+        """``focused``: only the extensions ``reader.focus`` named (``reports.render``);
+        ``pause``: called between chunks (a renderer in the background yields there)."""
         self._table = WordsTable()
         known: OrderedDict[tuple[Any, ...], list[tuple[str, str, int]]] = OrderedDict()
         # Inserted CHUNK rows at a time: a statement per lane costs more than its rows.
         waiting: list[tuple[Any, ...]] = []
-        for extension_id, text, rows in reader.lanes(_LANE_COLUMNS):
+        for extension_id, text, rows in reader.lanes(_LANE_COLUMNS, focused=focused):
             key = _lane_key(rows) if text is None else None
             words = None if key is None else known.get(key)
             if words is None:
@@ -344,6 +352,8 @@ class ChangeIndex:
             waiting.extend((row[_SEQ_AT], *w) for row, w in zip(rows, words, strict=True))
             if len(waiting) >= CHUNK:
                 self._insert(waiting)
+                if pause is not None:
+                    pause()
         self._insert(waiting)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:

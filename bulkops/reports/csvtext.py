@@ -41,8 +41,15 @@ def _guarded(column: Any, quote: str) -> Any:
 
 
 def csv_text(table: Any) -> str:
-    """The lines of a CSV file for an Arrow table (results.parquet's), byte for byte what
-    pandas' writer made of the same rows after ``neutralise_frame``, by the cells' Arrow types:
+    """``csv_lines`` joined: the text of a CSV file's rows."""
+    if table.num_rows == 0:
+        return ""
+    return "\n".join(csv_lines(table).to_pylist()) + "\n"
+
+
+def csv_lines(table: Any) -> Any:
+    """Each row's line of a CSV file for an Arrow table (results.parquet's), as an Arrow string
+    array without line ends: byte for byte what pandas' writer made of the same rows after ``neutralise_frame``, by the cells' Arrow types:
     null an empty cell, an int its digits, a float its ``repr``, a time UTC to the millisecond,
     a boolean ``true``/``false``, text guarded as ``jobs.tables.neutralise`` guards it and
     quoted where ``csv.writer`` quotes.
@@ -53,8 +60,6 @@ def csv_text(table: Any) -> str:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if table.num_rows == 0:
-        return ""
     quote = _needs_quotes()
     cells = []
     for column in table.columns:
@@ -75,5 +80,4 @@ def csv_text(table: Any) -> str:
         elif pc.any(pc.match_substring_regex(column, f"{_FORMULA_START}|{quote}")).as_py():
             column = _guarded(column, quote)  # most columns have no such cell: one scan
         cells.append(pc.fill_null(column, ""))
-    lines = pc.binary_join_element_wise(*cells, ",")
-    return "\n".join(lines.to_pylist()) + "\n"
+    return pc.binary_join_element_wise(*cells, ",")

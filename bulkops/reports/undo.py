@@ -52,7 +52,7 @@ from ..zoom import schema
 from ..zoom.match import ForwardingEntry, minute, name_key
 from .before import MISSING, Snapshot, read_back, section, span_columns
 from .jobrows import Json, Row, holiday_ref, make_row, named
-from .undo_out import Step, UndoOutput, holiday_undo_cells
+from .undo_out import SEQ_AT, Step, UndoOutput, holiday_undo_cells
 
 #: Zoom's add takes a phone number only: an external contact cannot come back through a job row.
 _NO_CONTACT = (
@@ -87,14 +87,16 @@ class UndoBuilder:
         *,
         batch: int = 1,
         on_cells: Callable[[list[str]], object] | None = None,
+        on_op: Callable[[int], object] | None = None,
     ) -> None:
         """``on_cells``: for the rows made whole from an operation's cells (a holiday add's
-        undo), the cells of ``UNDO_COLUMNS``; by default they reach ``on_row`` as a ``Row``."""
+        undo), the cells of ``UNDO_COLUMNS``; by default they reach ``on_row`` as a ``Row``.
+        ``on_op``: told each operation's seq before its rows and notes reach the callbacks."""
         # ``deleted``: (extension_id, id) of every holiday and forwarding entry the job deleted.
         self._load = functools.lru_cache(maxsize=2048)(snapshot)
         self.deleted = deleted
         self.readded: set[tuple[str, str, str]] = set()  # (extension, kind, natural key)
-        self._out = UndoOutput(on_row, on_note, batch=batch, on_cells=on_cells)
+        self._out = UndoOutput(on_row, on_note, batch=batch, on_cells=on_cells, on_op=on_op)
         self.result = self._out.result
         self._steps: list[Step] = []  # what the operation being added made
 
@@ -125,7 +127,7 @@ class UndoBuilder:
             record = op_record(raw)
             self.add(record.op, record.outcome)
             return
-        self._out.hold_made(cells)
+        self._out.hold_made(cells, raw[SEQ_AT])
 
     def finish(self) -> None:
         """Hand on what is still held: call after the last operation."""

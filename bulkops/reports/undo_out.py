@@ -38,6 +38,7 @@ _ADD_HOLIDAY = (Action.ADD.value, SettingType.HOLIDAY_HOURS.value, SubSettingTyp
 _CELLS = itemgetter(_AT["created_id"], _AT["extension_id"], _AT["row"], _AT["holiday_name"])
 _EXTENSION, _HOLIDAY = _CELL["extension_id"], _CELL["holiday_id"]
 _NOTE, _SOURCE = _CELL["note"], _CELL["source_row"]
+SEQ_AT = _AT["seq"]
 
 
 def added_holiday_undo(raw: tuple[Any, ...]) -> Row | None:
@@ -69,6 +70,12 @@ def holiday_undo_cells(raw: tuple[Any, ...]) -> list[str] | None:
     return cells
 
 
+@dataclass(frozen=True, slots=True)
+class _Made:
+    seq: int
+    cells: list[str]
+
+
 @dataclass(slots=True)
 class UndoResult:
     """Counts only: the rows and notes themselves went to the builder's callbacks."""
@@ -77,6 +84,9 @@ class UndoResult:
     notes: int = 0  # lines for undo-notes.txt: what cannot be (fully) reversed
     reversible: int = 0
     not_reversible: int = 0
+    # Rows the job-file rules refused: their note names the row's number in undo.csv, which
+    # depends on every row before it (a report cache cannot keep such a note: ``reports.render``).
+    refused: int = 0
 
 
 class UndoOutput:
@@ -89,14 +99,17 @@ class UndoOutput:
         *,
         batch: int,
         on_cells: Callable[[list[str]], object] | None = None,
+        on_op: Callable[[int], object] | None = None,
     ) -> None:
+        """``on_op``: called with an operation's seq before its rows and notes are handed on."""
         self.result = UndoResult()
+        self._on_op = on_op
         self._on_row = on_row
         self._on_note = on_note
         self._on_cells = on_cells or (lambda c: on_row(dict(zip(UNDO_COLUMNS, c, strict=True))))
         self._batch = batch
-        # An operation and its steps, or the cells of a row ``holiday_undo_cells`` made.
-        self._waiting: list[tuple[Operation, list[Step]] | list[str]] = []
+        # An operation and its steps, or a row ``holiday_undo_cells`` made.
+        self._waiting: list[tuple[Operation, list[Step]] | _Made] = []
 
     def hold(self, op: Operation, steps: list[Step]) -> None:
         """What building ``op``'s undo made."""
@@ -104,9 +117,10 @@ class UndoOutput:
         if len(self._waiting) >= self._batch:
             self.finish()
 
-    def hold_made(self, cells: list[str]) -> None:
-        """A row ``holiday_undo_cells`` made, valid by construction: handed on unchecked."""
-        self._waiting.append(cells)
+    def hold_made(self, cells: list[str], seq: int) -> None:
+        """A row ``holiday_undo_cells`` made (of operation ``seq``), valid by construction:
+        handed on unchecked."""
+        self._waiting.append(_Made(seq, cells))
         if len(self._waiting) >= self._batch:
             self.finish()
 
@@ -121,10 +135,12 @@ class UndoOutput:
         ]
         sure = iter(accepted_rows(made))
         for entry in self._waiting:
-            if isinstance(entry, list):
+            if self._on_op is not None:
+                self._on_op(entry.seq if isinstance(entry, _Made) else entry[0].seq)
+            if isinstance(entry, _Made):
                 self.result.rows += 1
                 self.result.reversible += 1
-                self._on_cells(entry)
+                self._on_cells(entry.cells)
                 continue
             op, steps = entry
             rows_before, notes_before = self.result.rows, self.result.notes
@@ -156,6 +172,7 @@ class UndoOutput:
         if not checked:
             problem = row_problem(row, file="undo.csv", number=self.result.rows + 2)
             if problem is not None:
+                self.result.refused += 1
                 self._write_cannot(
                     op, f"the reversing row would not be a valid job row ({problem})"
                 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -28,6 +28,7 @@ from .attempts import TALLY, AttemptSpan, AttemptTally, BarCount, LatencyStats, 
 from .files import read_mark
 from .integrity import check_database, inspect_files, sql_errors, vouched
 from .schema import (
+    CHANGE_LOG_TABLE,
     DB_NAME,
     META_CONFIRMED,
     META_PLAN_LOADED,
@@ -49,6 +50,8 @@ IN_MEMORY_LATENCIES = 1_000_000  # latencies sorted in memory (8 MB); more are s
 
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
 Row = tuple[Any, ...]
+# ``focused`` reads keep to the extensions ``StateReader.focus`` named (a temporary table).
+_FOCUS = "extension_id IN (SELECT extension_id FROM temp.focus)"
 _OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
 
 
@@ -62,10 +65,17 @@ class Statuses:
     def __invert__(self) -> Statuses:
         return Statuses(self.values, not self.negate)
 
-    def where(self) -> tuple[str, tuple[str, ...]]:
+    def where(self, *, focused: bool = False) -> tuple[str, tuple[str, ...]]:
         params = tuple(sorted(s.value for s in self.values))
         test = "NOT IN" if self.negate else "IN"
-        return f" WHERE status {test} ({', '.join('?' * len(params))})", params
+        also = f" AND {_FOCUS}" if focused else ""
+        return f" WHERE status {test} ({', '.join('?' * len(params))}){also}", params
+
+
+def _where(which: Statuses | None, focused: bool) -> tuple[str, tuple[str, ...]]:
+    if which is not None:
+        return which.where(focused=focused)
+    return (f" WHERE {_FOCUS}" if focused else ""), ()
 
 
 def statuses(*values: OpStatus) -> Statuses:
@@ -145,11 +155,11 @@ class StateReader:
             yield from (_op_record(r) for r in batch)
 
     def raw_records(
-        self, which: Statuses | None = None, *, newest_first: bool = False
+        self, which: Statuses | None = None, *, newest_first: bool = False, focused: bool = False
     ) -> Iterator[list[tuple[Any, ...]]]:
         """``records`` undecoded, ``CHUNK`` rows of ``OPS_COLUMN_NAMES`` at a time: for a pass
         that needs only a few cells of most operations (``state.schema.op_record`` reads one)."""
-        where, params = ("", ()) if which is None else which.where()
+        where, params = _where(which, focused)
         order = " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
         cur = self._conn.execute(_SELECT_OPS + where + order, params)
         try:
@@ -158,15 +168,20 @@ class StateReader:
         finally:
             cur.close()  # an abandoned read must not pin the database at its moment
 
-    def lanes(self, columns: Sequence[str]) -> Iterator[tuple[str, str | None, list[Row]]]:
+    def lanes(
+        self, columns: Sequence[str], *, focused: bool = False
+    ) -> Iterator[tuple[str, str | None, list[Row]]]:
         """Every extension's operations as rows of ``columns``, in plan order, with the JSON text
         of its before-image (None without one): one pass over the ``ops_lane`` index beside one
         over the snapshots, both in extension order, for work done extension by extension."""
         self._frame_sql(columns, None)  # refuses a column the table does not have
+        where = _where(None, focused)[0]
         cur = self._conn.execute(
-            f"SELECT extension_id, {', '.join(columns)} FROM ops ORDER BY extension_id, seq"
+            f"SELECT extension_id, {', '.join(columns)} FROM ops{where} ORDER BY extension_id, seq"
         )
-        images = self._conn.execute("SELECT extension_id, settings FROM snapshots ORDER BY 1")
+        images = self._conn.execute(
+            f"SELECT extension_id, settings FROM snapshots{where} ORDER BY 1"
+        )
         image = images.fetchone()
         current = ""
 
@@ -201,23 +216,25 @@ class StateReader:
         sql, params = self._frame_sql(columns, which)
         return pd.read_sql_query(sql + " LIMIT ?", self._conn, params=(*params, limit))
 
-    def op_frames(self, columns: Sequence[str], *, chunk: int) -> Iterator[pd.DataFrame]:
+    def op_frames(
+        self, columns: Sequence[str], *, chunk: int, focused: bool = False
+    ) -> Iterator[pd.DataFrame]:
         """Every operation in plan order, ``chunk`` rows per frame of ``columns`` (raw cells).
 
         An empty table yields no frame or one empty frame, as the pandas version has it.
         """
         import pandas as pd
 
-        sql, params = self._frame_sql(columns, None)
+        sql, params = self._frame_sql(columns, None, focused=focused)
         yield from pd.read_sql_query(sql, self._conn, params=params, chunksize=chunk)
 
     def _frame_sql(
-        self, columns: Sequence[str], which: Statuses | None
+        self, columns: Sequence[str], which: Statuses | None, *, focused: bool = False
     ) -> tuple[str, tuple[str, ...]]:
         unknown = [c for c in columns if c not in OPS_COLUMN_NAMES]
         if unknown:
             raise ValueError(f"the ops table has no column {', '.join(unknown)}")
-        where, params = ("", ()) if which is None else which.where()
+        where, params = _where(which, focused)
         return f"SELECT {', '.join(columns)} FROM ops{where} ORDER BY seq", params
 
     def any_deleted(self) -> bool:
@@ -236,6 +253,37 @@ class StateReader:
             (extension_id, OpStatus.SUCCEEDED.value, Action.DELETE.value),
         )
         return frozenset(str(item) for (item,) in rows if item is not None)
+
+    def op_extent(self) -> tuple[int, int]:
+        """How many operations, and the highest seq (0 without any)."""
+        n, top = self._conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM ops").fetchone()
+        return int(n), int(top)
+
+    # -- the reports' change log (``state.schema.CHANGE_LOG``) --------------------------------
+
+    def change_mark(self) -> int | None:
+        """The newest entry of the change log (0 while empty); None for a checkpoint without
+        one (made by an older bulkops and not opened for writing since)."""
+        try:
+            row = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {CHANGE_LOG_TABLE}")
+        except sqlite3.OperationalError:
+            return None
+        return int(row.fetchone()[0])
+
+    def changed_since(self, mark: int) -> list[str]:
+        """The extensions whose operations or before-image changed after ``mark``."""
+        rows = self._conn.execute(
+            f"SELECT DISTINCT extension_id FROM {CHANGE_LOG_TABLE} WHERE id > ?", (mark,)
+        )
+        return [str(r[0]) for r in rows]
+
+    def focus(self, extension_ids: Iterable[str]) -> None:
+        """The extensions the ``focused`` reads keep to, until the next ``focus``."""
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS focus (extension_id TEXT PRIMARY KEY)")
+        self._conn.execute("DELETE FROM temp.focus")
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO temp.focus VALUES (?)", ((e,) for e in extension_ids)
+        )
 
     # -- before-images -----------------------------------------------------------------------
 

@@ -118,6 +118,25 @@ def _ddl(table: str, columns: Sequence[Column], constraints: Mapping[str, str]) 
     return f"CREATE TABLE IF NOT EXISTS {table} (\n    " + ",\n    ".join(lines) + "\n);"
 
 
+#: The reports' change log: every write to an operation or a before-image notes its extension,
+#: whatever code path makes it (engine, reconcile, reset_failed, mark_not_run, sync), so a report
+#: cache (``reports.layers``) knows exactly which extensions to render again. Not in ``TABLES``:
+#: a checkpoint made before it gains it the next time a run opens it. No INSERT trigger on
+#: ``ops``: a plan is inserted once, in bulk, and the cache's key counts its operations.
+CHANGE_LOG_TABLE = "report_dirty"
+_LOGGED = (("ops", ("UPDATE", "DELETE")), ("snapshots", ("INSERT", "UPDATE", "DELETE")))
+CHANGE_LOG = (
+    f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG_TABLE} "
+    "(id INTEGER PRIMARY KEY, extension_id TEXT NOT NULL);\n"
+    + "\n".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_logged AFTER {event} ON {table} "
+        f"BEGIN INSERT INTO {CHANGE_LOG_TABLE} (extension_id) "
+        f"VALUES ({'OLD' if event == 'DELETE' else 'NEW'}.extension_id); END;"
+        for table, events in _LOGGED
+        for event in events
+    )
+)
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 {_ddl("ops", OPS_COLUMNS, _OPS_CONSTRAINTS)}
@@ -128,6 +147,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 {_ddl("attempts", ATTEMPT_COLUMNS, {})}
 {_ddl("runs", RUN_COLUMNS, {})}
+{CHANGE_LOG}
 """
 
 

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["WordsTable"]
+__all__ = ["SeqTable", "WordsTable"]
 
 #: SQLite's limit on the parameters of one statement, with room to spare.
 _PARAMETERS = 500
@@ -46,6 +46,30 @@ class WordsTable:
         return self._conn.execute(
             "SELECT seq, before, after FROM changes WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
+        ).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SeqTable:
+    """Rows of ``width`` cells keyed by seq, written in any order, read back by seq range: a
+    report's per-operation pieces made in another order than the one they are joined in
+    (``reports.render``'s undo, made newest first, joined to results in plan order)."""
+
+    def __init__(self, width: int) -> None:
+        self._conn = sqlite3.connect("")  # "": a temporary file SQLite deletes on close
+        cells = ", ".join(f"c{i}" for i in range(width))
+        self._conn.execute(f"CREATE TABLE pieces (seq INTEGER PRIMARY KEY, {cells})")
+        self._insert = f"INSERT INTO pieces VALUES (?, {', '.join('?' * width)})"
+
+    def insert(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self._conn.executemany(self._insert, rows)
+
+    def between(self, first: int, last: int) -> list[tuple[Any, ...]]:
+        """The rows of the seqs ``first``..``last`` (seq first), in order: one range scan."""
+        return self._conn.execute(
+            "SELECT * FROM pieces WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last)
         ).fetchall()
 
     def close(self) -> None:
