@@ -267,6 +267,8 @@ async def _run(
                         emit_sync_plan(sync, planned, rate)
                     elif not settings.quiet:
                         print(sync_summary(sync, planned, rate), file=out)
+                if settings.write_reports and not options.dry_run:
+                    _prune_report_log(checkpoint, state_dir)
                 engine = Engine(checkpoint, client, limiter, options)
                 if engine.stats.total > engine.stats.already_final:
                     client.tokens.prefetch()  # its round trip overlaps the set-up below
@@ -333,6 +335,16 @@ async def _run(
         return RunOutcome(result, code, state_dir, reports, generations.current(state_dir))
     finally:
         checkpoint.close()
+
+
+def _prune_report_log(checkpoint: Checkpoint, state_dir: Path) -> None:
+    """Cut the report change log an earlier run's cache no longer needs, before this run adds its
+    own entries (a few per operation sent: uncut, the checkpoint would grow with every run)."""
+    from .reports.manifest import cache_mark
+
+    mark = cache_mark(checkpoint.reader, state_dir)
+    if mark is not None:
+        checkpoint.prune_change_log(mark)
 
 
 #: Stops the user asked for (a signal, --max-runtime): the reports wait for the next run or

@@ -14,7 +14,8 @@ import pytest
 from bulkops.jobs.plan import build_plan
 from bulkops.model import OpStatus, Outcome
 from bulkops.reports import assemble, layers, render, resultrows
-from bulkops.reports.layers import CACHE_DIR, MANIFEST, cache_dir, refresh
+from bulkops.reports.layers import refresh
+from bulkops.reports.manifest import CACHE_DIR, MANIFEST, cache_dir, cache_mark
 from bulkops.reports.results import REPORT_FILES, write_all
 from bulkops.state.checkpoint import Attempt, Checkpoint
 from bulkops.state.reader import StateReader, connect_readonly, open_readonly
@@ -149,6 +150,12 @@ def _refresh(state: Path) -> None:
         refresh(reader, state, pause=lambda: None)
 
 
+def _prune(history: _History) -> int:
+    """What a run does before its engine starts: cut the log up to the cache's newest mark."""
+    mark = cache_mark(history.cp.reader, history.state)
+    return 0 if mark is None else history.cp.prune_change_log(mark)
+
+
 def _same_reports(
     cached: dict[str, Path], full: dict[str, Path], names: tuple[str, ...] = REPORT_FILES
 ) -> None:
@@ -191,6 +198,8 @@ async def test_reports_from_refreshed_layers_are_the_reports_of_a_full_pass(
             await history.step()
             if rng.random() < 0.6:
                 _refresh(history.state)
+            if rng.random() < 0.3:  # a run starting: the log the cache no longer needs goes
+                _prune(history)
             if step == 1:  # `bulkops report` mid-run: cache plus what changed, in memory
                 mid = write_all(history.state, out_dir=tmp_path / f"mid{step}")
                 _same_reports(
@@ -251,9 +260,59 @@ async def test_the_change_log_names_each_written_extension(tmp_path: Path) -> No
         await history.cp.record_snapshot("e99", {"business_hours": []})
         await history.cp.stop_writer()
         with open_readonly(history.state) as reader:
-            assert sorted(reader.changed_since(0)) == sorted({extension_id, "e99"})
+            changed = reader.changed_since(0)
+            assert changed is not None and sorted(changed) == sorted({extension_id, "e99"})
             later = reader.change_mark()
             assert later is not None and later > 0
             assert reader.changed_since(later) == []
+    finally:
+        history.cp.close()
+
+
+async def test_a_cut_change_log_keeps_its_numbering_and_refuses_older_caches(
+    tmp_path: Path,
+) -> None:
+    history = _History(tmp_path, random.Random(11), extensions=8, bad_ids=False)
+    try:
+        await history.step()
+        _refresh(history.state)
+        older = orjson.loads((cache_dir(history.state) / MANIFEST).read_bytes())
+        await history.step()
+        await history.step()
+        _refresh(history.state)
+        with open_readonly(history.state) as reader:
+            top = reader.change_mark()
+        newest = cache_mark(history.cp.reader, history.state)
+        assert newest == top and newest is not None and newest > older["layers"][-1]["mark"]
+        assert _prune(history) > 0
+        assert _prune(history) == 0  # nothing more to cut until the cache moves on
+        with open_readonly(history.state) as reader:
+            assert reader.change_mark() == top  # the newest entry stays: numbering goes on
+            assert reader.changed_since(newest) == []
+            assert reader.changed_since(older["layers"][-1]["mark"]) is None
+        await history.step()
+        with open_readonly(history.state) as reader:
+            after = reader.change_mark()
+            changed = reader.changed_since(newest)
+        assert (
+            after is not None and top is not None and after > top and changed
+        )  # new entries number after it
+        # `bulkops report` with the cache as it is: cache plus what changed since, in memory.
+        _same_reports(
+            write_all(history.state, out_dir=tmp_path / "mid"),
+            write_all(history.state, out_dir=tmp_path / "midfull", full=True),
+        )
+        # A manifest from before the cut (its log is gone): the state, never a wrong file;
+        # the lock holder's next refresh renders everything again.
+        kept = cache_dir(history.state) / f"{older['layers'][0]['name']}.layer.arrow"
+        assert kept.is_file()  # still listed by the newer manifest: only the log is missing
+        (cache_dir(history.state) / MANIFEST).write_bytes(orjson.dumps(older))
+        _same_reports(
+            write_all(history.state, out_dir=tmp_path / "old"),
+            write_all(history.state, out_dir=tmp_path / "oldfull", full=True),
+        )
+        _refresh(history.state)
+        renewed = orjson.loads((cache_dir(history.state) / MANIFEST).read_bytes())
+        assert [layer["rows"] for layer in renewed["layers"]] == [len(history.ops)]
     finally:
         history.cp.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from test_report_cache import _History, _same_reports
 
 from bulkops.config import AccountPlan, Credentials
 from bulkops.progress import PlainDisplay
-from bulkops.reports.layers import CACHE_DIR, MANIFEST, SUFFIX
+from bulkops.reports.manifest import CACHE_DIR, MANIFEST, SUFFIX
 from bulkops.reports.refresher import Refresher, refreshing
 from bulkops.reports.results import REPORT_FILES, write_all
 from bulkops.runner import RunSettings, run_job
@@ -23,6 +24,7 @@ from bulkops.simulator import (
     run_simulator,
     write_directory,
 )
+from bulkops.state.reader import open_readonly
 
 CREDS = Credentials("cache-account", "cache-client", "cache-secret")
 JOB = (
@@ -113,3 +115,18 @@ async def test_a_run_leaves_a_cache_that_the_next_report_reads(
     exact = tuple(n for n in REPORT_FILES if n not in ("summary.json", "report.html"))
     _same_reports(after, write_all(state, out_dir=tmp_path / "full", full=True), exact)
     assert after["results.csv"].read_bytes() == outcome.reports["results.csv"].read_bytes()
+    with open_readonly(state) as reader:
+        assert reader.changed_since(0)  # every extension the run wrote
+    # The next run (nothing left to send) cuts the log the cache no longer needs, and the
+    # reports stay exact.
+    async with run_simulator(config) as running:
+        again = replace(settings, api_url=running.api_url, oauth_url=running.oauth_url)
+        second = await run_job(again, env=CREDS.as_env(), display=PlainDisplay(out), out=out)
+    assert second.exit_code == 0
+    with open_readonly(state) as reader:
+        assert reader.changed_since(0) is None
+    _same_reports(
+        write_all(state, out_dir=tmp_path / "second"),
+        write_all(state, out_dir=tmp_path / "second-full", full=True),
+        exact,
+    )

@@ -26,7 +26,8 @@ from ..errors import CheckpointError
 from ..jobs.tables import atomic_file, atomic_path
 from ..state.reader import StateReader
 from .collected import Collected, collect
-from .layers import cache_dir, cache_key, merged, read_manifest, rechunk, refresh
+from .layers import merged, rechunk, refresh
+from .manifest import cache_dir, cache_key, read_manifest
 from .render import COUNT_COLUMNS, CSV, FAILURE, NOTES, UNDO, UNDO_COUNTS, render
 from .resultrows import (
     CHUNK,
@@ -96,6 +97,8 @@ def cached_reports(
             return None
         files, exact = manifest.paths(directory), manifest.undo_exact
         changed = reader.changed_since(manifest.mark)
+        if changed is None:
+            return None  # the change log no longer holds what followed the cache
         with tempfile.TemporaryDirectory(prefix="bulkops-report-") as scratch:
             if changed:  # rendered for this report only: the cache is the run's to write
                 rest = Path(scratch) / "rest.arrow"

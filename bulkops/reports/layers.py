@@ -1,18 +1,17 @@
 """The report cache: report rows rendered ahead (``reports.render``), kept in the state directory.
 
 ``<state>/report-cache/`` (0700, files 0600, nothing secret, as in the reports) holds immutable
-layer files (Arrow IPC, plan order) and ``manifest.json``: the cache's key — what identifies
-the checkpoint (its job hash and creation time), its operations' count and highest seq, the job
-file's path the rows name, ``RENDER_VERSION`` — and the layers, oldest first, each with the
-change-log mark (``state.schema.CHANGE_LOG``) it was read at. A layer holds every operation of
-the extensions it rendered; the newest layer holding a seq has its row.
+layer files (Arrow IPC, plan order) and the manifest (``reports.manifest``: the cache's key and
+its layers, oldest first, each with the change-log mark it was read at). A layer holds every
+operation of the extensions it rendered; the newest layer holding a seq has its row.
 
 Only the holder of the state's lock (the running ``bulkops run``: its refresher, then its final
 pass) writes here: ``refresh`` renders the extensions changed after the newest layer's mark into
 a new layer (everything when the cache is missing or not valid), and merges layers when there
 are many. Anyone may read: a manifest that does not match the state as read now (another key,
-a mark ahead of the state's or a change log that lacks it, a missing file) is no cache at all,
-and the reports are then written from the state alone. Deleting the directory is harmless.
+a mark ahead of the state's or a change log that no longer holds what followed it, a missing
+file) is no cache at all, and the reports are then written from the state alone. Deleting the
+directory is harmless.
 """
 
 from __future__ import annotations
@@ -20,88 +19,25 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ..jobs.tables import atomic_path, write_text
+from ..jobs.tables import atomic_path
 from ..state.files import private_dir
 from ..state.reader import StateReader
+from .manifest import (
+    SUFFIX,
+    Layer,
+    Manifest,
+    cache_dir,
+    cache_key,
+    read_manifest,
+    write_manifest,
+)
 from .render import RENDER_CHUNK, Rendered, layer_schema, render
 from .resultrows import CHUNK
 
-#: Bump whenever a rendered row's bytes change: an older cache is then not used.
-RENDER_VERSION = 1
-CACHE_DIR = "report-cache"
-MANIFEST = "manifest.json"
-SUFFIX = ".layer.arrow"
 MAX_LAYERS = 8  # more, and the newer layers are merged into one (all of them, once they are big)
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    name: str
-    mark: int  # the change log's newest entry when the layer's state was read
-    rows: int
-    undo_exact: bool  # ``render.Rendered.undo_exact``
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    key: dict[str, Any]
-    layers: tuple[Layer, ...]  # oldest first; never empty
-
-    @property
-    def mark(self) -> int:
-        return self.layers[-1].mark
-
-    @property
-    def undo_exact(self) -> bool:
-        return all(layer.undo_exact for layer in self.layers)
-
-    def paths(self, directory: Path) -> list[Path]:
-        return [directory / f"{layer.name}{SUFFIX}" for layer in self.layers]
-
-
-def cache_dir(state_dir: Path) -> Path:
-    return Path(state_dir) / CACHE_DIR
-
-
-def cache_key(reader: StateReader) -> dict[str, Any]:
-    """What a cache's rows depend on besides the extensions' own data."""
-    meta = reader.meta()
-    count, top = reader.op_extent()
-    return {
-        "render_version": RENDER_VERSION,
-        "job_hash": meta.get("job_hash", ""),
-        "created_at": meta.get("created_at", ""),
-        "source": meta.get("job_path", ""),
-        "ops": count,
-        "max_seq": top,
-    }
-
-
-def read_manifest(directory: Path, key: dict[str, Any], mark: int) -> Manifest | None:
-    """The cache in ``directory`` if it is valid for a state of ``key`` read at ``mark``."""
-    try:
-        data = orjson.loads((directory / MANIFEST).read_bytes())
-        layers = tuple(Layer(**item) for item in data["layers"])
-        manifest = Manifest(dict(data["key"]), layers)
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-    marks = [layer.mark for layer in layers]
-    if manifest.key != key or not layers or marks != sorted(marks) or marks[-1] > mark:
-        return None  # another state, or one read before the cache's newest layer
-    if not all(path.is_file() for path in manifest.paths(directory)):
-        return None
-    return manifest
-
-
-def _write_manifest(directory: Path, manifest: Manifest) -> None:
-    data = {"key": manifest.key, "layers": [asdict(layer) for layer in manifest.layers]}
-    write_text(directory / MANIFEST, orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 # --- reading layers ----------------------------------------------------------------------------
@@ -213,16 +149,16 @@ def refresh(
     private_dir(directory)
     key = cache_key(reader)
     manifest = read_manifest(directory, key, mark)
+    changed = None if manifest is None else reader.changed_since(manifest.mark)
+    if changed is None:
+        manifest = None  # no cache, or its change log was cut: everything is rendered again
     _prune(directory, manifest)  # what an earlier writer left: temporaries, superseded layers
-    changed: list[str] | None = None
-    if manifest is not None:
-        changed = reader.changed_since(manifest.mark)
-        if not changed:
-            return manifest
+    if manifest is not None and not changed:
+        return manifest
     layer = _write_layer(directory, mark, lambda path: render(reader, changed, path, pause=pause))
     layers = (*(manifest.layers if manifest is not None else ()), layer)
     manifest = Manifest(key, layers)
-    _write_manifest(directory, manifest)
+    write_manifest(directory, manifest)
     if compact and len(layers) > MAX_LAYERS:
         manifest = _compact(directory, manifest, pause)
         _prune(directory, manifest)
@@ -259,7 +195,7 @@ def _compact(directory: Path, manifest: Manifest, pause: Callable[[], object]) -
 
     layer = _write_layer(directory, merging.mark, write)
     compacted = Manifest(manifest.key, (*keep, layer))
-    _write_manifest(directory, compacted)
+    write_manifest(directory, compacted)
     return compacted
 
 

@@ -33,11 +33,13 @@ from .integrity import check_database, inspect_files, sql_errors, vouch, withdra
 from .reader import StateReader, connect_readonly
 from .schema import (
     ATTEMPT_COLUMNS,
+    CHANGE_LOG_TABLE,
     DB_NAME,
     LOCK_NAME,
     META_ACCOUNT,
     META_COMMITS,
     META_CONFIRMED,
+    META_LOG_PRUNED,
     META_OPEN,
     META_PLAN_LOADED,
     META_PLAN_ROWS,
@@ -369,6 +371,22 @@ class Checkpoint:
             (OpStatus.NOT_RUN.value, OpStatus.PENDING.value),
             wait=True,
         )
+
+    def prune_change_log(self, mark: int) -> int:
+        """Delete the report change log's entries before ``mark``, the newest mark of a valid
+        report cache (which needs only the entries after it); returns how many went.
+
+        The entry at ``mark`` stays, so that new entries go on numbering after it (SQLite numbers
+        a new row after the highest one left), and the meta table says how far the log was cut:
+        a reader holding an older cache then knows its log is gone and writes from the state.
+        """
+        pruned = int(self.reader.meta().get(META_LOG_PRUNED, "0"))
+        if mark - 1 <= pruned:
+            return 0
+        with sql_errors(self.state_dir), self._transaction() as conn:
+            gone = conn.execute(f"DELETE FROM {CHANGE_LOG_TABLE} WHERE id < ?", (mark,)).rowcount
+            conn.execute(_SET_META, (META_LOG_PRUNED, str(mark - 1)))
+        return int(gone)
 
     def reset_failed(self) -> int:
         """Make failed and skipped operations pending again (``--retry-failed``)."""

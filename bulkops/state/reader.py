@@ -31,6 +31,7 @@ from .schema import (
     CHANGE_LOG_TABLE,
     DB_NAME,
     META_CONFIRMED,
+    META_LOG_PRUNED,
     META_PLAN_LOADED,
     OPS_COLUMN_NAMES,
     RUN_COLUMN_NAMES,
@@ -270,8 +271,11 @@ class StateReader:
             return None
         return int(row.fetchone()[0])
 
-    def changed_since(self, mark: int) -> list[str]:
-        """The extensions whose operations or before-image changed after ``mark``."""
+    def changed_since(self, mark: int) -> list[str] | None:
+        """The extensions whose operations or before-image changed after ``mark``; None when
+        the log no longer holds every entry after it (``Checkpoint.prune_change_log``)."""
+        if int(self.meta().get(META_LOG_PRUNED, "0")) > mark:
+            return None
         rows = self._conn.execute(
             f"SELECT DISTINCT extension_id FROM {CHANGE_LOG_TABLE} WHERE id > ?", (mark,)
         )

@@ -41,6 +41,8 @@ META_PLAN_ROWS = "plan_rows"  # how many operations the stored plan has
 META_COMMITS = "commits"  # transactions committed so far; the lock file's mark follows it
 META_OPEN = "open"  # "1" while a run has the state open, "0" once it closed it
 META_ACCOUNT = "account_id"  # the Zoom account the state's runs were made on
+# The report change log's entries up to this id were deleted (``Checkpoint.prune_change_log``).
+META_LOG_PRUNED = "report_log_pruned_through"
 # The job_hash a person (or --yes) agreed to apply to the account: a resumed run does not ask
 # again. In meta, not in ``runs``: a run row is written at the end, and a run killed after the
 # answer must not ask twice.
