@@ -46,6 +46,12 @@ def modules_in(importtime_stderr: str) -> set[str]:
         pytest.param(("-c", "import bulkops"), "bulkops.model", id="import-bulkops"),
         pytest.param(("-m", "bulkops", "--help"), "bulkops.cli", id="bulkops-help"),
         pytest.param(("-m", "bulkops", "run", "--help"), "bulkops.cli", id="bulkops-run-help"),
+        # A resumed run reads the report cache's manifest before its first request.
+        pytest.param(
+            ("-c", "import bulkops.reports.manifest"),
+            "bulkops.reports.manifest",
+            id="report-cache-manifest",
+        ),
     ],
 )
 def test_start_loads_no_dataframe_libraries(args: tuple[str, ...], must_load: str) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from ..jobs.tables import write_text
 from ..state.reader import StateReader
 
 #: Bump whenever a rendered row's bytes change: an older cache is then not used.
@@ -86,6 +85,8 @@ def read_manifest(directory: Path, key: dict[str, Any], mark: int) -> Manifest |
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
+    from ..jobs.tables import write_text  # pandas' module: the writers have it loaded
+
     data = {"key": manifest.key, "layers": [asdict(layer) for layer in manifest.layers]}
     write_text(directory / MANIFEST, orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
