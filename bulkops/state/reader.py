@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -25,13 +25,12 @@ import orjson
 from ..errors import CheckpointError
 from ..model import Action, OpStatus
 from .attempts import TALLY, AttemptSpan, AttemptTally, BarCount, LatencyStats, tally
+from .changelog import FOCUS_TABLE, ChangeLogReads
 from .files import read_mark
 from .integrity import check_database, inspect_files, sql_errors, vouched
 from .schema import (
-    CHANGE_LOG_TABLE,
     DB_NAME,
     META_CONFIRMED,
-    META_LOG_PRUNED,
     META_PLAN_LOADED,
     OPS_COLUMN_NAMES,
     RUN_COLUMN_NAMES,
@@ -52,7 +51,7 @@ IN_MEMORY_LATENCIES = 1_000_000  # latencies sorted in memory (8 MB); more are s
 _SELECT_OPS = f"SELECT {', '.join(OPS_COLUMN_NAMES)} FROM ops"
 Row = tuple[Any, ...]
 # ``focused`` reads keep to the extensions ``StateReader.focus`` named (a temporary table).
-_FOCUS = "extension_id IN (SELECT extension_id FROM temp.focus)"
+_FOCUS = f"extension_id IN (SELECT extension_id FROM {FOCUS_TABLE})"
 _OPEN_STATES = tuple(s.value for s in OpStatus if not s.final)
 
 
@@ -83,7 +82,7 @@ def statuses(*values: OpStatus) -> Statuses:
     return Statuses(frozenset(values))
 
 
-class StateReader:
+class StateReader(ChangeLogReads):
     """Read-only queries on one checkpoint database; owns its connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -259,35 +258,6 @@ class StateReader:
         """How many operations, and the highest seq (0 without any)."""
         n, top = self._conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM ops").fetchone()
         return int(n), int(top)
-
-    # -- the reports' change log (``state.schema.CHANGE_LOG``) --------------------------------
-
-    def change_mark(self) -> int | None:
-        """The newest entry of the change log (0 while empty); None for a checkpoint without
-        one (made by an older bulkops and not opened for writing since)."""
-        try:
-            row = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {CHANGE_LOG_TABLE}")
-        except sqlite3.OperationalError:
-            return None
-        return int(row.fetchone()[0])
-
-    def changed_since(self, mark: int) -> list[str] | None:
-        """The extensions whose operations or before-image changed after ``mark``; None when
-        the log no longer holds every entry after it (``Checkpoint.prune_change_log``)."""
-        if int(self.meta().get(META_LOG_PRUNED, "0")) > mark:
-            return None
-        rows = self._conn.execute(
-            f"SELECT DISTINCT extension_id FROM {CHANGE_LOG_TABLE} WHERE id > ?", (mark,)
-        )
-        return [str(r[0]) for r in rows]
-
-    def focus(self, extension_ids: Iterable[str]) -> None:
-        """The extensions the ``focused`` reads keep to, until the next ``focus``."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS focus (extension_id TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM temp.focus")
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO temp.focus VALUES (?)", ((e,) for e in extension_ids)
-        )
 
     # -- before-images -----------------------------------------------------------------------
 
