@@ -61,9 +61,9 @@ class Cells:
                 codes, distinct = pd.factorize(self.frame[name])
                 values = np.asarray(distinct, dtype=object)
                 values[values == ""] = None
-                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values)
+                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values, True)
             else:  # every absent column shares one array of codes, read-only
-                self._coded[name] = Coded(self._absent(), _NONE)
+                self._coded[name] = Coded(self._absent(), _NONE, True)
         return self._coded[name]
 
     def _absent(self) -> IntArray:
@@ -94,7 +94,7 @@ def taken(column: Coded, where: npt.NDArray[np.intp]) -> Coded:
     """The rows ``where`` (increasing) of ``column``: all of them is the column itself."""
     if len(where) == len(column.codes):
         return column
-    return Coded(column.codes[where], column.values)
+    return Coded(column.codes[where], column.values, column.distinct)
 
 
 def equals(column: Coded, value: object) -> Mask:
@@ -165,7 +165,7 @@ def build(
 
 def _blank(column: Coded, where: Mask) -> Coded:
     """``column`` with None ``where`` the field is not the spec's."""
-    return Coded(np.where(where, -1, column.codes), column.values)
+    return Coded(np.where(where, -1, column.codes), column.values, column.distinct)
 
 
 def _enums(column: Coded, kind: type[Any]) -> Coded:

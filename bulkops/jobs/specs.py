@@ -111,11 +111,14 @@ class Coded:
 
     codes: IntArray
     values: Column
+    #: The values are pairwise distinct, None at most once (a factorization's): ``canonical``
+    #: then numbers them without hashing them again (half a million holiday ids at 1M rows).
+    distinct: bool = False
 
     @classmethod
     def of(cls, column: Column) -> Coded:
         codes, distinct = pd.factorize(column)
-        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object))
+        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object), True)
 
     def array(self) -> Column:
         """The column, a cell per row."""
@@ -127,10 +130,16 @@ class Coded:
     def canonical(self) -> Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
-        same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
+        if self.distinct:  # each value its own number, None's -1
+            known = pd.notna(self.values)
+            same = np.where(known, np.cumsum(known) - 1, -1)
+            distinct = self.values[known]
+        else:
+            found, uniques = pd.factorize(self.values)  # the few values: duplicates merged
+            same, distinct = found, np.asarray(uniques, dtype=object)
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         codes, order = first_seen(merged, len(distinct))
-        return Coded(codes, np.asarray(distinct, dtype=object)[order])
+        return Coded(codes, distinct[order], True)
 
 
 class SpecColumns(Mapping[str, Column]):
