@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from ..model import OPERATION_COLUMN_NAMES
 from .checks import ZONE_COLUMN, RowSpec
@@ -42,7 +43,10 @@ def _categorical(column: Coded, take: IntArray) -> pd.Categorical:
     """``column[take]`` as a categorical: one copy of each distinct string, int codes per row
     (the categories in order of first appearance among all rows, as ``pd.factorize`` has them)."""
     coded = column.canonical()
-    categories = pd.Index([str(u) for u in coded.values], dtype="str")
+    if coded.text is None:
+        categories = pd.Index([str(u) for u in coded.values], dtype="str")
+    else:  # text read from Arrow stays Arrow's (a pandas str column holds large_string)
+        categories = pd.Index(coded.text.cast(pa.large_string()), dtype="str")
     return _from_codes(coded.codes[take] if len(take) else take, categories)
 
 
@@ -143,7 +147,6 @@ def _op_ids(
     job hash); an operation's id mixes the two with splitmix64. Within a plan (row, extension)
     pairs are unique, so ids are unique unless 64-bit hashes collide, which is checked.
     """
-    import pyarrow as pa
 
     if len(rows) and bool((rows[1:] > rows[:-1]).all()):  # a row per operation, in row order
         row_codes, row_values = np.arange(len(rows)), rows

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
@@ -114,6 +115,9 @@ class Coded:
     #: The values are pairwise distinct, None at most once (a factorization's): ``canonical``
     #: then numbers them without hashing them again (half a million holiday ids at 1M rows).
     distinct: bool = False
+    #: ``values`` as Arrow text, None as null, where they were read from Arrow: the plan's
+    #: categories and a body's JSON cells are made from it, not from a Python string per value.
+    text: pa.Array | None = None
 
     @classmethod
     def of(cls, column: Column) -> Coded:
@@ -130,16 +134,18 @@ class Coded:
     def canonical(self) -> Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
+        text = None
         if self.distinct:  # each value its own number, None's -1
             known = pd.notna(self.values)
             same = np.where(known, np.cumsum(known) - 1, -1)
             distinct = self.values[known]
+            text = None if self.text is None else self.text.filter(known)
         else:
             found, uniques = pd.factorize(self.values)  # the few values: duplicates merged
             same, distinct = found, np.asarray(uniques, dtype=object)
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         codes, order = first_seen(merged, len(distinct))
-        return Coded(codes, distinct[order], True)
+        return Coded(codes, distinct[order], True, None if text is None else text.take(order))
 
 
 class SpecColumns(Mapping[str, Column]):
