@@ -207,8 +207,7 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
     many extensions is one body) and joined from JSON-encoded cells by Arrow."""
     codes = np.zeros(len(action.codes), dtype=np.int64)
-    bodies: list[pa.Array] = [pa.array(["{}"], pa.string())]  # deletes send no body
-    made = [1]  # how many bodies so far
+    bodies: list[Any] = ["{}"]  # deletes send no body
     spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
 
     def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
@@ -226,10 +225,9 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         same, first = distinct_rows([cell[name].codes[at] for name in names])
         rows = np.flatnonzero(at)[first]
         pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
-        joined = pc.binary_join_element_wise(*pieces, "").cast(pa.string())
-        codes[at] = made[0] + same
-        made[0] += len(joined)
-        bodies.append(joined)
+        joined = pc.binary_join_element_wise(*pieces, "").to_pylist()
+        codes[at] = len(bodies) + same
+        bodies.extend(joined)
 
     add, update = equals(action, Action.ADD.value), equals(action, Action.UPDATE.value)
     with_id = given(cell["holiday_id"])
@@ -251,9 +249,6 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         "$phone_number",
         "}",
     )
-    # Bodies of two shapes (an add's and an update's without an id) can be equal: Arrow merges
-    # them, so the values are distinct and the plan's column numbers them without hashing.
-    found = pc.dictionary_encode(pa.concat_arrays(bodies))
-    merged = found.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    text = found.dictionary
-    return Coded(merged[codes], text.to_numpy(zero_copy_only=False), True, text)
+    values = np.empty(len(bodies), dtype=object)
+    values[:] = bodies
+    return Coded(codes, values)
