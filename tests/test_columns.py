@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -315,3 +316,5 @@ def test_cells_are_spelled_as_json_as_orjson_spells_them(values: list[str | None
     held[:] = values
     spelled = [orjson.dumps(v).decode() for v in values] + ["null"]
     assert _json(held).to_pylist() == spelled
+    # The same values handed over as Arrow text (as the job's columns hold them): the same JSON.
+    assert _json(held, pa.array(values, pa.large_string())).to_pylist() == spelled

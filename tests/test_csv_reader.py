@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulkops.errors import JobFileError
-from bulkops.jobs import tables
+from bulkops.jobs import intake, tables
 
 _BODY = st.text(alphabet=["a", "1", " ", ",", "\n", "\r", "é"], max_size=40)
 
@@ -69,3 +69,52 @@ def test_utf8_bytes_read_as_the_decoded_text_is(
     ):
         slow = _read_as(data, encoding)
     assert fast == slow
+
+
+_UTF8_EDGES = [
+    b"\xed\xa0\x80",  # a surrogate
+    b"\xc0\x80",  # an overlong NUL
+    b"\xf4\x90\x80\x80",  # past U+10FFFF
+    b"\xe2\x82",  # a character cut short
+    b"\xef\xbb\xbf",  # a byte-order mark
+    "é€𝄞".encode(),
+]
+
+
+@given(st.lists(st.one_of(st.sampled_from(_UTF8_EDGES), st.binary(max_size=6)), max_size=6))
+def test_utf8_is_valid_to_arrow_where_python_decodes_it(parts: list[bytes]) -> None:
+    """A file Arrow calls valid UTF-8 is not decoded whole: Python's decoder must agree."""
+    data = b"".join(parts)
+    try:
+        data.decode("utf-8")
+        decodes = True
+    except UnicodeDecodeError:
+        decodes = False
+    assert intake.valid_utf8(data) is decodes
+
+
+@given(
+    text=st.text(alphabet=["a", ",", "\n", "é", "𝄞", '"'], max_size=40),
+    boms=st.integers(min_value=0, max_value=2),
+    codec=st.sampled_from(["utf-8", "utf-8-sig"]),
+)
+def test_the_leading_records_are_read_alike_from_the_text_s_start(
+    text: str, boms: int, codec: str
+) -> None:
+    """The header and first row read from the start of a valid UTF-8 file are those read from
+    its whole text, the scan limits (made small here) falling anywhere."""
+    data = ("\ufeff" * boms + text).encode(codec)
+
+    def records(text: str) -> Any:
+        try:
+            return tables._leading_records("job.csv", text, "job file")
+        except JobFileError as exc:
+            return [str(p) for p in exc.problems]
+
+    with (
+        mock.patch.object(tables, "MAX_HEADER_CHARS", 5),
+        mock.patch.object(tables, "FIRST_ROW_SCAN_CHARS", 7),
+    ):
+        start = records(tables._leading(data, codec))
+        whole = records(intake.decoded("job.csv", data, codec, "job file"))
+    assert start == whole

@@ -93,6 +93,14 @@ def test_coded_columns_read_and_factorize_as_their_arrays_do(
     assert canonical.codes.tolist() == expected_codes.tolist()
     assert canonical.values.tolist() == list(expected_values)
     assert Coded.of(coded.array()).array().tolist() == cells
+    # Values known distinct (a factorization's) are numbered without hashing: the same codes.
+    assert Coded.of(held).distinct and canonical.distinct
+    distinct = np.array([None, *Coded.of(held).values], dtype=object)  # None once, as Cells has it
+    picked = np.array([p if p < len(distinct) else -1 for p in picks], dtype=np.int64)
+    hashed = Coded(picked, distinct).canonical()
+    numbered = Coded(picked, distinct, True).canonical()
+    assert numbered.codes.tolist() == hashed.codes.tolist()
+    assert numbered.values.tolist() == hashed.values.tolist()
 
 
 @given(

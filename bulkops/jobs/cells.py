@@ -60,10 +60,13 @@ class Cells:
             if name in self.frame.columns:
                 codes, distinct = pd.factorize(self.frame[name])
                 values = np.asarray(distinct, dtype=object)
-                values[values == ""] = None
-                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values)
+                empty = values == ""
+                values[empty] = None
+                text = pa.array(distinct.array)  # the uniques' own Arrow text, not a copy
+                text = pc.if_else(empty, None, text) if empty.any() else text
+                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values, True, text)
             else:  # every absent column shares one array of codes, read-only
-                self._coded[name] = Coded(self._absent(), _NONE)
+                self._coded[name] = Coded(self._absent(), _NONE, True)
         return self._coded[name]
 
     def _absent(self) -> IntArray:
@@ -94,7 +97,7 @@ def taken(column: Coded, where: npt.NDArray[np.intp]) -> Coded:
     """The rows ``where`` (increasing) of ``column``: all of them is the column itself."""
     if len(where) == len(column.codes):
         return column
-    return Coded(column.codes[where], column.values)
+    return Coded(column.codes[where], column.values, column.distinct, column.text)
 
 
 def equals(column: Coded, value: object) -> Mask:
@@ -165,7 +168,7 @@ def build(
 
 def _blank(column: Coded, where: Mask) -> Coded:
     """``column`` with None ``where`` the field is not the spec's."""
-    return Coded(np.where(where, -1, column.codes), column.values)
+    return Coded(np.where(where, -1, column.codes), column.values, column.distinct, column.text)
 
 
 def _enums(column: Coded, kind: type[Any]) -> Coded:
@@ -181,10 +184,14 @@ def _enums(column: Coded, kind: type[Any]) -> Coded:
 _ESCAPED = r'[\x00-\x1f"\\]'
 
 
-def _json(values: Column) -> pa.Array:
+def _json(values: Column, given: pa.Array | None = None) -> pa.Array:
     """Each value as ``orjson.dumps`` spells it, then ``null`` (for code -1): quoted by Arrow,
-    orjson only for the values with a character to escape."""
-    text = pa.array([*values.tolist(), None], type=pa.string())
+    orjson only for the values with a character to escape. ``given``: the values as Arrow
+    text already (``Coded.text``)."""
+    if given is None:
+        text = pa.array([*values.tolist(), None], type=pa.string())
+    else:
+        text = pa.concat_arrays([given.cast(pa.string()), pa.nulls(1, pa.string())])
     out = pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
     escape = np.flatnonzero(pc.fill_null(pc.match_substring_regex(text, _ESCAPED), False))
     if not len(escape):
@@ -206,7 +213,7 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
         """Column ``name``'s cells at ``rows`` as JSON."""
         if name not in spelled:
-            spelled[name] = _json(cell[name].values)
+            spelled[name] = _json(cell[name].values, cell[name].text)
         picked = cell[name].codes[rows]
         return spelled[name].take(np.where(picked < 0, len(cell[name].values), picked))
 

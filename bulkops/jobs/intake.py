@@ -198,6 +198,42 @@ def check_cells(name: str, frame: pd.DataFrame, *, controls: bool) -> None:
         raise JobFileError(problems)
 
 
+def decoded(name: str, data: bytes, codec: str, what: str) -> str:
+    """The file's text (a byte-order mark dropped), or the error that says where it is not."""
+    try:
+        text = data.decode(codec)
+    except LookupError:  # a codec that is not a text encoding (hex, rot13)
+        raise unknown_encoding(name, codec) from None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(
+            name,
+            f"the {what} is not valid {codec} text (byte {exc.start}, line {line}): save it as "
+            "UTF-8 CSV, or pass the file's encoding (e.g. cp1252, utf-16)",
+            row=line,
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def unknown_encoding(name: str, codec: str) -> Exception:
+    """The error for an encoding Python does not know as a text encoding."""
+    return fail(name, f"unknown encoding {echo(codec)!r}: use e.g. utf-8, cp1252, utf-16")
+
+
+def valid_utf8(data: bytes) -> bool:
+    """Whether ``data`` decodes as UTF-8, told by Arrow's validation (no text made)."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    cells = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
+    try:
+        cells.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _bytes_at_most(text: pd.Series, limit: int) -> bool:
     """Whether every cell of an Arrow-backed text column is at most ``limit`` bytes of UTF-8,
     told from Arrow's offsets without reading the text (False when it cannot tell)."""

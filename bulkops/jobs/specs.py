@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
@@ -111,11 +112,17 @@ class Coded:
 
     codes: IntArray
     values: Column
+    #: The values are pairwise distinct, None at most once (a factorization's): ``canonical``
+    #: then numbers them without hashing them again (half a million holiday ids at 1M rows).
+    distinct: bool = False
+    #: ``values`` as Arrow text, None as null, where they were read from Arrow: the plan's
+    #: categories and a body's JSON cells are made from it, not from a Python string per value.
+    text: pa.Array | None = None
 
     @classmethod
     def of(cls, column: Column) -> Coded:
         codes, distinct = pd.factorize(column)
-        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object))
+        return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object), True)
 
     def array(self) -> Column:
         """The column, a cell per row."""
@@ -127,10 +134,18 @@ class Coded:
     def canonical(self) -> Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
         numbered in order of first appearance, only those some row uses, None as -1."""
-        same, distinct = pd.factorize(self.values)  # the few values: duplicates merged
+        text = None
+        if self.distinct:  # each value its own number, None's -1
+            known = pd.notna(self.values)
+            same = np.where(known, np.cumsum(known) - 1, -1)
+            distinct = self.values[known]
+            text = None if self.text is None else self.text.filter(known)
+        else:
+            found, uniques = pd.factorize(self.values)  # the few values: duplicates merged
+            same, distinct = found, np.asarray(uniques, dtype=object)
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         codes, order = first_seen(merged, len(distinct))
-        return Coded(codes, np.asarray(distinct, dtype=object)[order])
+        return Coded(codes, distinct[order], True, None if text is None else text.take(order))
 
 
 class SpecColumns(Mapping[str, Column]):

@@ -39,9 +39,12 @@ from .intake import (
     MAX_HEADER_CHARS,
     check_cells,
     check_header,
+    decoded,
     echo,
     fail,
     read_regular,
+    unknown_encoding,
+    valid_utf8,
 )
 from .parquet import MAGIC, PARQUET_SUFFIXES, read_parquet
 from .xlsx import is_xlsx, read_xlsx, refuse_other
@@ -125,35 +128,34 @@ def _read_csv(
 ) -> pd.DataFrame:
     codec = encoding or "utf-8-sig"
     try:
-        text = data.decode(codec)
+        kind = codecs.lookup(codec).name
     except LookupError:
-        raise fail(
-            name, f"unknown encoding {echo(codec)!r}: use e.g. utf-8, cp1252, utf-16"
-        ) from None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise fail(
-            name,
-            f"the {what} is not valid {codec} text (byte {exc.start}, line {line}): save it as "
-            "UTF-8 CSV, or pass the file's encoding (e.g. cp1252, utf-16)",
-            row=line,
-        ) from None
-    kind = codecs.lookup(codec).name
+        raise unknown_encoding(name, codec) from None
     utf8 = kind in ("utf-8", "utf-8-sig")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    # Valid UTF-8 is Arrow's to read as it is: the whole file is decoded only where its text is
+    # read (another encoding, a control character, quotes), not as a copy of a million rows.
+    whole = None if utf8 and valid_utf8(data) else decoded(name, data, codec, what)
+
+    def text() -> str:
+        nonlocal whole
+        if whole is None:
+            whole = decoded(name, data, codec, what)
+        return whole
+
     # In UTF-8 a control character is its own byte and no other character holds that byte:
     # deleting every other byte (a C loop) finds one far faster than the pattern does.
-    bad = CONTROL_RE.search(text) if not utf8 or data.translate(None, _NOT_CONTROL) else None
+    bad = CONTROL_RE.search(text()) if not utf8 or data.translate(None, _NOT_CONTROL) else None
     if bad:
-        line = text.count("\n", 0, bad.start()) + 1
+        line = text().count("\n", 0, bad.start()) + 1
         char = "NUL bytes" if bad.group() == "\x00" else f"control character {bad.group()!r}"
         raise fail(
             name,
             f"the {what} contains {char} (line {line}): it is not a text CSV file",
             row=line,
         )
-    header, first, cut = _leading_records(name, text, what)
+    header, first, cut = _leading_records(
+        name, _leading(data, codec) if whole is None else whole, what
+    )
     if len(header) == 1 and ";" in header[0]:
         parts = [p.strip().lower() for p in header[0].split(";")]
         if not expected or any(p in expected for p in parts):
@@ -168,14 +170,14 @@ def _read_csv(
         raise _extra_fields(name, 2, len(first), len(columns), more=cut)
     # UTF-8 bytes go to Arrow as they are (no second copy); a byte-order mark is in the header
     # line, which it skips.
-    frame = _read_unquoted(data if utf8 else text, len(columns))
+    frame = _read_unquoted(data if utf8 else text(), len(columns))
     if frame is not None:
         frame.columns = pd.Index(columns)
         check_cells(name, frame, controls=False)  # control characters: the whole text, above
         return frame
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.StringIO(text()),
             dtype=str,
             keep_default_na=False,
             na_filter=False,
@@ -196,6 +198,17 @@ def _read_csv(
     frame = frame.fillna("").astype(str)
     check_cells(name, frame, controls=False)  # control characters: the whole text, above
     return frame
+
+
+def _leading(data: bytes, codec: str) -> str:
+    """As much of a valid UTF-8 file's text as ``_leading_records`` can read (and one character
+    more, so it sees the text go on), as ``decoded`` has it."""
+    chars = MAX_HEADER_CHARS + FIRST_ROW_SCAN_CHARS + 1
+    decoder = codecs.getincrementaldecoder(codec)()
+    # Four bytes at most per character, and two byte-order marks of three that are dropped; a
+    # character cut at the end waits in the decoder, undecoded.
+    text = decoder.decode(data[: 4 * chars + 6])
+    return (text[1:] if text.startswith("\ufeff") else text)[:chars]
 
 
 def _read_unquoted(text: str | bytes, width: int) -> pd.DataFrame | None:
