@@ -113,17 +113,11 @@ def expand(
     return frame
 
 
-def _digest64(job_hash: str, kind: str, values: Sequence[object]) -> npt.NDArray[np.uint64]:
-    # A copy of the keyed state skips hashing the key block again for each of a million values;
-    # the loop is written out (no helper call per value): it runs once per distinct row and id.
-    keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(job_hash)[:32])
-    prefix = f"{kind}\0"
-    digests = bytearray()
-    for value in values:
-        h = keyed.copy()
-        h.update((prefix + str(value)).encode())
-        digests += h.digest()
-    return np.frombuffer(bytes(digests), dtype=">u8").astype(np.uint64)
+def _keys(job_hash: str) -> tuple[np.uint64, str]:
+    """The job's two id keys: a 64-bit one for rows, a 16-character one for extension ids."""
+    seed = hashlib.blake2b(bytes.fromhex(job_hash), digest_size=16, person=b"bulkops op ids")
+    row_key = np.frombuffer(seed.digest()[:8], dtype=">u8").astype(np.uint64)[0]
+    return row_key, seed.hexdigest()[16:]
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -143,19 +137,17 @@ def _op_ids(
 ) -> Any:
     """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
 
-    Each distinct row and each distinct extension id gets a keyed blake2b digest (keyed by the
-    job hash); an operation's id mixes the two with splitmix64. Within a plan (row, extension)
-    pairs are unique, so ids are unique unless 64-bit hashes collide, which is checked.
+    Keyed by the job hash (``_keys``): a row's part is its number through splitmix64 (a
+    bijection, so distinct rows stay distinct), an extension id's part is pandas' keyed SipHash
+    of its text; an operation's id mixes the two. Within a plan (row, extension) pairs are
+    unique, so ids are unique unless 64-bit hashes collide, which is checked. Ids are only ever
+    compared within a plan: a stored plan keeps the ids it was stored with.
     """
-
-    if len(rows) and bool((rows[1:] > rows[:-1]).all()):  # a row per operation, in row order
-        row_codes, row_values = np.arange(len(rows)), rows
-    else:
-        row_codes, row_values = pd.factorize(rows)
+    row_key, ext_key = _keys(job_hash)
     with np.errstate(over="ignore"):
-        row_part = _digest64(job_hash, "row", row_values.tolist())[row_codes]
-        ext_part = _mix(_digest64(job_hash, "extension", ext_values.tolist()))[ext_codes]
-        mixed = _mix(row_part ^ ext_part).astype(">u8")
+        row_part = _mix(np.asarray(rows, dtype=np.uint64) ^ row_key)
+        ext_hash = pd.util.hash_array(ext_values, hash_key=ext_key, categorize=False)
+        mixed = _mix(row_part ^ _mix(ext_hash)[ext_codes]).astype(">u8")
     ordered = np.sort(mixed)
     if (ordered[1:] == ordered[:-1]).any():
         raise AssertionError("operation id collision; please report this job file")
