@@ -38,8 +38,8 @@ Probing. A grant's measured delay is an upper bound: server time that varies fro
 request looks the same as network jitter from here (σ 0.05 around 120 ms is about 18 ms above
 the fastest, on average), and paying for it costs ~2% of the rate. So once the run has seen a
 few answers, and while the typical extra delay is narrow (at most 30 ms; a wider one is most
-likely the network's), each clean second forgives another ``_TRUST_STEP`` (10%) of the
-*typical* extra delay (the moving average of the latencies, minus the lowest): after ten
+likely the network's), each clean second forgives another ``_TRUST_STEP`` (25%) of the
+*typical* extra delay (the moving average of the latencies, minus the lowest): after four
 seconds a grant pays only for what its request took beyond the typical, plus the slack (the
 15 ms floor is forgiven alike). A
 request delayed beyond the typical (a stall on either side of the wire) is still paid for in
@@ -83,7 +83,7 @@ _MIN_ANSWERS = 16  # answers seen before their latencies size the window guard
 # does, by more than the slack, meets a 429, and so does a request delayed beyond the ceiling
 # (a stalled loop on either side). Each 429 that cuts the rate raises both, within limits.
 _SLACK = 0.010
-_TRUST_STEP = 0.1  # share of the typical measured delay forgiven per clean second
+_TRUST_STEP = 0.25  # share of the typical measured delay forgiven per clean second
 # Probe only a typical extra delay this narrow: a steady server's own spread (σ 0.05 around
 # 120 ms is ~18 ms). A wider one is most likely the network's, which the probe would only find
 # by a 429; the run then pays for it all, as without probing.
