@@ -562,6 +562,50 @@ def test_server_stalls_that_hide_in_its_own_spread_meet_no_429() -> None:
     assert max_in_window(admitted) <= 40
 
 
+def test_a_stall_beyond_the_ceiling_is_paid_for_when_the_next_request_was_held_too() -> None:
+    # A badly loaded machine: stalls of up to 80 ms every two seconds or so. The ceiling (50 ms)
+    # alone let 2-4 requests a run meet a 429 (and the rate cuts that follow); a stall held the
+    # next request too, so the guard pays the whole delay: at most the probe's 429 is left.
+    for seed in range(1, 5):
+        limited, _, admitted = lanes_against_a_strict_window(
+            2200, jitter=0.0, server_sigma=0.05, seed=seed, stalls=0.080
+        )
+        assert limited <= 1, seed
+        assert max_in_window(admitted) <= 40
+
+
+@pytest.mark.parametrize(
+    ("first_two", "gap"),
+    [
+        # One slow answer (the next one comes 275 ms apart): paid for up to the ceiling only.
+        pytest.param((0.400, 0.100), 1.050, id="one-slow-answer"),
+        # Both held and answered together: a stall on the way, its whole 200 ms (+ the slack).
+        pytest.param((0.300, 0.275), 1.210, id="held-together"),
+    ],
+)
+def test_a_delay_beyond_the_ceiling_is_paid_for_only_when_the_next_request_was_held_too(
+    first_two: tuple[float, float], gap: float
+) -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        loop = asyncio.get_running_loop()
+        grants: list[float] = []
+        latencies = iter([*first_two, *[0.100] * 100])
+
+        async def acquire() -> None:
+            await limiter.acquire()
+            grants.append(loop.time())
+            granted = loop.time()
+            await asyncio.sleep(next(latencies))
+            limiter.observe_latency(loop.time() - granted)
+
+        await grant_times(acquire, 41, workers=41)
+        return grants
+
+    grants = run_virtual(main)
+    assert grants[40] - grants[0] == pytest.approx(gap, abs=1e-3)
+
+
 def test_a_wide_typical_delay_is_taken_for_the_networks_and_not_probed() -> None:
     # 0-50 ms of jitter and a server whose time varies widely (σ 0.15): typically ~60 ms extra,
     # wider than a steady server's spread.
