@@ -38,8 +38,8 @@ Probing. A grant's measured delay is an upper bound: server time that varies fro
 request looks the same as network jitter from here (σ 0.05 around 120 ms is about 18 ms above
 the fastest, on average), and paying for it costs ~2% of the rate. So once the run has seen a
 few answers, and while the typical extra delay is narrow (at most 30 ms; a wider one is most
-likely the network's), each clean second forgives another ``_TRUST_STEP`` (25%) of the
-*typical* extra delay (the moving average of the latencies, minus the lowest): after four
+likely the network's), each clean second forgives another ``_TRUST_STEP`` (10%) of the
+*typical* extra delay (the moving average of the latencies, minus the lowest): after ten
 seconds a grant pays only for what its request took beyond the typical, plus the slack (the
 15 ms floor is forgiven alike). A
 request delayed beyond the typical (a stall on either side of the wire) is still paid for in
@@ -56,7 +56,8 @@ meets a 429: traced on a loaded machine, two requests granted 25 ms apart both r
 window after a ~55 ms stall, and the first one's margin was the ceiling, 3 ms short. A stall
 shows in what it does to the request granted next: held too, it is let in with the first and
 answered about when the first is (within ``_TOGETHER``, 20 ms, of it), where one slow answer
-comes alone. So on a steady network (typical extra delay at most 30 ms) a grant whose delay
+comes alone. So on a steady network (typical extra delay at most 30 ms, once 150 answers
+have settled its average) a grant whose delay
 is beyond the ceiling and whose successor was answered with it pays for its whole delay (plus
 the slack, up to 250 ms). With jitter the ceiling stays its bound, as before.
 
@@ -94,7 +95,7 @@ _MIN_ANSWERS = 16  # answers seen before their latencies size the window guard
 # does, by more than the slack, meets a 429, and so does a request delayed beyond the ceiling
 # (a stalled loop on either side). Each 429 that cuts the rate raises both, within limits.
 _SLACK = 0.010
-_TRUST_STEP = 0.25  # share of the typical measured delay forgiven per clean second
+_TRUST_STEP = 0.1  # share of the typical measured delay forgiven per clean second
 # Probe only a typical extra delay this narrow: a steady server's own spread (σ 0.05 around
 # 120 ms is ~18 ms). A wider one is most likely the network's, which the probe would only find
 # by a 429; the run then pays for it all, as without probing.
@@ -105,6 +106,9 @@ _SLACK_STEP, _SLACK_LIMIT = 0.005, 0.025
 # Two requests granted one after the other and answered within this of each other were held
 # and let in together (see "Stalls" above): a steady server's own spread, and then some.
 _TOGETHER = 0.020
+# Answers before the moving average (and so the typical extra delay) has settled: its first
+# value then weighs 5%. A jittery network's first answers can look narrow.
+_SETTLED = round(3 / _MEAN_WEIGHT)
 _CEILING_STEP, _CEILING_LIMIT = 0.025, 0.250
 
 
@@ -239,7 +243,7 @@ class AdaptiveLimiter:
         "Stalls" above): its whole measured delay plus the slack, up to ``_CEILING_LIMIT``;
         0 when nothing says so."""
         seen = self._latencies
-        if first.latency is None or second.latency is None:
+        if first.latency is None or second.latency is None or len(seen) < _SETTLED:
             return 0.0
         if self._mean_latency - seen.low > _PROBE_SPREAD:
             return 0.0  # a jittery network: the ceiling is its bound, as before
