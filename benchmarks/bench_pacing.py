@@ -7,6 +7,7 @@ window) delays every API request's *arrival* by a uniform draw in ``[0, jitter_m
 included. The figures:
 
 - ``wall_s``: the CLI process, start to exit (Python start-up, planning, the run, reports);
+  ``cpu_s``: the CPU seconds it used (user + system), which a loaded machine inflates less;
 - ``ideal_s``: the API requests the job needs (writes + precheck GETs, without 429 retries)
   ÷ the rate: what a perfect client that starts and ends instantly would take;
 - ``span_s``: the simulator's first to last API request; ``before_s``/``after_s``: the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,9 +67,13 @@ def scenario(
         cmd += ["--account-plan", "business", "--rate", str(rate)]
         cmd += ["--state", str(folder / "state"), "--yes", "-q"]
         started_wall = time.time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         out["wall_s"] = time.perf_counter() - started
+        # The CLI's own CPU (the simulator, another child, is still running: not counted).
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["cpu_s"] = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
         ended_wall = started_wall + out["wall_s"]
         if done.returncode:
             raise RuntimeError(f"bulkops run exited {done.returncode}:\n{done.stderr[-3000:]}")

@@ -76,6 +76,7 @@ def test_pacing_harness_times_the_whole_cli_under_jitter(tmp_path: Path) -> None
     assert r["requests"] - r["rate_limited"] == 24 + 6  # the writes and one read per extension
     assert r["ideal_s"] == pytest.approx(30 / 2000.0)
     assert r["wall_s"] >= r["span_s"] + r["before_s"] >= r["span_s"] > 0
+    assert r["cpu_s"] > 0  # the CLI's own, beside its wall time
     # summary.json tells the sending span and the whole process apart.
     assert r["summary_process_duration_s"] > r["summary_duration_s"] > 0
 

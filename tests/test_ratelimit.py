@@ -470,12 +470,26 @@ def test_a_429_while_probing_forgives_nothing_more_and_does_not_cut_the_rate() -
 
 
 def lanes_against_a_strict_window(
-    total: int, *, jitter: float, server_sigma: float, seed: int = 3
+    total: int, *, jitter: float, server_sigma: float, seed: int = 3, stalls: float = 0.0
 ) -> tuple[int, float, list[float]]:
     """The lanes' loop in small: each request reaches a strict 40/s window after a uniform
     ``[0, jitter]`` delay and is answered after a server time of 100 ms × lognormal(σ); a 429 is
-    retried, a clean answer reported. (429s, the limiter's final trust, admitted arrivals.)"""
+    retried, a clean answer reported. (429s, the limiter's final trust, admitted arrivals.)
+
+    With ``stalls``, the server stops every two seconds or so for a uniform 2 ms to ``stalls``
+    seconds: what reaches it meanwhile is counted (and served) when it resumes."""
     draws = random.Random(seed)
+    stopped: list[tuple[float, float]] = []  # (from, to) of each stall
+    if stalls:
+        pauses, start = random.Random(seed + 1), 0.0
+        while start < total / 30:
+            start += pauses.expovariate(0.5)
+            stopped.append((start, start + pauses.uniform(0.002, stalls)))
+    starts = [first for first, _ in stopped]
+
+    def resumed(at: float) -> float:
+        i = bisect.bisect_right(starts, at) - 1
+        return stopped[i][1] if i >= 0 and at < stopped[i][1] else at
 
     async def main() -> tuple[int, float, list[float]]:
         limiter = AdaptiveLimiter(40)
@@ -490,6 +504,7 @@ def lanes_against_a_strict_window(
                 await limiter.acquire()
                 granted = loop.time()
                 await asyncio.sleep(draws.uniform(0.0, jitter))
+                await asyncio.sleep(resumed(loop.time()) - loop.time())
                 arrived = loop.time()
                 fits = bisect.bisect_right(admitted, arrived - 1.0) > len(admitted) - 40
                 if fits:
@@ -531,6 +546,64 @@ def test_probing_on_a_steady_network_stops_paying_for_the_servers_own_spread() -
     # The bucket's full rate less the slack and what some grants take beyond the typical; paying
     # for the whole spread (~18 ms above the fastest on average, plus the slack) would be 40/1.028.
     assert rate > 40 / 1.016
+
+
+def test_server_stalls_that_hide_in_its_own_spread_meet_no_429() -> None:
+    # A loaded machine: the server stops for up to 20 ms every two seconds or so. A stall no
+    # longer than the server's own spread (σ 0.05: ±6 ms) hides in the latencies, and a request
+    # it delayed can measure no slower than typical; the guard's 10 ms slack is what keeps such a
+    # request's successor a second later out of its window (a 4 ms slack met a 429 here).
+    limited, trust, admitted = lanes_against_a_strict_window(
+        2200, jitter=0.0, server_sigma=0.05, seed=1, stalls=0.020
+    )
+    assert (limited, trust) == (0, 0.0)
+    assert max_in_window(admitted) <= 40
+
+
+def test_a_stall_beyond_the_ceiling_is_paid_for_when_the_next_request_was_held_too() -> None:
+    # A badly loaded machine: stalls of up to 80 ms every two seconds or so. The ceiling (50 ms)
+    # alone let 2-4 requests a run meet a 429 (and the rate cuts that follow); a stall held the
+    # next request too, so the guard pays the whole delay: at most the probe's 429 is left.
+    for seed in range(1, 5):
+        limited, _, admitted = lanes_against_a_strict_window(
+            2200, jitter=0.0, server_sigma=0.05, seed=seed, stalls=0.080
+        )
+        assert limited <= 1, seed
+        assert max_in_window(admitted) <= 40
+
+
+@pytest.mark.parametrize(
+    ("first_two", "gap"),
+    [
+        # One slow answer (the next one comes 275 ms apart): paid for up to the ceiling only.
+        pytest.param((0.400, 0.100), 1.050, id="one-slow-answer"),
+        # Both held and answered together: a stall on the way, its whole 200 ms (+ the slack).
+        pytest.param((0.300, 0.275), 1.210, id="held-together"),
+    ],
+)
+def test_a_delay_beyond_the_ceiling_is_paid_for_only_when_the_next_request_was_held_too(
+    first_two: tuple[float, float], gap: float
+) -> None:
+    async def main() -> list[float]:
+        limiter = AdaptiveLimiter(40)
+        for _ in range(150):  # a run well under way: its typical delay has settled
+            limiter.observe_latency(0.100)
+        loop = asyncio.get_running_loop()
+        grants: list[float] = []
+        latencies = iter([*first_two, *[0.100] * 100])
+
+        async def acquire() -> None:
+            await limiter.acquire()
+            grants.append(loop.time())
+            granted = loop.time()
+            await asyncio.sleep(next(latencies))
+            limiter.observe_latency(loop.time() - granted)
+
+        await grant_times(acquire, 41, workers=41)
+        return grants
+
+    grants = run_virtual(main)
+    assert grants[40] - grants[0] == pytest.approx(gap, abs=1e-3)
 
 
 def test_a_wide_typical_delay_is_taken_for_the_networks_and_not_probed() -> None:

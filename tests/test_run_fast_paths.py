@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -222,3 +223,24 @@ async def test_refresh_directory_without_zoom_is_refused_on_resume_too(tmp_path:
         )
         with pytest.raises(ConfigError, match="--refresh-directory goes with --directory zoom"):
             await run_job(settings, env=ENV, out=io.StringIO())
+
+
+def test_the_planners_libraries_are_parked_outside_the_collector_on_first_load() -> None:
+    """The first plan of a process loads pandas, pyarrow and numpy, and parks what that made
+    outside the collector, so the full collection before the engine starts does not go through
+    it again; a second plan freezes nothing more (whatever it left stays collectable)."""
+    probe = (
+        "import gc\n"
+        "from bulkops.run_plan import _planner\n"
+        "before = gc.get_freeze_count()\n"
+        "_planner()\n"
+        "import pandas\n"
+        "frozen = gc.get_freeze_count()\n"
+        "tracked = any(o is vars(pandas) for o in gc.get_objects())\n"
+        "_planner()\n"
+        "print(before, frozen > 0, tracked, gc.get_freeze_count() == frozen)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0", "True", "False", "True"]

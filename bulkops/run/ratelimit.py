@@ -49,6 +49,18 @@ further 429 cuts as usual). With 50 ms of jitter (typically ~40 ms extra: no pro
 holds each grant back by its own request's delay, where a fixed 50 ms would cost every grant
 50 ms; on a steady network it settles near the slack.
 
+Stalls. The ceiling keeps one slow answer (Zoom's server time, not the way there) from
+holding every grant behind it. But a stall on the way (a busy server, a loaded machine, a
+congested link) can hold a request longer than the ceiling, and then a request a second later
+meets a 429: traced on a loaded machine, two requests granted 25 ms apart both reached the
+window after a ~55 ms stall, and the first one's margin was the ceiling, 3 ms short. A stall
+shows in what it does to the request granted next: held too, it is let in with the first and
+answered about when the first is (within ``_TOGETHER``, 20 ms, of it), where one slow answer
+comes alone. So on a steady network (typical extra delay at most 30 ms, once 150 answers
+have settled its average) a grant whose delay
+is beyond the ceiling and whose successor was answered with it pays for its whole delay (plus
+the slack, up to 250 ms). With jitter the ceiling stays its bound, as before.
+
 On top, AIMD: :meth:`on_rate_limited` multiplies the rate by ``decrease_factor`` (0.8; floor
 ``min_rate``) at most once per ``cooldown`` so the 429s of requests already in flight count as
 one signal, and a run of 429s (another app on the account taking its share) keeps cutting it
@@ -91,6 +103,12 @@ _PROBE_SPREAD = 0.030
 _MEAN_WEIGHT = 0.02  # of each new latency in their moving average (~50 answers, ~1 s at 40/s)
 _CREDIT = 0.01  # of max_rate: the bucket's credit for late timers (0.4 token at 40/s)
 _SLACK_STEP, _SLACK_LIMIT = 0.005, 0.025
+# Two requests granted one after the other and answered within this of each other were held
+# and let in together (see "Stalls" above): a steady server's own spread, and then some.
+_TOGETHER = 0.020
+# Answers before the moving average (and so the typical extra delay) has settled: its first
+# value then weighs 5%. A jittery network's first answers can look narrow.
+_SETTLED = round(3 / _MEAN_WEIGHT)
 _CEILING_STEP, _CEILING_LIMIT = 0.025, 0.250
 
 
@@ -212,10 +230,26 @@ class AdaptiveLimiter:
         recent = self._recent
         if len(recent) >= cap:
             first = recent[-cap]
-            wait = first.at + 1.0 + self.margin_for(first.latency) - self._loop.time()
+            margin = self.margin_for(first.latency)
+            if cap > 1 and margin >= self._max_margin:
+                margin = max(margin, self._stall_margin(first, recent[-cap + 1]))
+            wait = first.at + 1.0 + margin - self._loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
         recent.append(_Grant(self._loop.time()))
+
+    def _stall_margin(self, first: _Grant, second: _Grant) -> float:
+        """The margin behind ``first`` when a stall held its request beyond the ceiling (see
+        "Stalls" above): its whole measured delay plus the slack, up to ``_CEILING_LIMIT``;
+        0 when nothing says so."""
+        seen = self._latencies
+        if first.latency is None or second.latency is None or len(seen) < _SETTLED:
+            return 0.0
+        if self._mean_latency - seen.low > _PROBE_SPREAD:
+            return 0.0  # a jittery network: the ceiling is its bound, as before
+        if abs((first.at + first.latency) - (second.at + second.latency)) > _TOGETHER:
+            return 0.0  # answered apart: one slow answer, not two requests let in at once
+        return min(_CEILING_LIMIT, first.latency - seen.low + self._slack)
 
     def margin_for(self, latency: float | None) -> float:
         """The guard's margin behind a grant whose request took ``latency`` seconds to be
