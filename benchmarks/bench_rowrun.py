@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from .common import CREDS, ROOT, simulator_process, write_job
+from .common import ROOT, cli_env, simulator_process, warm_bytecode, write_job
 
 HOLIDAYS = 10  # rows (operations) per extension
 CONCURRENCY = 32
@@ -75,7 +75,7 @@ def _command(job: Path, directory: Path, state: Path, sim: Any) -> list[str]:
 
 
 def _spawn(cmd: list[str], log: Path) -> tuple[subprocess.Popen[bytes], float]:
-    env = {**os.environ, **CREDS.as_env()}
+    env = cli_env()
     with log.open("wb") as err:
         started = time.time()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -192,6 +192,7 @@ def stop_and_resume(folder: Path, rows: int) -> dict[str, Any]:
 def run(sizes: tuple[int, ...], resume_rows: int) -> dict[str, Any]:
     import tempfile
 
+    warm_bytecode()  # the timed processes start as an installed copy does (common.cli_env)
     with tempfile.TemporaryDirectory(prefix="bulkops-bench-rows-") as tmp:
         folder = Path(tmp)
         return {
