@@ -5,8 +5,9 @@ that the run's final pass has only the last few seconds' extensions left to rend
 The thread must not disturb the engine's pacing (a 20 ms stall of the event loop is enough for
 a 429, see ``runner``): it renders in batches of ``render.RENDER_CHUNK`` operations, hands the
 GIL over between them, and waits ``SHARE`` times as long as its last refresh took (at least
-``MIN_WAIT_S``, at most ``MAX_WAIT_S``), which keeps it to a modest share of a core. Asked to stop, it leaves at the
-next batch: a layer it was writing stays a temporary file the next writer removes.
+``MIN_WAIT_S``, at most ``MAX_WAIT_S``), which keeps it to a modest share of a core. Asked to
+stop, it leaves at the next batch: a layer it was writing stays a temporary file the next
+writer removes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ log = logging.getLogger(__name__)
 
 MIN_WAIT_S = 3.0
 SHARE = 4.0  # wait this many times the CPU seconds the last refresh took
-MAX_WAIT_S = 15.0  # a long first render must not leave the final pass a minute of changes
+# What the final pass renders is what changed since the last finished refresh: a wait of more
+# than a few seconds (after the first refresh, which renders every operation) leaves it tens of
+# thousands of operations on a fast run (200k rows: 15 s made the run's end 3.0-3.4 s, 5 s
+# 1.6-2.2 s, benchmarks/RESULTS.md section 8).
+MAX_WAIT_S = 5.0
 JOIN_S = 2.0  # how long a stop waits for the thread before leaving it behind
 
 
