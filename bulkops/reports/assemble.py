@@ -127,6 +127,7 @@ def _assemble(
 def _write_results(
     reader: StateReader, paths: dict[str, Path], files: Sequence[Path], spool: _Spool
 ) -> tuple[Collected, _Shown, int]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     acc, shown, failures = Collected(), _Shown(), 0
@@ -148,6 +149,9 @@ def _write_results(
             collect(acc, typed_frame(typed.select(list(_COLLECTED))))
             shown.add(typed)
             spool.add(table)
+            # Each chunk's copies are freed, but Arrow's allocator keeps their pages for reuse:
+            # handed back, the final pass is not the run's peak (200k operations: -25 MB).
+            pa.default_memory_pool().release_unused()
         if acc.total != reader.op_extent()[0]:  # a layer short of rows: not these files
             raise ValueError(f"the cache holds {acc.total} of the operations")
     return acc, shown, failures

@@ -190,6 +190,7 @@ def _compact(directory: Path, manifest: Manifest, pause: Callable[[], object]) -
                 # Batches as small as a render's: a reader holds one batch per layer file.
                 out.write_table(table, max_chunksize=RENDER_CHUNK)
                 rows += table.num_rows
+                pa.default_memory_pool().release_unused()  # as the final pass does
                 pause()
         return Rendered(rows, merging.undo_exact)
 

@@ -79,10 +79,12 @@ class Refresher:
 
         from .layers import refresh
 
-        with StateReader(connect_readonly(self._state_dir / DB_NAME)) as reader:
-            reader.hold_one_moment()  # one moment: the layer and its mark agree
-            refresh(reader, self._state_dir, pause=self._pause)
-        pa.default_memory_pool().release_unused()  # the run's memory is not the render's peak
+        try:
+            with StateReader(connect_readonly(self._state_dir / DB_NAME)) as reader:
+                reader.hold_one_moment()  # one moment: the layer and its mark agree
+                refresh(reader, self._state_dir, pause=self._pause)
+        finally:  # a stopped refresh too: the run's memory is not the render's peak
+            pa.default_memory_pool().release_unused()
 
     def _pause(self) -> None:
         if self._stop.is_set():
