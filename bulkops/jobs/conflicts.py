@@ -22,25 +22,17 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
-from .specs import SETTINGS, Specs, distinct_rows, first_rows
+from .specs import FIELDS, SETTINGS, Specs, distinct_rows, first_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
 _ITEM_SUBS = (SubSettingType.HOLIDAY, SubSettingType.CALL_FORWARDING)
 
 
-#: The RowSpec fields a template frame holds, besides ``settings`` (as sorted JSON text).
+#: The RowSpec fields a template frame holds: the row's own, not how its targets and zone were
+#: read (``ref``, ``zone``…), and ``settings`` (as sorted JSON text).
 _TEMPLATE_FIELDS = (
-    "row",
-    "action",
-    "setting_type",
-    "sub_setting_type",
-    "holiday_id",
-    "call_forwarding_id",
-    "holiday_name",
-    "holiday_from",
-    "holiday_to",
-    "phone_number",
+    *(name for name in FIELDS if name not in ("ref", "ref_value", "zone", "naive")),
     SETTINGS,
 )
 

@@ -25,11 +25,12 @@ import pandas as pd
 from ..errors import CheckpointError
 from ..jobs.tables import atomic_file, atomic_path
 from ..state.reader import StateReader
-from .collected import Collected, collect
+from .collected import COLUMNS_READ, Collected, collect
 from .layers import merged, rechunk, refresh
 from .manifest import cache_dir, cache_key, read_manifest
-from .render import COUNT_COLUMNS, CSV, FAILURE, NOTES, UNDO, UNDO_COUNTS, render
+from .render import COUNT_COLUMNS, CSV, FAILURE, NOTES, UNDO, UNDO_COUNTS, no_pause, render
 from .resultrows import (
+    BAD,
     CHUNK,
     FAILURE_COLUMNS,
     RESULT_COLUMNS,
@@ -42,23 +43,6 @@ from .undo_out import UNDO_COLUMNS, UndoResult
 
 log = logging.getLogger(__name__)
 
-#: The columns ``collect`` reads.
-_COLLECTED = (
-    "seq",
-    "source_row",
-    "extension_id",
-    "extension_number",
-    "extension_name",
-    "action",
-    "setting_type",
-    "sub_setting_type",
-    "status",
-    "http_status",
-    "zoom_code",
-    "message",
-)
-_BAD = ("failed", "skipped")
-
 
 @dataclass(frozen=True, slots=True)
 class Assembled:
@@ -68,10 +52,6 @@ class Assembled:
     table: pd.DataFrame  # report.html's operations: failures first, TABLE_LIMIT in all
     failures: int  # failures.csv's rows
     undo: dict[str, int] | None  # None: undo.csv is to be written from the state
-
-
-def _no_pause() -> None:
-    pass
 
 
 def cached_reports(
@@ -88,7 +68,7 @@ def cached_reports(
     directory = cache_dir(state_dir)
     try:
         if keep_cache:
-            manifest = refresh(reader, state_dir, pause=_no_pause, compact=False)
+            manifest = refresh(reader, state_dir, pause=no_pause, compact=False)
             if manifest is None:
                 return None
             return _assemble(reader, paths, manifest.paths(directory), manifest.undo_exact)
@@ -146,7 +126,7 @@ def _write_results(
             writer.write_table(typed.combine_chunks())  # the row groups of a pass over the state
             bad.write(_text(table[FAILURE]))
             failures += len(table) - table[FAILURE].null_count
-            collect(acc, typed_frame(typed.select(list(_COLLECTED))))
+            collect(acc, typed_frame(typed.select(list(COLUMNS_READ))))
             shown.add(typed)
             spool.add(table)
             # Each chunk's copies are freed, but Arrow's allocator keeps their pages for reuse:
@@ -167,7 +147,7 @@ class _Shown:
     def add(self, typed: Any) -> None:
         import pyarrow.compute as pc
 
-        failed = pc.is_in(typed["status"], value_set=_BAD_VALUES())
+        failed = pc.is_in(typed["status"], value_set=_bad_values())
         for which, mask in ((True, failed), (False, pc.invert(failed))):
             room = TABLE_LIMIT - self._rows[which]
             if room > 0:
@@ -187,10 +167,10 @@ class _Shown:
         return typed_frame(pa.concat_tables(parts))
 
 
-def _BAD_VALUES() -> Any:
+def _bad_values() -> Any:
     import pyarrow as pa
 
-    return pa.array(_BAD, pa.string())
+    return pa.array(sorted(s.value for s in BAD.values), pa.string())
 
 
 class _Spool:

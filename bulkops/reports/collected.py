@@ -75,6 +75,8 @@ _SHOWN = (
     "setting_type",
     "sub_setting_type",
 )
+#: The results columns ``collect`` reads (a caller with wider rows may hand it only these).
+COLUMNS_READ = (*_SHOWN, "status", "http_status", "zoom_code", "message")
 
 
 def _group_failures(acc: Collected, bad: pd.DataFrame) -> None:

@@ -60,8 +60,8 @@ class Rendered:
     undo_exact: bool  # False: an undo note names its row's number in undo.csv (see above)
 
 
-def _no_pause() -> None:
-    pass
+def no_pause() -> None:
+    """A render that nobody stops and that needs no pause (the final pass)."""
 
 
 def render(
@@ -69,7 +69,7 @@ def render(
     extensions: Collection[str] | None,
     path: Path,
     *,
-    pause: Callable[[], object] = _no_pause,
+    pause: Callable[[], object] = no_pause,
 ) -> Rendered:
     """Write the layer of ``extensions`` (None: every one) to ``path``, as ``reader`` sees the
     state (hold one moment for a consistent layer)."""
