@@ -49,7 +49,8 @@ def csv_text(table: Any) -> str:
 
 def csv_lines(table: Any) -> Any:
     """Each row's line of a CSV file for an Arrow table (results.parquet's), as an Arrow string
-    array without line ends: byte for byte what pandas' writer made of the same rows after ``neutralise_frame``, by the cells' Arrow types:
+    array without line ends: byte for byte what pandas' writer made of the same rows after
+    ``neutralise_frame``, by the cells' Arrow types:
     null an empty cell, an int its digits, a float its ``repr``, a time UTC to the millisecond,
     a boolean ``true``/``false``, text guarded as ``jobs.tables.neutralise`` guards it and
     quoted where ``csv.writer`` quotes.

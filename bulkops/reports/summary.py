@@ -1,9 +1,11 @@
 """summary.json, and the latency figures it shares with report.html, computed in bounded memory.
 
-Latencies are never loaded all at once: SQLite sorts them (its sorter spills to disk), one pass
-over the sorted cursor in chunks picks the values at the ranks the percentiles need and adds up
-the histogram (by the edges' places in each sorted chunk). The counts beside them (attempts by
-kind, the span, the latencies' range) come from the reader's one tally of the attempts. The percentiles equal ``numpy.percentile`` (linear) of the whole array, bit for bit.
+Latencies come sorted, in chunks (``StateReader.sorted_latencies``: numpy sorts up to a
+million of them in memory, 8 MB; beyond that SQLite's sorter, which spills to disk); one pass
+over the chunks picks the values at the ranks the percentiles need and adds up the histogram
+(by the edges' places in each sorted chunk). The counts beside them (attempts by kind, the span,
+the latencies' range) come from the reader's one tally of the attempts. The percentiles equal
+``numpy.percentile`` (linear) of the whole array, bit for bit.
 """
 
 from __future__ import annotations
