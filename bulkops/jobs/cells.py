@@ -11,6 +11,7 @@ are (``expand``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,13 @@ def equals(column: Coded, value: object) -> Mask:
     return hit
 
 
+def among(column: Coded, values: Sequence[str]) -> Mask:
+    """Which rows hold one of ``values``."""
+    wanted = set(values)
+    hit: Mask = np.array([v in wanted for v in column.values.tolist()] + [False])[column.codes]
+    return hit
+
+
 def given(column: Coded) -> Mask:
     """Which rows hold a value (not None)."""
     hit: Mask = np.append(pd.notna(column.values), False)[column.codes]
@@ -115,7 +123,7 @@ def given(column: Coded) -> Mask:
 def build(
     c: Cells,
     ok: Mask,
-    sub: npt.NDArray[Any],
+    sub: Coded,
     ref_of: npt.NDArray[np.int64],
     when: dict[str, Coded],
 ) -> dict[str, Column | Coded | IntArray]:
@@ -124,7 +132,7 @@ def build(
     where = np.flatnonzero(ok)
     size = len(where)
     action = taken(c.coded("action"), where)
-    sub = sub[where]
+    sub = taken(sub, where)
     cell = {
         name: taken(column, where)
         for name, column in (
@@ -142,7 +150,7 @@ def build(
         mine = ref_of[where] == i
         if mine.any():
             ref_value[mine] = c.objects(ref.value)[where][mine]
-    holiday = sub == SubSettingType.HOLIDAY.value
+    holiday = equals(sub, SubSettingType.HOLIDAY)
     update = equals(action, Action.UPDATE.value)
     # What _shape admits makes most fields the cell itself: a holiday row gives no forwarding
     # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
@@ -152,7 +160,7 @@ def build(
         "row": c.frame.index.to_numpy(dtype=np.int64)[where],
         "action": _enums(action, Action),
         "setting_type": _enums(taken(c.coded("setting_type"), where), SettingType),
-        "sub_setting_type": _enums(Coded.of(sub), SubSettingType),
+        "sub_setting_type": sub,
         "holiday_id": cell["holiday_id"],
         "call_forwarding_id": cell["call_forwarding_id"],
         "holiday_name": cell["name"],

@@ -23,11 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
+import pyarrow.compute as pc
 
 from ..model import Action, SettingType, SubSettingType
-from .cells import Cells, Mask, build, equals, given, taken
+from .cells import Cells, Mask, among, build, equals, given, taken
 from .checks import (
     E164_RE,
     EXTENSION_NUMBER_RE,
@@ -80,10 +80,10 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
     # Anything beyond the plain shapes: the per-row path.
     for name in ("settings", "hours"):
         ok &= ~c.given(name)
-    action = c.text("action")
-    setting = c.text("setting_type")
-    ok &= action.isin([a.value for a in Action]).to_numpy(dtype=bool)
-    ok &= setting.isin([s.value for s in SettingType]).to_numpy(dtype=bool)
+    action = c.coded("action")
+    setting = c.coded("setting_type")
+    ok &= among(action, [a.value for a in Action])
+    ok &= among(setting, [s.value for s in SettingType])
 
     # Exactly one extension reference, in the format its column needs.
     refs = list(ExtensionRef)
@@ -103,14 +103,7 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
     for name in ("holiday_id", "call_forwarding_id"):
         ok &= c.matches(name, _ID)
     ok &= c.matches("phone_number", _E164)
-    if "name" in frame.columns:
-        visible = c.text("name").str.contains(_VISIBLE).to_numpy(dtype=bool) | ~c.given("name")
-        unsure = ~visible & c.given("name")
-        if unsure.any():  # nothing printable in ASCII: has_visible decides, per distinct name
-            _, seen = _per_value(c.text("name")[unsure], lambda v: (None, has_visible(v)))
-            visible[np.flatnonzero(unsure)] = seen
-        ok &= visible
-
+    ok &= _visible(c.coded("name"))
     zones, zone_ok = _per_value(c.text("timezone"), _zone_judge(tz))
     ok &= zone_ok
     when: dict[str, Coded] = {}
@@ -125,8 +118,8 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
         ok[both] = np.asarray(before, dtype=bool)[pair]
 
     sub = _sub_setting_type(c, action, setting)
-    ok &= sub != ""
-    shape = _shape(c, c.coded("action"), c.coded("setting_type"), sub)
+    ok &= given(sub)
+    shape = _shape(c, action, setting, sub)
     ok &= shape
     columns = build(c, ok, sub, ref_of, when)
     columns.update(_zone_notes(c, ok, zones))
@@ -182,32 +175,48 @@ def _when(c: Cells, name: str, zones: Coded, tz: ZoneInfo | None) -> Coded:
     return Coded(pair, values)
 
 
-def _sub_setting_type(c: Cells, action: pd.Series, setting: pd.Series) -> npt.NDArray[Any]:
-    """Each row's sub_setting_type as the per-row path reads or infers it; "" when it cannot
-    tell (or the column's text is not one): those rows go the per-row way."""
+def _sub_setting_type(c: Cells, action: Coded, setting: Coded) -> Coded:
+    """Each row's sub_setting_type as the per-row path reads or infers it, as codes into
+    ``SubSettingType``; none (-1) when it cannot tell (or the column's text is not one): those
+    rows go the per-row way."""
     text = c.coded("sub_setting_type")
-    known = {s.value for s in SubSettingType}
-    sub: npt.NDArray[Any] = np.empty(len(text.values) + 1, dtype=object)
-    sub[:] = [v if v in known else "" for v in text.values.tolist()] + [""]
-    sub = sub[text.codes]  # code -1 (no such column) picks the "" at the end
+    index = {s.value: i for i, s in enumerate(_SUBS)}
+    known = np.array([index.get(v, -1) for v in text.values.tolist()] + [-1], dtype=np.int64)
+    sub = known[text.codes]  # code -1 (no such column) picks the -1 at the end
     empty = ~c.given("sub_setting_type")
-    deletes = empty & action.eq(Action.DELETE.value).to_numpy(dtype=bool)
+    deletes = empty & equals(action, Action.DELETE.value)
     forwarding = c.given("call_forwarding_id") | c.given("phone_number")
     holiday = c.given("holiday_id") | c.given("name")
-    sub[deletes & forwarding] = SubSettingType.CALL_FORWARDING.value
-    sub[deletes & ~forwarding & holiday] = SubSettingType.HOLIDAY.value
+    sub[deletes & forwarding] = index[SubSettingType.CALL_FORWARDING.value]
+    sub[deletes & ~forwarding & holiday] = index[SubSettingType.HOLIDAY.value]
     # An add or update of holiday_hours naming only the holiday means the holiday itself
     # (rows with hours or settings never reach here).
-    adds_or_updates = action.isin((Action.ADD.value, Action.UPDATE.value)).to_numpy(dtype=bool)
     implied = (
         empty
-        & adds_or_updates
-        & setting.eq(SettingType.HOLIDAY_HOURS.value).to_numpy(dtype=bool)
+        & among(action, (Action.ADD.value, Action.UPDATE.value))
+        & equals(setting, SettingType.HOLIDAY_HOURS.value)
         & _any(c, _HOLIDAY)
         & ~_any(c, _FORWARDING)
     )
-    sub[implied] = SubSettingType.HOLIDAY.value
-    return sub
+    sub[implied] = index[SubSettingType.HOLIDAY.value]
+    return Coded(sub, _SUBS, True)
+
+
+#: The sub-setting types, the values of ``_sub_setting_type``'s codes.
+_SUBS = np.array(list(SubSettingType), dtype=object)
+
+
+def _visible(names: Coded) -> Mask:
+    """Rows whose name is empty or has a visible character (``has_visible``), judged once per
+    distinct name: one printable ASCII character is enough, else has_visible decides."""
+    if names.text is None:
+        seen = np.array([has_visible(v) for v in names.values.tolist()], dtype=bool)
+    else:
+        seen = pc.fill_null(pc.match_substring_regex(names.text, _VISIBLE), False)
+        seen = seen.to_numpy(zero_copy_only=False).astype(bool)
+        unsure = np.flatnonzero(~seen & pd.notna(names.values))
+        seen[unsure] = [has_visible(v) for v in names.values[unsure].tolist()]
+    return np.append(seen | pd.isna(names.values), True)[names.codes]
 
 
 def _any(c: Cells, names: tuple[str, ...]) -> Mask:
@@ -217,15 +226,13 @@ def _any(c: Cells, names: tuple[str, ...]) -> Mask:
     return out
 
 
-def _shape(c: Cells, action: Coded, setting: Coded, sub: npt.NDArray[Any]) -> Mask:
+def _shape(c: Cells, action: Coded, setting: Coded, sub: Coded) -> Mask:
     """Rows of a plain shape that give what it needs and nothing it does not use."""
     add, update, delete = (
         equals(action, a.value) for a in (Action.ADD, Action.UPDATE, Action.DELETE)
     )
     g = c.given
-    holiday = equals(setting, SettingType.HOLIDAY_HOURS.value) & (
-        sub == SubSettingType.HOLIDAY.value
-    )
+    holiday = equals(setting, SettingType.HOLIDAY_HOURS.value) & equals(sub, SubSettingType.HOLIDAY)
     holiday &= ~_any(c, _FORWARDING)
     needs_all = g("name") & g("from") & g("to")
     holiday_ok = holiday & (
@@ -235,7 +242,7 @@ def _shape(c: Cells, action: Coded, setting: Coded, sub: npt.NDArray[Any]) -> Ma
         | (delete & (g("holiday_id") | g("name")) & (g("name") | ~(g("from") | g("to"))))
     )
     forwarding = equals(setting, _PLAIN_FORWARDING[0]) | equals(setting, _PLAIN_FORWARDING[1])
-    forwarding &= sub == SubSettingType.CALL_FORWARDING.value
+    forwarding &= equals(sub, SubSettingType.CALL_FORWARDING)
     forwarding &= ~_any(c, _HOLIDAY)
     forwarding_ok = forwarding & (
         (add & g("phone_number") & ~g("call_forwarding_id"))

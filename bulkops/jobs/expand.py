@@ -86,7 +86,7 @@ def expand(
     ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
-        "op_id": _op_ids(job_hash, rows, ext_codes, ext_ids),
+        "op_id": _op_ids(job_hash, rows, ext_codes),
         "row": rows,
         "extension_id": _per_operation(ext_ids, ext_codes),
     }
@@ -104,20 +104,17 @@ def expand(
             columns[name] = pd.Categorical.from_codes(
                 np.full(len(take), -1), categories=pd.Index([], dtype="str")
             )
-    zones, known_zones = pd.factorize(operation_zones(specs, resolution, directory))
-    columns[ZONE_COLUMN] = pd.Categorical.from_codes(
-        zones, categories=pd.Index([str(z) for z in known_zones], dtype="str")
-    )
+    zones, known_zones = operation_zones(specs, resolution, directory)
+    columns[ZONE_COLUMN] = _from_codes(zones, pd.Index(known_zones, dtype="str"))
     frame = pd.DataFrame({name: columns[name] for name in PLAN_COLUMNS})
     frame.attrs["job_hash"] = job_hash
     return frame
 
 
-def _keys(job_hash: str) -> tuple[np.uint64, str]:
-    """The job's two id keys: a 64-bit one for rows, a 16-character one for extension ids."""
-    seed = hashlib.blake2b(bytes.fromhex(job_hash), digest_size=16, person=b"bulkops op ids")
-    row_key = np.frombuffer(seed.digest()[:8], dtype=">u8").astype(np.uint64)[0]
-    return row_key, seed.hexdigest()[16:]
+def _key(job_hash: str) -> np.uint64:
+    """The job's 64-bit id key."""
+    seed = hashlib.blake2b(bytes.fromhex(job_hash), digest_size=8, person=b"bulkops op ids")
+    return np.uint64(int.from_bytes(seed.digest(), "big"))
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -132,24 +129,25 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 
 
-def _op_ids(
-    job_hash: str, rows: IntArray, ext_codes: IntArray, ext_values: npt.NDArray[np.object_]
-) -> Any:
-    """Deterministic 16-hex-digit ids from (job hash, source row, extension id), vectorised.
+def _op_ids(job_hash: str, rows: IntArray, ext_codes: IntArray) -> Any:
+    """Deterministic 16-hex-digit ids from (job hash, source row, extension), vectorised.
 
-    Keyed by the job hash (``_keys``): a row's part is its number through splitmix64 (a
-    bijection, so distinct rows stay distinct), an extension id's part is pandas' keyed SipHash
-    of its text; an operation's id mixes the two. Within a plan (row, extension) pairs are
-    unique, so ids are unique unless 64-bit hashes collide, which is checked. Ids are only ever
-    compared within a plan: a stored plan keeps the ids it was stored with.
+    An operation is its job-file row and its extension's code (0, 1, … in order of first
+    appearance: ``extension_codes``), both below 2**32, packed into 64 bits and put through
+    splitmix64 keyed by the job hash (``_key``): a bijection, so a plan's distinct (row,
+    extension) pairs get distinct ids by construction, with no hash of an id's text. The codes
+    follow from the job file and the directory, both in the job hash, so the same inputs give
+    the same ids. Ids are only ever compared within a plan: a stored plan keeps the ids it was
+    stored with.
     """
-    row_key, ext_key = _keys(job_hash)
+    row: npt.NDArray[np.uint64] = np.asarray(rows, dtype=np.uint64)
+    code: npt.NDArray[np.uint64] = np.asarray(ext_codes, dtype=np.uint64)
+    if len(row) and max(int(row.max()), int(code.max())) >> 32:
+        raise AssertionError("more than 2**32 rows or extensions; please report this job file")
     with np.errstate(over="ignore"):
-        row_part = _mix(np.asarray(rows, dtype=np.uint64) ^ row_key)
-        ext_hash = pd.util.hash_array(ext_values, hash_key=ext_key, categorize=False)
-        mixed = _mix(row_part ^ _mix(ext_hash)[ext_codes]).astype(">u8")
+        mixed = _mix(((row << np.uint64(32)) | code) ^ _key(job_hash)).astype(">u8")
     ordered = np.sort(mixed)
-    if (ordered[1:] == ordered[:-1]).any():
-        raise AssertionError("operation id collision; please report this job file")
+    if (ordered[1:] == ordered[:-1]).any():  # a (row, extension) pair twice: a planning bug
+        raise AssertionError("operation id repeated; please report this job file")
     text = np.ascontiguousarray(_HEX[mixed.view(np.uint8).reshape(-1, 8)]).view("S16").ravel()
     return pd.array(pa.array(text, type=pa.binary(16)).cast(pa.string()), dtype="str")

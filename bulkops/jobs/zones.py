@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import Problem
 from .checks import DEFAULT_ZONE, ZONE_COLUMN, RowSpec, parse_when
 from .directory import TIMEZONE, Directory, Resolution
-from .specs import Specs
+from .specs import Specs, first_seen
 
 # DEFAULT_ZONE (checks): the zone of rule 4, and what the plan's ZONE_COLUMN shows for it.
 
@@ -109,20 +109,40 @@ def relocalise(spec: RowSpec, zone: str, *, file: str) -> tuple[RowSpec, Problem
 
 def operation_zones(
     specs: Sequence[RowSpec], resolution: Resolution, directory: Directory | None
-) -> npt.NDArray[np.object_]:
-    """The zone each operation's naive times are read in (the precedence of this module)."""
-    if isinstance(specs, Specs):  # once per distinct zone, not per row
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The zone each operation's naive times are read in (the precedence of this module), as
+    codes into the zones, numbered in order of first appearance as ``pd.factorize`` numbers
+    them: a zone per distinct value, not a string per operation."""
+    if isinstance(specs, Specs):
         zone = specs.columns.coded("zone")
-        per_zone = np.array([z or "" for z in zone.values.tolist()] + [""], dtype=object)
-        named = per_zone[zone.codes][resolution.spec]  # code -1 (None) picks the "" at the end
+        spec_zone, spec_codes = zone.values.tolist(), zone.codes
     else:
-        named = np.array([s.zone or "" for s in specs] or [""], dtype=object)[resolution.spec]
+        spec_codes, uniques = pd.factorize(np.array([s.zone for s in specs], dtype=object))
+        spec_zone = uniques.tolist()
+    # One vocabulary for both sources: the rows' zones, then the directory's; -1 is none.
+    vocabulary = [z or "" for z in spec_zone]
+    to_named = np.array([i if z else -1 for i, z in enumerate(vocabulary)] + [-1], dtype=np.int64)
+    named = to_named[np.asarray(spec_codes, dtype=np.int64)][resolution.spec]
+    default = len(vocabulary)
+    vocabulary.append(DEFAULT_ZONE)
+    fallback: npt.NDArray[np.int64] | int = default
     if directory is not None:
-        fallback = _directory_zones(directory, resolution.position)
-        fallback = np.where(fallback != "", fallback, DEFAULT_ZONE)
-    else:
-        fallback = np.full(len(named), DEFAULT_ZONE, dtype=object)
-    return np.asarray(np.where(named != "", named, fallback), dtype=object)
+        zones = directory.values(TIMEZONE)
+        if len(zones):
+            found, listed = pd.factorize(np.asarray(zones, dtype=object))
+            mapped = np.array(
+                [default if z == "" else len(vocabulary) + i for i, z in enumerate(listed)]
+                + [default],
+                dtype=np.int64,
+            )
+            vocabulary.extend(str(z) for z in listed)
+            position = resolution.position
+            fallback = mapped[np.where(position >= 0, found[np.clip(position, 0, None)], -1)]
+    merged = np.where(named >= 0, named, fallback).astype(np.int64, copy=False)
+    text = np.asarray(vocabulary, dtype=object)
+    same, distinct = pd.factorize(text)  # a zone both named and listed is one zone
+    codes, order = first_seen(same.astype(np.int64, copy=False)[merged], len(distinct))
+    return codes, [str(distinct[i]) for i in order]
 
 
 def _directory_zones(
