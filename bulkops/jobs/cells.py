@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef
-from .specs import SETTINGS, Coded, Column, IntArray, distinct_rows
+from .specs import SETTINGS, Coded, Column, IntArray, Texts, distinct_rows
 
 Mask = npt.NDArray[np.bool_]
 
@@ -126,11 +126,10 @@ def build(
     sub: Coded,
     ref_of: npt.NDArray[np.int64],
     when: dict[str, Coded],
-) -> dict[str, Column | Coded | IntArray]:
+) -> dict[str, Column | Coded | IntArray | Texts]:
     """The plain rows' spec fields as columns, field for field what ``fields`` writes for them,
     ``settings`` as the sorted-key JSON text planning stores (``specs``)."""
     where = np.flatnonzero(ok)
-    size = len(where)
     action = taken(c.coded("action"), where)
     sub = taken(sub, where)
     cell = {
@@ -145,18 +144,14 @@ def build(
             ("call_forwarding_id", c.coded("call_forwarding_id")),
         )
     }
-    ref_value = np.full(size, "", dtype=object)
-    for i, ref in enumerate(ExtensionRef):
-        mine = ref_of[where] == i
-        if mine.any():
-            ref_value[mine] = c.objects(ref.value)[where][mine]
+    ref_value = _references(c, ref_of, where)
     holiday = equals(sub, SubSettingType.HOLIDAY)
     update = equals(action, Action.UPDATE.value)
     # What _shape admits makes most fields the cell itself: a holiday row gives no forwarding
     # cells and a forwarding row no holiday cells. An update keeps its times in the body only;
     # a forwarding delete by id looks nothing up by number.
     by_id = ~holiday & given(cell["call_forwarding_id"])
-    columns: dict[str, Column | Coded | IntArray] = {
+    columns: dict[str, Column | Coded | IntArray | Texts] = {
         "row": c.frame.index.to_numpy(dtype=np.int64)[where],
         "action": _enums(action, Action),
         "setting_type": _enums(taken(c.coded("setting_type"), where), SettingType),
@@ -174,8 +169,26 @@ def build(
     return columns
 
 
+def _references(c: Cells, ref_of: IntArray, where: npt.NDArray[np.intp]) -> Column | Texts:
+    """Each row's reference text: the column's own Arrow text when every row names the same
+    reference column (a migration's extension_id: a million ids are hashed by Arrow and become
+    the plan's column as they are, no Python string each), else a Python string per row."""
+    kinds = ref_of[where]
+    if len(kinds) and (kinds == kinds[0]).all():
+        text: Texts = c.text(list(ExtensionRef)[int(kinds[0])].value).array
+        return text if len(where) == c.size else text.take(where)
+    values: Column = np.full(len(where), "", dtype=object)
+    for i, ref in enumerate(ExtensionRef):
+        mine = ref_of[where] == i
+        if mine.any():
+            values[mine] = c.objects(ref.value)[where][mine]
+    return values
+
+
 def _blank(column: Coded, where: Mask) -> Coded:
     """``column`` with None ``where`` the field is not the spec's."""
+    if not where.any():  # a million rows' codes are not copied for nothing
+        return column
     return Coded(np.where(where, -1, column.codes), column.values, column.distinct, column.text)
 
 

@@ -22,7 +22,7 @@ from ..errors import Problem
 from ..model import Action, SubSettingType
 from .checks import RowSpec
 from .directory import IntArray, Resolution
-from .specs import FIELDS, SETTINGS, Specs, distinct_rows, first_rows
+from .specs import FIELDS, SETTINGS, Column, Specs, Texts, distinct_rows, first_rows
 
 MAX_CONFLICTS_REPORTED = 200
 #: What an add creates as a new item (adds of these are not idempotent).
@@ -51,7 +51,7 @@ def template_frame(specs: Sequence[RowSpec], at: IntArray | None = None) -> pd.D
     return pd.DataFrame({name: columns.take(name, rows) for name in _TEMPLATE_FIELDS}, dtype=object)
 
 
-def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.object_]]:
+def extension_codes(resolution: Resolution) -> tuple[IntArray, Column | Texts]:
     """Each operation's extension as a code (0, 1, … in order of first appearance) and the
     distinct extension ids: factorized once per plan for the op ids, the ``extension_id``
     column and the conflict checks (hashing a million distinct ids takes a sixth of a second).
@@ -63,6 +63,9 @@ def extension_codes(resolution: Resolution) -> tuple[IntArray, npt.NDArray[np.ob
         return codes.astype(np.int64, copy=False), np.asarray(
             ids[first_rows(codes, len(first))], dtype=object
         )
+    if isinstance(ids, Texts):  # Arrow text is hashed by Arrow, and stays Arrow's
+        codes, text = ids.factorize()
+        return codes.astype(np.int64, copy=False), text
     codes, uniques = pd.factorize(ids)
     return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
 
@@ -130,7 +133,7 @@ def find_conflicts(
     resolution: Resolution,
     *,
     file: str,
-    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
+    extensions: tuple[IntArray, Column | Texts] | None = None,
 ) -> list[Problem]:
     """Duplicates and contradictions per extension (policy in the jobfile docstring).
     ``extensions``: each operation's extension code and the distinct ids

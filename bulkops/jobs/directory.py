@@ -42,7 +42,7 @@ import pandas as pd
 from ..errors import JobFileError, Problem
 from .checks import ID_RE, ExtensionRef, RowSpec, did_you_mean, parse_timezone
 from .intake import echo
-from .specs import Specs
+from .specs import Column, Specs, Texts
 from .tables import read_table
 
 MAX_REPORTED = 20  # per kind of directory defect
@@ -231,7 +231,7 @@ class Resolution:
 
     spec: IntArray  # index into the list of RowSpec
     position: IntArray  # directory row, or -1 for an extension_id the directory does not list
-    extension_id: npt.NDArray[np.object_]
+    extension_id: Column | Texts  # as the job file's column held them, or a string each
 
 
 def resolve(
@@ -323,11 +323,12 @@ def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution,
     """``resolve`` with no directory, by arrays: an extension id is used as given (a migration's
     million rows each name one), any other reference needs the directory."""
     columns = Specs.of(specs).columns if isinstance(specs, Specs) else None
+    values: Column | Texts
     if columns is None:
         refs = np.asarray([s.ref for s in specs], dtype=object)
         values = np.asarray([s.ref_value for s in specs], dtype=object)
     else:
-        refs, values = columns["ref"], columns["ref_value"]
+        refs, values = columns["ref"], columns.texts("ref_value")
     by_id = refs == ExtensionRef.EXTENSION_ID
     problems = [
         Problem(
@@ -340,7 +341,7 @@ def _without_directory(specs: Sequence[RowSpec], file: str) -> tuple[Resolution,
         for i in np.flatnonzero(~by_id).tolist()
     ]
     keep = np.flatnonzero(by_id).astype(np.int64)
-    ids = values[keep] if len(specs) else np.asarray([], dtype=object)
+    ids = values if len(keep) == len(values) else values[keep]
     return Resolution(keep, np.full(len(keep), -1, dtype=np.int64), ids), problems
 
 

@@ -20,7 +20,7 @@ from ..model import OPERATION_COLUMN_NAMES
 from .checks import ZONE_COLUMN, RowSpec
 from .conflicts import extension_codes
 from .directory import Directory, IntArray, Resolution
-from .specs import Coded, Specs
+from .specs import Coded, Column, Specs, Texts
 from .zones import operation_zones
 
 #: The plan frame's columns: the fields of ``model.Operation``, in order, then the zone.
@@ -64,10 +64,14 @@ def _from_codes(codes: npt.NDArray[np.integer[Any]], categories: pd.Index) -> pd
     return pd.Categorical.from_codes(codes, dtype=_FAST_DTYPE(categories, False))
 
 
-def _per_operation(distinct: npt.NDArray[np.object_], codes: IntArray) -> Any:
+def _per_operation(distinct: Column | Texts, codes: IntArray) -> Any:
     """``distinct[codes]`` as pandas text; codes in order of first appearance, so as many
     distinct values as operations (a migration's extension per row) is each in turn."""
-    text = pd.array(distinct, dtype="str")
+    text: Any
+    if isinstance(distinct, np.ndarray):
+        text = pd.array(distinct, dtype="str")
+    else:  # Arrow text already: no copy of its cells
+        text = distinct.astype("str", copy=False)
     return text if len(distinct) == len(codes) else text.take(codes)
 
 
@@ -76,7 +80,7 @@ def expand(
     resolution: Resolution,
     directory: Directory | None,
     job_hash: str,
-    extensions: tuple[IntArray, npt.NDArray[np.object_]] | None = None,
+    extensions: tuple[IntArray, Column | Texts] | None = None,
 ) -> pd.DataFrame:
     """The plan frame: one row per (row template, extension it names), vectorised.
     ``extensions``: ``extension_codes(resolution)``, when the caller has it already."""

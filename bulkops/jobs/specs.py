@@ -21,12 +21,16 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 import pyarrow as pa
+from pandas.api.extensions import ExtensionArray
 
 from ..model import Action, SettingType, SubSettingType
 from .checks import ExtensionRef, RowSpec
 
 Column = npt.NDArray[np.object_]
 IntArray = npt.NDArray[np.int64]
+#: Text held by pandas as Arrow's (a "str" array): a column read from the job file, taken as
+#: it is rather than as a Python string per cell.
+Texts = ExtensionArray
 
 #: The RowSpec fields held as columns (``settings`` as sorted-key JSON text).
 FIELDS = (
@@ -149,21 +153,25 @@ class Coded:
 
 
 class SpecColumns(Mapping[str, Column]):
-    """The spec fields by name: arrays of objects, or ``Coded`` columns and integer arrays (the
-    rows) made arrays of objects when first read as such."""
+    """The spec fields by name: arrays of objects, or ``Coded`` columns, integer arrays (the
+    rows) and Arrow text (``Texts``) made arrays of objects when first read as such."""
 
     __slots__ = ("_held", "_made")
 
-    def __init__(self, held: Mapping[str, Column | Coded | IntArray]) -> None:
+    def __init__(self, held: Mapping[str, Column | Coded | IntArray | Texts]) -> None:
         self._held = dict(held)
         self._made: dict[str, Column] = {}
 
     def __getitem__(self, name: str) -> Column:
         if name not in self._made:
             held = self._held[name]
-            made: Column = (
-                held.array() if isinstance(held, Coded) else held.astype(object, copy=False)
-            )
+            made: Column
+            if isinstance(held, Coded):
+                made = held.array()
+            elif isinstance(held, np.ndarray):
+                made = held.astype(object, copy=False)
+            else:
+                made = held.to_numpy(dtype=object)
             self._made[name] = made  # an array of objects is taken as it is
         return self._made[name]
 
@@ -172,6 +180,11 @@ class SpecColumns(Mapping[str, Column]):
 
     def __len__(self) -> int:
         return len(self._held)
+
+    def texts(self, name: str) -> Column | Texts:
+        """Column ``name`` as it is held when that is Arrow text, else as objects."""
+        held = self._held[name]
+        return held if isinstance(held, ExtensionArray) else self[name]
 
     def coded(self, name: str) -> Coded:
         """Column ``name`` as codes (factorized here when it is held as an array)."""
@@ -204,7 +217,9 @@ class Specs(Sequence[RowSpec]):
     __slots__ = ("built", "columns")
 
     def __init__(
-        self, columns: Mapping[str, Column | Coded | IntArray], built: dict[int, RowSpec]
+        self,
+        columns: Mapping[str, Column | Coded | IntArray | Texts],
+        built: dict[int, RowSpec],
     ) -> None:
         self.columns = SpecColumns(columns)
         self.built = built
