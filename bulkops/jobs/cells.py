@@ -83,10 +83,17 @@ class Cells:
         text: Column = self.text(name).to_numpy(dtype=object)
         return text
 
-    def matches(self, name: str, pattern: str) -> Mask:
-        """Empty, or the whole cell matches ``pattern``."""
+    def matches(self, name: str, pattern: str, *, each: bool = False) -> Mask:
+        """Empty, or the whole cell matches ``pattern``. ``each``: judged once per distinct
+        value (``coded``), for a column that is coded anyway (ids a million rows repeat)."""
         if name not in self.frame.columns:
             return np.ones(self.size, dtype=bool)
+        if each:
+            column = self.coded(name)
+            given = column.values if column.text is None else column.text
+            text = pd.Series(pd.array(given, dtype="str"))
+            seen = text.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+            return np.append(seen | pd.isna(column.values), True)[column.codes]
         hit = self.frame[name].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
         return hit | ~self.given(name)
 
@@ -229,6 +236,7 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     many extensions is one body) and joined from JSON-encoded cells by Arrow."""
     codes = np.zeros(len(action.codes), dtype=np.int64)
     bodies: list[Any] = ["{}"]  # deletes send no body
+    texts: list[pa.Array] = [pa.array(bodies, type=pa.string())]  # the same, as Arrow text
     spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
 
     def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
@@ -246,9 +254,10 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         same, first = distinct_rows([cell[name].codes[at] for name in names])
         rows = np.flatnonzero(at)[first]
         pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
-        joined = pc.binary_join_element_wise(*pieces, "").to_pylist()
+        joined = pc.binary_join_element_wise(*pieces, "")
         codes[at] = len(bodies) + same
-        bodies.extend(joined)
+        bodies.extend(joined.to_pylist())
+        texts.append(joined.cast(pa.string()))
 
     add, update = equals(action, Action.ADD.value), equals(action, Action.UPDATE.value)
     with_id = given(cell["holiday_id"])
@@ -272,4 +281,4 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     )
     values = np.empty(len(bodies), dtype=object)
     values[:] = bodies
-    return Coded(codes, values)
+    return Coded(codes, values, text=pa.concat_arrays(texts))

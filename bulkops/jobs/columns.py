@@ -101,8 +101,8 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
 
     # Cell formats.
     for name in ("holiday_id", "call_forwarding_id"):
-        ok &= c.matches(name, _ID)
-    ok &= c.matches("phone_number", _E164)
+        ok &= c.matches(name, _ID, each=True)
+    ok &= c.matches("phone_number", _E164, each=True)
     ok &= _visible(c.coded("name"))
     zones, zone_ok = _per_value(c.text("timezone"), _zone_judge(tz))
     ok &= zone_ok

@@ -147,6 +147,9 @@ class Coded:
         else:
             found, uniques = pd.factorize(self.values)  # the few values: duplicates merged
             same, distinct = found, np.asarray(uniques, dtype=object)
+            if self.text is not None:  # each distinct value's text where it first appears
+                at = np.flatnonzero(found >= 0)
+                text = self.text.take(at[first_rows(found[at], len(distinct))])
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         codes, order = first_seen(merged, len(distinct))
         return Coded(codes, distinct[order], True, None if text is None else text.take(order))
