@@ -274,14 +274,25 @@ def plan_table(rows: list[dict[str, float]]) -> str:
 
 def rows_table(rows: list[dict[str, Any]]) -> str:
     return table(
-        ["job-file rows", "shape", "plan s (CPU s)", "peak RSS MB", "fan-out s (CPU s)", "ratio"],
+        [
+            "job-file rows",
+            "shape",
+            "plan s (CPU s), median",
+            "each plan s",
+            "peak RSS MB",
+            "fan-out s (CPU s), median",
+            "each fan-out s",
+            "ratio of medians",
+        ],
         [
             [
                 f"{int(r['operations']):,}",
                 r["shape"],
                 f"{r['seconds']:.2f} ({r['cpu_seconds']:.2f})",
+                ", ".join(f"{s:.2f}" for s in r["seconds_each"]),
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['fanout_seconds']:.2f} ({r['fanout_cpu_seconds']:.2f})",
+                ", ".join(f"{s:.2f}" for s in r["fanout_seconds_each"]),
                 f"{r['ratio']:.1f}× ({r['cpu_ratio']:.1f}× CPU)",
             ]
             for r in rows

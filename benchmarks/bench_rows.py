@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,9 @@ SHAPES = ("holiday", "mix")
 #: 1M rows take 5–10 s and about 1.3 GB per shape: opt-in.
 BIG = 1_000_000
 SIZES = (10_000, 100_000)
+#: Rounds per size: on a shared machine one process's plan moves by half with how much of its
+#: memory is fresh to the machine (its page faults' system time), so medians are compared.
+REPEAT = 3
 BIG_ENV = "BULKOPS_BENCH_ROWS_1M"
 
 
@@ -111,21 +115,40 @@ def _child(rows: int, shape: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
-    """Per size: the fan-out plan and each row-heavy shape, each in a fresh process, with the
-    row-heavy time as a ratio to the fan-out time of the same size from this run."""
+def run(sizes: tuple[int, ...] = SIZES, repeat: int = REPEAT) -> list[dict[str, Any]]:
+    """Per size: the fan-out plan and each row-heavy shape, each in a fresh process, ``repeat``
+    rounds in turn (fan-out, then each shape), with the row-heavy time as a ratio to the
+    fan-out time of the same run: medians of the rounds, each process's figures kept too."""
     out = []
     for size in sizes:
-        fanout = _child(size, "fanout")
+        rounds = [
+            {shape: _child(size, shape) for shape in ("fanout", *SHAPES)} for _ in range(repeat)
+        ]
+        fanout = [r["fanout"] for r in rounds]
         for shape in SHAPES:
-            result = _child(size, shape)
-            result["fanout_seconds"] = fanout["seconds"]
-            result["fanout_cpu_seconds"] = fanout["cpu_seconds"]
-            result["fanout_peak_rss_mb"] = fanout["peak_rss_mb"]
-            result["ratio"] = result["seconds"] / max(fanout["seconds"], 1e-9)
-            result["cpu_ratio"] = result["cpu_seconds"] / max(fanout["cpu_seconds"], 1e-9)
+            mine = [r[shape] for r in rounds]
+            result = {
+                "operations": size,
+                "shape": shape,
+                "repeat": repeat,
+                "seconds": _median(mine, "seconds"),
+                "cpu_seconds": _median(mine, "cpu_seconds"),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
+                "planning_rss_mb": max(r["planning_rss_mb"] for r in mine),
+                "fanout_seconds": _median(fanout, "seconds"),
+                "fanout_cpu_seconds": _median(fanout, "cpu_seconds"),
+                "fanout_peak_rss_mb": max(r["peak_rss_mb"] for r in fanout),
+                "seconds_each": [r["seconds"] for r in mine],
+                "fanout_seconds_each": [r["seconds"] for r in fanout],
+            }
+            result["ratio"] = result["seconds"] / max(result["fanout_seconds"], 1e-9)
+            result["cpu_ratio"] = result["cpu_seconds"] / max(result["fanout_cpu_seconds"], 1e-9)
             out.append(result)
     return out
+
+
+def _median(results: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in results))
 
 
 def main() -> None:
@@ -142,7 +165,10 @@ def main() -> None:
             f"{int(r['operations']):>10,} rows {r['shape']:<8} {r['seconds']:6.2f} s "
             f"({r['cpu_seconds']:5.2f} CPU s) peak {r['peak_rss_mb']:7.1f} MB | fan-out "
             f"{r['fanout_seconds']:5.2f} s ({r['fanout_cpu_seconds']:5.2f} CPU s) | ratio "
-            f"{r['ratio']:5.2f}× wall, {r['cpu_ratio']:5.2f}× CPU"
+            f"{r['ratio']:5.2f}× wall, {r['cpu_ratio']:5.2f}× CPU | each "
+            + ", ".join(f"{s:.2f}" for s in r["seconds_each"])
+            + " / fan-out "
+            + ", ".join(f"{s:.2f}" for s in r["fanout_seconds_each"])
         )
 
 
