@@ -31,6 +31,28 @@ def test_unquoted_files_read_alike_by_arrow_and_pandas(header: str, body: str) -
     assert fast == slow
 
 
+@given(header=st.sampled_from(["a", "a,b", "a,b,c"]), body=_BODY)
+def test_arrow_s_threads_read_what_one_thread_reads(header: str, body: str) -> None:
+    text = f"{header}\n{body}"
+    with mock.patch.object(tables, "THREADED_BYTES", 0):
+        threaded = _read(text)
+    assert threaded == _read(text)
+
+
+def test_a_large_file_read_on_threads_is_the_frame_one_thread_reads() -> None:
+    # Several of Arrow's 1 MB blocks, so the threads each parse some: empty cells, a row of
+    # too few fields near the end (Arrow refuses it: pandas reads and words it either way).
+    rows = [f"ext{i:019d},Holiday {i % 50},{'' if i % 7 else 'x'}" for i in range(80_000)]
+    for tail in ([], ["only,two"]):
+        text = "id,name,note\n" + "\n".join(rows + tail) + "\n"
+        assert len(text) > 2 * 1024 * 1024  # Arrow reads in blocks of 1 MB
+        with mock.patch.object(tables, "THREADED_BYTES", len(text) // 2):
+            threaded = _read(text)
+        with mock.patch.object(tables, "THREADED_BYTES", len(text) * 2):
+            single = _read(text)
+        assert threaded == single
+
+
 def test_arrow_reads_a_plain_file_and_leaves_quoted_ones_to_pandas() -> None:
     plain = tables._read_unquoted("a,b\n1,2\n3,\n", 2)
     assert plain is not None
