@@ -27,6 +27,7 @@ from bulkops.jobs.columns import plain_specs
 from bulkops.jobs.conflicts import _keys, template_frame
 from bulkops.jobs.jobfile import JobRows, load
 from bulkops.jobs.plan import validate
+from bulkops.jobs.specs import Coded
 from bulkops.model import Action, SettingType, SubSettingType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -315,6 +316,9 @@ def test_cells_are_spelled_as_json_as_orjson_spells_them(values: list[str | None
     held = np.empty(len(values), dtype=object)
     held[:] = values
     spelled = [orjson.dumps(v).decode() for v in values] + ["null"]
-    assert _json(held).to_pylist() == spelled
-    # The same values handed over as Arrow text (as the job's columns hold them): the same JSON.
-    assert _json(held, pa.array(values, pa.large_string())).to_pylist() == spelled
+    none = np.zeros(0, dtype=np.int64)
+    assert _json(Coded(none, held)).to_pylist() == spelled
+    # The same values held as Arrow text (as the job's columns hold them): the same JSON.
+    text = pa.array(values, pa.large_string())
+    assert _json(Coded(none, held, text=text)).to_pylist() == spelled
+    assert _json(Coded(none, None, text=text)).to_pylist() == spelled

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -101,6 +102,16 @@ def test_coded_columns_read_and_factorize_as_their_arrays_do(
     numbered = Coded(picked, distinct, True).canonical()
     assert numbered.codes.tolist() == hashed.codes.tolist()
     assert numbered.values.tolist() == hashed.values.tolist()
+    # Values held only as Arrow text (a job's columns, the bodies): made when asked, the same.
+    lazy = Coded(codes, None, False, pa.array(values, pa.large_string()))
+    assert lazy.count() == len(values) and lazy.missing().tolist() == [v is None for v in values]
+    assert lazy.canonical().codes.tolist() == expected_codes.tolist()
+    assert lazy.canonical().values.tolist() == list(expected_values)
+    assert lazy.array().tolist() == cells
+    text = pa.array(distinct.tolist(), pa.large_string())
+    lazy_numbered = Coded(picked, None, True, text).canonical()
+    assert lazy_numbered.codes.tolist() == hashed.codes.tolist()
+    assert lazy_numbered.values.tolist() == hashed.values.tolist()
 
 
 @given(

@@ -60,19 +60,18 @@ class Cells:
         if name not in self._coded:
             if name in self.frame.columns:
                 codes, distinct = pd.factorize(self.frame[name])
-                values = np.asarray(distinct, dtype=object)
-                empty = values == ""
-                values[empty] = None
                 text = pa.array(distinct.array)  # the uniques' own Arrow text, not a copy
-                text = pc.if_else(empty, None, text) if empty.any() else text
-                self._coded[name] = Coded(codes.astype(np.int64, copy=False), values, True, text)
+                empty = pc.equal(text, "")
+                text = pc.if_else(empty, None, text) if pc.any(empty).as_py() else text
+                # Values are made from the text only when asked for (Coded.values).
+                self._coded[name] = Coded(codes.astype(np.int64, copy=False), None, True, text)
             else:  # every absent column shares one array of codes, read-only
                 self._coded[name] = Coded(self._absent(), _NONE, True)
         return self._coded[name]
 
     def _absent(self) -> IntArray:
         for column in self._coded.values():
-            if column.values is _NONE:
+            if column.stored is _NONE:
                 return column.codes
         codes = np.full(self.size, -1, dtype=np.int64)
         codes.flags.writeable = False
@@ -93,7 +92,7 @@ class Cells:
             given = column.values if column.text is None else column.text
             text = pd.Series(pd.array(given, dtype="str"))
             seen = text.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
-            return np.append(seen | pd.isna(column.values), True)[column.codes]
+            return np.append(seen | column.missing(), True)[column.codes]
         hit = self.frame[name].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
         return hit | ~self.given(name)
 
@@ -105,12 +104,17 @@ def taken(column: Coded, where: npt.NDArray[np.intp]) -> Coded:
     """The rows ``where`` (increasing) of ``column``: all of them is the column itself."""
     if len(where) == len(column.codes):
         return column
-    return Coded(column.codes[where], column.values, column.distinct, column.text)
+    return Coded(column.codes[where], column.stored, column.distinct, column.text)
 
 
 def equals(column: Coded, value: object) -> Mask:
     """Which rows hold ``value``."""
-    hit: Mask = np.append(column.values == value, False)[column.codes]
+    if column.stored is None and column.text is not None:  # compared by Arrow, as text
+        same = pc.equal(column.text, pa.scalar(str(value), column.text.type))
+        found = np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        found = np.asarray(column.values == value, dtype=bool)
+    hit: Mask = np.append(found, False)[column.codes]
     return hit
 
 
@@ -123,7 +127,7 @@ def among(column: Coded, values: Sequence[str]) -> Mask:
 
 def given(column: Coded) -> Mask:
     """Which rows hold a value (not None)."""
-    hit: Mask = np.append(pd.notna(column.values), False)[column.codes]
+    hit: Mask = np.append(~column.missing(), False)[column.codes]
     return hit
 
 
@@ -196,7 +200,7 @@ def _blank(column: Coded, where: Mask) -> Coded:
     """``column`` with None ``where`` the field is not the spec's."""
     if not where.any():  # a million rows' codes are not copied for nothing
         return column
-    return Coded(np.where(where, -1, column.codes), column.values, column.distinct, column.text)
+    return Coded(np.where(where, -1, column.codes), column.stored, column.distinct, column.text)
 
 
 def _enums(column: Coded, kind: type[Any]) -> Coded:
@@ -212,21 +216,21 @@ def _enums(column: Coded, kind: type[Any]) -> Coded:
 _ESCAPED = r'[\x00-\x1f"\\]'
 
 
-def _json(values: Column, given: pa.Array | None = None) -> pa.Array:
+def _json(column: Coded) -> pa.Array:
     """Each value as ``orjson.dumps`` spells it, then ``null`` (for code -1): quoted by Arrow,
-    orjson only for the values with a character to escape. ``given``: the values as Arrow
-    text already (``Coded.text``)."""
-    if given is None:
-        text = pa.array([*values.tolist(), None], type=pa.string())
+    from the values' Arrow text where the column has it (``Coded.text``), orjson only for the
+    values with a character to escape."""
+    if column.text is None:
+        text = pa.array([*column.values.tolist(), None], type=pa.string())
     else:
-        text = pa.concat_arrays([given.cast(pa.string()), pa.nulls(1, pa.string())])
+        text = pa.concat_arrays([column.text.cast(pa.string()), pa.nulls(1, pa.string())])
     out = pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
     escape = np.flatnonzero(pc.fill_null(pc.match_substring_regex(text, _ESCAPED), False))
     if not len(escape):
         return out
     spelled = out.to_pylist()
     for i in escape.tolist():
-        spelled[i] = orjson.dumps(values[i]).decode()
+        spelled[i] = orjson.dumps(column.values[i]).decode()
     return pa.array(spelled, type=pa.string())
 
 
@@ -235,16 +239,16 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     body ``fields`` builds for its shape, made once per distinct body (a holiday rolled out to
     many extensions is one body) and joined from JSON-encoded cells by Arrow."""
     codes = np.zeros(len(action.codes), dtype=np.int64)
-    bodies: list[Any] = ["{}"]  # deletes send no body
-    texts: list[pa.Array] = [pa.array(bodies, type=pa.string())]  # the same, as Arrow text
+    texts: list[pa.Array] = [pa.array(["{}"], type=pa.string())]  # deletes send no body
+    count = 1  # bodies so far
     spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
 
     def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
         """Column ``name``'s cells at ``rows`` as JSON."""
         if name not in spelled:
-            spelled[name] = _json(cell[name].values, cell[name].text)
+            spelled[name] = _json(cell[name])
         picked = cell[name].codes[rows]
-        return spelled[name].take(np.where(picked < 0, len(cell[name].values), picked))
+        return spelled[name].take(np.where(picked < 0, cell[name].count(), picked))
 
     def put(at: Mask, *parts: str) -> None:
         """Rows ``at`` get ``parts`` joined: JSON text as is, ``$column`` as that cell encoded."""
@@ -255,8 +259,9 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         rows = np.flatnonzero(at)[first]
         pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
         joined = pc.binary_join_element_wise(*pieces, "")
-        codes[at] = len(bodies) + same
-        bodies.extend(joined.to_pylist())
+        nonlocal count
+        codes[at] = count + same
+        count += len(joined)
         texts.append(joined.cast(pa.string()))
 
     add, update = equals(action, Action.ADD.value), equals(action, Action.UPDATE.value)
@@ -279,6 +284,5 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         "$phone_number",
         "}",
     )
-    values = np.empty(len(bodies), dtype=object)
-    values[:] = bodies
-    return Coded(codes, values, text=pa.concat_arrays(texts))
+    # Text only: a body becomes a Python string when a row's spec is made (Coded.values).
+    return Coded(codes, None, text=pa.concat_arrays(texts))

@@ -115,7 +115,10 @@ class Coded:
     object per cell, and taken as codes by the plan's categorical columns."""
 
     codes: IntArray
-    values: Column
+    #: The values, or None where only ``text`` holds them: ``values`` then makes them from it
+    #: when first asked (half a million holiday ids are checked, joined into bodies and made
+    #: the plan's categories by Arrow, never as Python strings).
+    stored: Column | None
     #: The values are pairwise distinct, None at most once (a factorization's): ``canonical``
     #: then numbers them without hashing them again (half a million holiday ids at 1M rows).
     distinct: bool = False
@@ -128,31 +131,67 @@ class Coded:
         codes, distinct = pd.factorize(column)
         return cls(codes.astype(np.int64, copy=False), np.asarray(distinct, dtype=object), True)
 
+    @property
+    def values(self) -> Column:
+        if self.stored is None:
+            if self.text is None:
+                raise ValueError("a Coded column needs its values or their text")
+            made: Column = self.text.to_numpy(zero_copy_only=False)  # None for null
+            object.__setattr__(self, "stored", made)  # made once, as the field it stands for
+            return made
+        return self.stored
+
+    def count(self) -> int:
+        """How many values there are (without making them)."""
+        return len(self.text) if self.stored is None and self.text is not None else len(self.values)
+
+    def missing(self) -> npt.NDArray[np.bool_]:
+        """Which values are None (without making them)."""
+        if self.stored is None and self.text is not None:
+            valid = self.text.is_valid().to_numpy(zero_copy_only=False)
+            return np.asarray(~valid, dtype=bool)
+        return np.asarray(pd.isna(self.values), dtype=bool)
+
     def array(self) -> Column:
         """The column, a cell per row."""
-        with_none = np.empty(len(self.values) + 1, dtype=object)
-        with_none[: len(self.values)] = self.values
+        values = self.values
+        with_none = np.empty(len(values) + 1, dtype=object)
+        with_none[: len(values)] = values
         picked: Column = with_none[self.codes]  # code -1 picks the None at the end
         return picked
 
     def canonical(self) -> Coded:
         """The codes and values ``pd.factorize`` gives ``array()``: equal values merged,
-        numbered in order of first appearance, only those some row uses, None as -1."""
+        numbered in order of first appearance, only those some row uses, None as -1. Values
+        held only as text stay so."""
+        lazy = self.stored is None
         text = None
+        distinct: Column | None
         if self.distinct:  # each value its own number, None's -1
-            known = pd.notna(self.values)
+            known = ~self.missing()
             same = np.where(known, np.cumsum(known) - 1, -1)
-            distinct = self.values[known]
+            size = int(known.sum())
+            distinct = None if lazy else self.values[known]
             text = None if self.text is None else self.text.filter(known)
+        elif lazy and self.text is not None:  # hashed by Arrow
+            found, uniques = pd.array(self.text, dtype="str").factorize()
+            same, size, distinct = found, len(uniques), None
+            text = pa.array(uniques)
         else:
             found, uniques = pd.factorize(self.values)  # the few values: duplicates merged
             same, distinct = found, np.asarray(uniques, dtype=object)
+            size = len(distinct)
             if self.text is not None:  # each distinct value's text where it first appears
                 at = np.flatnonzero(found >= 0)
-                text = self.text.take(at[first_rows(found[at], len(distinct))])
+                text = self.text.take(at[first_rows(found[at], size)])
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
-        codes, order = first_seen(merged, len(distinct))
-        return Coded(codes, distinct[order], True, None if text is None else text.take(order))
+        codes, order = first_seen(merged, size)
+        return Coded(
+            codes,
+            None if distinct is None else distinct[order],
+            True,
+            None if text is None else text.take(order),
+        )
 
 
 class SpecColumns(Mapping[str, Column]):
@@ -198,7 +237,7 @@ class SpecColumns(Mapping[str, Column]):
         """Column ``name`` at ``rows`` (no array of the whole column made for it)."""
         held = self._held[name]
         if isinstance(held, Coded):
-            return Coded(held.codes[rows], held.values).array()
+            return Coded(held.codes[rows], held.stored, held.distinct, held.text).array()
         return self[name][rows]
 
     def rows(self) -> IntArray:
