@@ -282,6 +282,7 @@ def rows_table(rows: list[dict[str, Any]]) -> str:
             "peak RSS MB",
             "fan-out s (CPU s), median",
             "each fan-out s",
+            "warm-up plan / fan-out s",
             "ratio of medians",
         ],
         [
@@ -293,6 +294,10 @@ def rows_table(rows: list[dict[str, Any]]) -> str:
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['fanout_seconds']:.2f} ({r['fanout_cpu_seconds']:.2f})",
                 ", ".join(f"{s:.2f}" for s in r["fanout_seconds_each"]),
+                " / ".join(
+                    ", ".join(f"{s:.2f}" for s in r[key])
+                    for key in ("warmup_seconds", "fanout_warmup_seconds")
+                ),
                 f"{r['ratio']:.1f}× ({r['cpu_ratio']:.1f}× CPU)",
             ]
             for r in rows

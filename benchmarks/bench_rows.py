@@ -35,6 +35,10 @@ SIZES = (10_000, 100_000)
 #: Rounds per size: on a shared machine one process's plan moves by half with how much of its
 #: memory is fresh to the machine (its page faults' system time), so medians are compared.
 REPEAT = 3
+#: Rounds run first and left out of the medians: on this VM the first process to touch memory
+#: after a quiet spell pays the host's first touch of each page (about 2 ms per MB, measured),
+#: and the largest process of a size (the row-heavy one) pays it most. Their figures are kept.
+WARMUP = 1
 BIG_ENV = "BULKOPS_BENCH_ROWS_1M"
 
 
@@ -115,15 +119,20 @@ def _child(rows: int, shape: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run(sizes: tuple[int, ...] = SIZES, repeat: int = REPEAT) -> list[dict[str, Any]]:
-    """Per size: the fan-out plan and each row-heavy shape, each in a fresh process, ``repeat``
-    rounds in turn (fan-out, then each shape), with the row-heavy time as a ratio to the
-    fan-out time of the same run: medians of the rounds, each process's figures kept too."""
+def run(
+    sizes: tuple[int, ...] = SIZES, repeat: int = REPEAT, warmup: int = WARMUP
+) -> list[dict[str, Any]]:
+    """Per size: the fan-out plan and each row-heavy shape, each in a fresh process, ``warmup``
+    then ``repeat`` rounds in turn (fan-out, then each shape), with the row-heavy time as a
+    ratio to the fan-out time of the same run: medians of the ``repeat`` rounds, each process's
+    figures kept too (the warm-up rounds' apart)."""
     out = []
     for size in sizes:
         rounds = [
-            {shape: _child(size, shape) for shape in ("fanout", *SHAPES)} for _ in range(repeat)
+            {shape: _child(size, shape) for shape in ("fanout", *SHAPES)}
+            for _ in range(warmup + repeat)
         ]
+        early, rounds = rounds[:warmup], rounds[warmup:]
         fanout = [r["fanout"] for r in rounds]
         for shape in SHAPES:
             mine = [r[shape] for r in rounds]
@@ -140,6 +149,8 @@ def run(sizes: tuple[int, ...] = SIZES, repeat: int = REPEAT) -> list[dict[str, 
                 "fanout_peak_rss_mb": max(r["peak_rss_mb"] for r in fanout),
                 "seconds_each": [r["seconds"] for r in mine],
                 "fanout_seconds_each": [r["seconds"] for r in fanout],
+                "warmup_seconds": [r[shape]["seconds"] for r in early],
+                "fanout_warmup_seconds": [r["fanout"]["seconds"] for r in early],
             }
             result["ratio"] = result["seconds"] / max(result["fanout_seconds"], 1e-9)
             result["cpu_ratio"] = result["cpu_seconds"] / max(result["fanout_cpu_seconds"], 1e-9)
@@ -169,6 +180,10 @@ def main() -> None:
             + ", ".join(f"{s:.2f}" for s in r["seconds_each"])
             + " / fan-out "
             + ", ".join(f"{s:.2f}" for s in r["fanout_seconds_each"])
+            + " | warm-up "
+            + ", ".join(f"{s:.2f}" for s in r["warmup_seconds"])
+            + " / "
+            + ", ".join(f"{s:.2f}" for s in r["fanout_warmup_seconds"])
         )
 
 

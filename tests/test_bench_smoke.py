@@ -84,7 +84,7 @@ def test_pacing_harness_times_the_whole_cli_under_jitter(tmp_path: Path) -> None
 def test_row_heavy_planning_section_runs_tiny() -> None:
     from benchmarks import bench_rows
 
-    results = bench_rows.run((300,), repeat=2)
+    results = bench_rows.run((300,), repeat=2, warmup=1)
     assert [(r["operations"], r["shape"]) for r in results] == [(300, s) for s in bench_rows.SHAPES]
     for r in results:
         assert r["ratio"] == r["seconds"] / r["fanout_seconds"]
@@ -92,3 +92,4 @@ def test_row_heavy_planning_section_runs_tiny() -> None:
         # Medians of two rounds, each process's figure kept beside them.
         assert len(r["seconds_each"]) == len(r["fanout_seconds_each"]) == 2
         assert r["seconds"] == sum(r["seconds_each"]) / 2
+        assert len(r["warmup_seconds"]) == len(r["fanout_warmup_seconds"]) == 1

@@ -38,7 +38,7 @@ from .checks import (
     parse_timezone,
     parse_when,
 )
-from .specs import Coded, Specs, distinct_rows
+from .specs import Coded, Specs, distinct_rows, first_rows
 
 #: ASCII-only patterns, so any regex engine reads them as ``checks`` does. EMAIL is a subset of
 #: ``checks.EMAIL_RE`` (no '@', no white space): a cell it refuses goes the per-row way.
@@ -162,8 +162,12 @@ def _when(c: Cells, name: str, zones: Coded, tz: ZoneInfo | None) -> Coded:
     if not c.given(name).any():
         return Coded(np.full(c.size, -1, dtype=np.int64), np.empty(0, dtype=object))
     text = c.coded(name)
-    # The same text means another instant in another zone: each pair is parsed once.
-    pair, first = distinct_rows([text.codes, c.coded("timezone").codes])
+    # The same text means another instant in another zone: each pair is parsed once. Without
+    # a timezone column the text's own codes are the pairs (numbered as factorized: in order).
+    if "timezone" in c.frame.columns:
+        pair, first = distinct_rows([text.codes, c.coded("timezone").codes])
+    else:
+        pair, first = text.codes, first_rows(text.codes, text.count())
     end = name == "to"
     values = np.empty(len(first), dtype=object)
     values[:] = [
