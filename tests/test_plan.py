@@ -115,6 +115,18 @@ def test_contract_columns_and_order(tmp_path: Path, directory: Path) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", plan.job_hash)
 
 
+def test_times_spelled_two_ways_make_one_body_and_one_category(tmp_path: Path) -> None:
+    # "2027-12-25" and "2027-12-25 00:00" are one instant: the two adds send the same body, and
+    # the plan's settings column has it once among its categories (they are taken as distinct).
+    rows = [holiday("id1", start="2027-12-25"), holiday("id2", start="2027-12-25 00:00")]
+    rows[1]["to"] = "2027-12-25"
+    plan = build_plan(job(tmp_path, *rows))
+    settings = plan.frame["settings"]
+    assert settings.cat.categories.is_unique
+    assert settings.iloc[0] == settings.iloc[1]
+    assert plan.frame["holiday_from"].cat.categories.is_unique
+
+
 def test_ids_are_stable_and_depend_on_content(tmp_path: Path, directory: Path) -> None:
     first = build_plan(job(tmp_path, holiday("*"), name="a.csv"), directory=directory)
     again = build_plan(job(tmp_path, holiday("*"), name="b.csv"), directory=directory)

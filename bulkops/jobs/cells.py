@@ -241,6 +241,7 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     codes = np.zeros(len(action.codes), dtype=np.int64)
     texts: list[pa.Array] = [pa.array(["{}"], type=pa.string())]  # deletes send no body
     count = 1  # bodies so far
+    distinct = True  # every cell a distinct value of its column: every body a distinct body
     spelled: dict[str, pa.Array] = {}  # per column, each distinct value as JSON
 
     def cells(name: str, rows: npt.NDArray[np.intp]) -> pa.Array:
@@ -255,11 +256,12 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         if not at.any():
             return
         names = [p[1:] for p in parts if p.startswith("$")]
+        nonlocal count, distinct
+        distinct &= all(cell[name].distinct for name in names)
         same, first = distinct_rows([cell[name].codes[at] for name in names])
         rows = np.flatnonzero(at)[first]
         pieces = [cells(p[1:], rows) if p.startswith("$") else p for p in parts]
         joined = pc.binary_join_element_wise(*pieces, "")
-        nonlocal count
         codes[at] = count + same
         count += len(joined)
         texts.append(joined.cast(pa.string()))
@@ -267,9 +269,13 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
     add, update = equals(action, Action.ADD.value), equals(action, Action.UPDATE.value)
     with_id = given(cell["holiday_id"])
     with_text = given(cell["description"])
-    times = ('{"from":', "$from", ',"name":', "$name", ',"to":', "$to", "}")
-    put(holiday & add, *times)
-    put(holiday & update & ~with_id, *times)
+    # Each template once: bodies of two templates differ (a key only one of them has), and
+    # within one, distinct cells make distinct bodies, so the bodies are distinct values when
+    # every cell is a distinct value of its column (a factorization's: ``distinct``).
+    put(
+        holiday & (add | update & ~with_id),
+        '{"from":', "$from", ',"name":', "$name", ',"to":', "$to", "}",
+    )  # fmt: skip
     put(
         holiday & update & with_id,
         '{"from":', "$from", ',"holiday_id":', "$holiday_id", ',"name":', "$name", ',"to":',
@@ -284,5 +290,6 @@ def _bodies(action: Coded, holiday: Mask, cell: dict[str, Coded]) -> Coded:
         "$phone_number",
         "}",
     )
-    # Text only: a body becomes a Python string when a row's spec is made (Coded.values).
-    return Coded(codes, None, text=pa.concat_arrays(texts))
+    # Text only, in the parts joined (no copy into one array): a body becomes a Python string
+    # when a row's spec is made (Coded.values).
+    return Coded(codes, None, distinct, pa.chunked_array(texts))

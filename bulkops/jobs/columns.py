@@ -176,7 +176,10 @@ def _when(c: Cells, name: str, zones: Coded, tz: ZoneInfo | None) -> Coded:
             taken(text, first).array().tolist(), taken(zones, first).array().tolist(), strict=True
         )
     ]
-    return Coded(pair, values)
+    # Texts that read as the same instant ("2027-12-24", "2027-12-24 00:00") are one value, so
+    # the values are distinct (a body made of distinct values is a distinct body: cells._bodies).
+    same, instants = pd.factorize(values)
+    return Coded(np.append(same, -1)[pair], np.asarray(instants, dtype=object), True)
 
 
 def _sub_setting_type(c: Cells, action: Coded, setting: Coded) -> Coded:

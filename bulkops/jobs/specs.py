@@ -122,9 +122,10 @@ class Coded:
     #: The values are pairwise distinct, None at most once (a factorization's): ``canonical``
     #: then numbers them without hashing them again (half a million holiday ids at 1M rows).
     distinct: bool = False
-    #: ``values`` as Arrow text, None as null, where they were read from Arrow: the plan's
-    #: categories and a body's JSON cells are made from it, not from a Python string per value.
-    text: pa.Array | None = None
+    #: ``values`` as Arrow text, None as null, where they were read from Arrow (an array, or
+    #: chunks: the bodies): the plan's categories and a body's JSON cells are made from it,
+    #: not from a Python string per value.
+    text: pa.Array | pa.ChunkedArray | None = None
 
     @classmethod
     def of(cls, column: Column) -> Coded:
@@ -172,7 +173,7 @@ class Coded:
             same = np.where(known, np.cumsum(known) - 1, -1)
             size = int(known.sum())
             distinct = None if lazy else self.values[known]
-            text = None if self.text is None else self.text.filter(known)
+            text = self.text if self.text is None or known.all() else self.text.filter(known)
         elif lazy and self.text is not None:  # hashed by Arrow
             found, uniques = pd.array(self.text, dtype="str").factorize()
             same, size, distinct = found, len(uniques), None
