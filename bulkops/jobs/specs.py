@@ -187,12 +187,9 @@ class Coded:
                 text = self.text.take(at[first_rows(found[at], size)])
         merged = np.append(same.astype(np.int64, copy=False), -1)[self.codes]
         codes, order = first_seen(merged, size)
-        return Coded(
-            codes,
-            None if distinct is None else distinct[order],
-            True,
-            None if text is None else text.take(order),
-        )
+        if text is not None and not np.array_equal(order, np.arange(size)):
+            text = text.take(order)  # in order already (a factorization's): no copy
+        return Coded(codes, None if distinct is None else distinct[order], True, text)
 
 
 class SpecColumns(Mapping[str, Column]):
