@@ -59,14 +59,16 @@ _HOLIDAY = ("name", "from", "to", "holiday_id")
 _FORWARDING = ("phone_number", "call_forwarding_id", "description")
 
 
-def _per_value(values: pd.Series, judge: Callable[[str], tuple[Any, bool]]) -> tuple[Coded, Mask]:
-    """``judge`` once per distinct value: (its results, which rows it accepted)."""
-    codes, uniques = pd.factorize(values)
-    judged = [judge(str(u)) for u in uniques]
+def _per_value(column: Coded, judge: Callable[[str], tuple[Any, bool]]) -> tuple[Coded, Mask]:
+    """``judge`` once per distinct value of a coded column, "" for an empty cell or an absent
+    column: (its results, which rows it accepted)."""
+    texts = ["" if v is None else str(v) for v in column.values.tolist()] + [""]
+    judged = [judge(text) for text in texts]
     results = np.empty(len(judged), dtype=object)
     results[:] = [r for r, _ in judged]
-    accepted = np.array([ok for _, ok in judged] + [False], dtype=bool)
-    return Coded(codes.astype(np.int64, copy=False), results), accepted[codes]
+    accepted = np.array([ok for _, ok in judged], dtype=bool)
+    codes = np.where(column.codes < 0, len(judged) - 1, column.codes)  # -1: the "" at the end
+    return Coded(codes, results), accepted[codes]
 
 
 def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
@@ -104,7 +106,7 @@ def plain_specs(frame: pd.DataFrame, tz: ZoneInfo | None) -> tuple[Mask, Specs]:
         ok &= c.matches(name, _ID, each=True)
     ok &= c.matches("phone_number", _E164, each=True)
     ok &= _visible(c.coded("name"))
-    zones, zone_ok = _per_value(c.text("timezone"), _zone_judge(tz))
+    zones, zone_ok = _per_value(c.coded("timezone"), _zone_judge(tz))
     ok &= zone_ok
     when: dict[str, Coded] = {}
     for name in ("from", "to"):

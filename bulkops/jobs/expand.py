@@ -39,14 +39,17 @@ _PER_TARGET = (
 _TEMPLATE = tuple(name for name in PLAN_COLUMNS if name not in _PER_TARGET)
 
 
-def _categorical(column: Coded, take: IntArray) -> pd.Categorical:
-    """``column[take]`` as a categorical: one copy of each distinct string, int codes per row
-    (the categories in order of first appearance among all rows, as ``pd.factorize`` has them)."""
+def _categorical(column: Coded, take: IntArray | None) -> pd.Categorical:
+    """``column[take]`` (None: the whole column) as a categorical: one copy of each distinct
+    string, int codes per row (the categories in order of first appearance among all rows, as
+    ``pd.factorize`` has them)."""
     coded = column.canonical()
     if coded.text is None:
         categories = pd.Index([str(u) for u in coded.values], dtype="str")
     else:  # text read from Arrow stays Arrow's (a pandas str column holds large_string)
         categories = pd.Index(coded.text.cast(pa.large_string()), dtype="str")
+    if take is None:
+        return _from_codes(coded.codes, categories)
     return _from_codes(coded.codes[take] if len(take) else take, categories)
 
 
@@ -87,6 +90,8 @@ def expand(
     take = resolution.spec
     templates = Specs.of(specs).columns
     rows = templates.rows()[take] if len(specs) else take
+    # A row per operation in order (a migration's job file): the templates are the operations.
+    whole = len(take) == len(specs) and np.array_equal(take, np.arange(len(take)))
     ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),
@@ -95,7 +100,7 @@ def expand(
         "extension_id": _per_operation(ext_ids, ext_codes),
     }
     for name in _TEMPLATE:
-        columns[name] = _categorical(templates.coded(name), take)
+        columns[name] = _categorical(templates.coded(name), None if whole else take)
     for name, source in (("extension_number", "extension_number"), ("extension_name", "name")):
         if directory is not None and source in directory.frame.columns:
             known = directory.frame[source].replace("", None)
