@@ -406,3 +406,32 @@ def test_shipped_jobs_validate_against_the_sample_directory(name: str) -> None:
     assert len(plan) > 0
     if name == "holiday-rollout.csv":
         assert 100 <= len(plan) <= 200
+
+
+def test_planning_sets_malloc_to_reuse_freed_memory_and_trims_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulkops.jobs import plan as planning
+
+    calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def libc(name: str) -> object:
+        return lambda *args: calls.append((name, args))
+
+    monkeypatch.setattr(planning, "_libc_function", libc)
+    build_plan(job(tmp_path, holiday("id1")))
+    assert calls == [
+        ("mallopt", (planning._M_MMAP_THRESHOLD, 32 * 2**20)),
+        ("mallopt", (planning._M_TRIM_THRESHOLD, 64 * 2**20)),
+        ("malloc_trim", (0,)),
+    ]
+    # Where the C library has neither (not glibc), planning goes on without them.
+    monkeypatch.setattr(planning, "_libc_function", lambda name: None)
+    assert len(build_plan(job(tmp_path, holiday("id2"), name="other.csv"))) == 1
+
+
+def test_the_c_library_s_functions_are_found_or_none() -> None:
+    from bulkops.jobs.plan import _libc_function
+
+    assert _libc_function("no_such_function_in_any_libc") is None
+    assert _libc_function("malloc") is not None  # every C library has it
