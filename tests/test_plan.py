@@ -408,7 +408,7 @@ def test_shipped_jobs_validate_against_the_sample_directory(name: str) -> None:
         assert 100 <= len(plan) <= 200
 
 
-def test_planning_sets_malloc_to_reuse_freed_memory_and_trims_after(
+def test_planning_sets_malloc_to_reuse_freed_memory_then_back_and_trims(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bulkops.jobs import plan as planning
@@ -423,6 +423,8 @@ def test_planning_sets_malloc_to_reuse_freed_memory_and_trims_after(
     assert calls == [
         ("mallopt", (planning._M_MMAP_THRESHOLD, 32 * 2**20)),
         ("mallopt", (planning._M_TRIM_THRESHOLD, 64 * 2**20)),
+        ("mallopt", (planning._M_MMAP_THRESHOLD, 128 * 1024)),  # glibc's start values again
+        ("mallopt", (planning._M_TRIM_THRESHOLD, 128 * 1024)),
         ("malloc_trim", (0,)),
     ]
     # Where the C library has neither (not glibc), planning goes on without them.

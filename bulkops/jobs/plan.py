@@ -127,18 +127,18 @@ def _prepare(
     sheet: str | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
     try:
-        with _collector_paused():
-            _reuse_freed_memory()
+        with _collector_paused(), _freed_memory_reused():
             return _prepare_plan(path, directory_path, encoding, timezone, sheet)
     finally:
         _give_back()
 
 
-#: glibc's mallopt parameters, and what planning sets them to: arrays up to 32 MiB from the
-#: heap, and up to 64 MiB of freed heap kept for the next ones. These are the most glibc's own
-#: adaptive thresholds reach, set from the start rather than after the first large frees.
+#: glibc's mallopt parameters; what planning sets them to (arrays up to 32 MiB from the heap,
+#: up to 64 MiB of freed heap kept for the next ones: the most glibc's own adaptive thresholds
+#: reach, set from the start); and glibc's start values, which planning leaves them at.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
+_START_THRESHOLD = 128 * 1024
 
 
 def _libc_function(name: str) -> Any:
@@ -151,15 +151,25 @@ def _libc_function(name: str) -> Any:
         return None
 
 
-def _reuse_freed_memory() -> None:
+@contextlib.contextmanager
+def _freed_memory_reused() -> Iterator[None]:
     """Let planning reuse the memory it frees. A row-heavy plan makes and drops many arrays of
     a few megabytes; with glibc's thresholds at their start values each is a fresh mapping whose
     every page faults in (on a VM, a first touch costs about 2 ms per MB), with these they come
-    from freed heap (1M rows: 52k -> 41k page faults). ``_give_back`` returns what is left."""
+    from freed heap (1M rows: 52k -> 41k page faults). Afterwards they are glibc's start values
+    again, fixed (set once, glibc adapts them no more): a run keeping the raised ones held 16 MB
+    more at 10k operations; ``_give_back`` returns what planning left."""
     mallopt = _libc_function("mallopt")
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-        mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    if mallopt is None:
+        yield
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    try:
+        yield
+    finally:
+        mallopt(_M_MMAP_THRESHOLD, _START_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, _START_THRESHOLD)
 
 
 def _give_back() -> None:
