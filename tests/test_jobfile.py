@@ -382,3 +382,41 @@ def test_a_dozen_defects_are_all_reported(tmp_path: Path) -> None:
     assert by_row[6].value == "1.20589E+10"
     assert by_row[14].value == "ext\u0430"
     assert all(str(path) in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("size", [10, 5 * 1024 * 1024])
+def test_the_job_file_is_hashed_beside_the_checks_to_the_same_digest(size: int) -> None:
+    import hashlib
+
+    from bulkops.jobs import intake
+
+    data = bytes(range(256)) * (size // 256 + 1)
+    wait = intake.job_digest_beside(data)
+    assert wait().hexdigest() == hashlib.sha256(data).hexdigest()
+    assert (len(data) >= intake.BESIDE_BYTES) == (size > 1024)
+
+
+def test_a_digest_taken_beside_raises_what_hashing_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulkops.jobs import intake
+
+    def fail(data: bytes) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(intake, "job_digest", fail)
+    wait = intake.job_digest_beside(b"x" * intake.BESIDE_BYTES)
+    with pytest.raises(MemoryError, match="no room"):
+        wait()
+
+
+def test_a_large_job_file_plans_to_the_hash_of_its_bytes(tmp_path: Path) -> None:
+    from bulkops.jobs.intake import BESIDE_BYTES, job_hash
+
+    rows = ["action,setting_type,sub_setting_type,extension_id,name,from,to"]
+    rows += [
+        f"add,holiday_hours,holiday,ext{i:019d},Xmas,2027-12-25,2027-12-25" for i in range(70_000)
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert path.stat().st_size >= BESIDE_BYTES
+    plan = build_plan(path)
+    assert plan.job_hash == job_hash(path.read_bytes(), None, None, None)

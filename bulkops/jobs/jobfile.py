@@ -120,7 +120,7 @@ import pandas as pd
 from ..errors import Problem
 from .checks import RowSpec, did_you_mean, parse_timezone
 from .columns import plain_specs
-from .intake import echo, job_digest
+from .intake import echo, job_digest_beside
 from .rules import KNOWN_COLUMNS, REF_COLUMNS, check_row
 from .specs import Specs
 from .tables import read_table
@@ -173,8 +173,14 @@ def load(
         allow_empty=True,
         sheet=sheet,
     )
-    # The file's bytes are hashed now and let go: the checks below are planning's peak.
-    digest, name, whole, sheets = job_digest(table.data), table.path, table.frame, table.sheets
+    # The file's bytes are hashed beside the checks below, and let go once hashed: the checks
+    # are planning's peak.
+    digest, name, whole, sheets = (
+        job_digest_beside(table.data),
+        table.path,
+        table.frame,
+        table.sheets,
+    )
     del table
     problems: list[Problem] = []
     if whole.empty:
@@ -218,7 +224,7 @@ def load(
     # Plain rows are checked by columns; the rest one by one, by the rules that word problems.
     plain, checked = plain_specs(frame, tz)
     if plain.all():
-        return JobRows(name, digest, Specs.of(checked), problems, len(whole))
+        return JobRows(name, digest(), Specs.of(checked), problems, len(whole))
     rest = frame[~plain]
     by_rows = zip(rest.index.tolist(), _rows(rest), strict=True)
     kept = np.zeros(len(plain), dtype=bool)  # rows that give a spec, plain or by the rules
@@ -237,7 +243,7 @@ def load(
         int(kept.sum()),
         [(place[plain], Specs.of(checked)), (place[kept & ~plain], Specs.of(specs))],
     )
-    return JobRows(name, digest, merged, problems, len(whole))
+    return JobRows(name, digest(), merged, problems, len(whole))
 
 
 def _rows(frame: pd.DataFrame) -> Iterable[tuple[str, ...]]:
