@@ -223,9 +223,9 @@ def _visible(names: Coded) -> Mask:
     else:
         seen = pc.fill_null(pc.match_substring_regex(names.text, _VISIBLE), False)
         seen = seen.to_numpy(zero_copy_only=False).astype(bool)
-        unsure = np.flatnonzero(~seen & pd.notna(names.values))
+        unsure = np.flatnonzero(~seen & ~names.missing())
         seen[unsure] = [has_visible(v) for v in names.values[unsure].tolist()]
-    return np.append(seen | pd.isna(names.values), True)[names.codes]
+    return np.append(seen | names.missing(), True)[names.codes]
 
 
 def _any(c: Cells, names: tuple[str, ...]) -> Mask:
