@@ -6,7 +6,8 @@ directory) never reads more than 20. Each size runs ``build_plan`` in a fresh su
 own peak RSS) on two files: ``holiday`` (holiday adds on distinct extension ids, the migration
 case the issue measured) and ``mix`` (forwarding add/delete, holiday update/delete by id). The
 figure that matters is the ratio to the fan-out plan of as many operations, measured in the same
-run: issue 15 asks for at most 3× at 1M rows, under 2 GB.
+run: issue 15 asks for at most 3× at 1M rows, under 2 GB. Each size runs a warm-up round and
+three rounds of the three processes, medians compared (``run``: why).
 
 Run by hand: ``python -m benchmarks.bench_rows`` (10k, 100k; ``BULKOPS_BENCH_ROWS_1M=1`` adds
 1M); the suite (``python -m benchmarks --only rows``) calls :func:`run`.
@@ -29,14 +30,15 @@ from typing import Any
 from . import bench_plan
 
 SHAPES = ("holiday", "mix")
-#: 1M rows take 5–10 s and about 1.3 GB per shape: opt-in.
+#: 1M rows take about half a minute for the section (writing the files) and under 1 GB per
+#: process: opt-in.
 BIG = 1_000_000
 SIZES = (10_000, 100_000)
 #: Rounds per size: on a shared machine one process's plan moves by half with how much of its
 #: memory is fresh to the machine (its page faults' system time), so medians are compared.
 REPEAT = 3
 #: Rounds run first and left out of the medians: on this VM the first process to touch memory
-#: after a quiet spell pays the host's first touch of each page (about 2 ms per MB, measured),
+#: after a quiet spell pays the host's first touch of each page (up to about 2 ms per MB here),
 #: and the largest process of a size (the row-heavy one) pays it most. Their figures are kept.
 WARMUP = 1
 BIG_ENV = "BULKOPS_BENCH_ROWS_1M"
@@ -133,7 +135,10 @@ def run(
         # touch of the memory it needs beyond it (a 1M holiday plan after the fan-out one took
         # 1.0-1.2 s, after the mix one 0.7-0.9), so no shape always comes after the same one.
         rounds = [
-            {shape: _child(size, shape) for shape in order[r % 3 :] + order[: r % 3]}
+            {
+                shape: _child(size, shape)
+                for shape in order[r % len(order) :] + order[: r % len(order)]
+            }
             for r in range(warmup + repeat)
         ]
         early, rounds = rounds[:warmup], rounds[warmup:]
