@@ -89,9 +89,11 @@ def expand(
     ``extensions``: ``extension_codes(resolution)``, when the caller has it already."""
     take = resolution.spec
     templates = Specs.of(specs).columns
-    rows = templates.rows()[take] if len(specs) else take
     # A row per operation in order (a migration's job file): the templates are the operations.
     whole = len(take) == len(specs) and np.array_equal(take, np.arange(len(take)))
+    rows = templates.rows() if len(specs) else take
+    if not whole:
+        rows = rows[take]
     ext_codes, ext_ids = extension_codes(resolution) if extensions is None else extensions
     columns: dict[str, Any] = {
         "seq": np.arange(len(take), dtype=np.int64),

@@ -27,7 +27,7 @@ from ..jobs.tables import atomic_file, atomic_path
 from ..state.reader import StateReader
 from .collected import COLUMNS_READ, Collected, collect
 from .layers import merged, rechunk, refresh
-from .manifest import cache_dir, cache_key, read_manifest
+from .manifest import cache_dir, cache_key, valid_cache
 from .render import COUNT_COLUMNS, CSV, FAILURE, NOTES, UNDO, UNDO_COUNTS, no_pause, render
 from .resultrows import (
     BAD,
@@ -72,13 +72,11 @@ def cached_reports(
             if manifest is None:
                 return None
             return _assemble(reader, paths, manifest.paths(directory), manifest.undo_exact)
-        manifest = read_manifest(directory, cache_key(reader), mark)
-        if manifest is None:
+        found = valid_cache(reader, directory, cache_key(reader), mark)
+        if found is None:
             return None
+        manifest, changed = found
         files, exact = manifest.paths(directory), manifest.undo_exact
-        changed = reader.changed_since(manifest.mark)
-        if changed is None:
-            return None  # the change log no longer holds what followed the cache
         with tempfile.TemporaryDirectory(prefix="bulkops-report-") as scratch:
             if changed:  # rendered for this report only: the cache is the run's to write
                 rest = Path(scratch) / "rest.arrow"
@@ -158,10 +156,10 @@ class _Shown:
     def frame(self) -> pd.DataFrame:
         import pyarrow as pa
 
-        bad = self._parts[True]
-        others = self._parts[False]
-        room = TABLE_LIMIT - self._rows[True]
-        parts = [*bad, *(pa.concat_tables(others).slice(0, room) for _ in (1,) if others)]
+        parts = list(self._parts[True])
+        if self._parts[False]:  # the others fill what room the failed ones leave
+            room = TABLE_LIMIT - self._rows[True]
+            parts.append(pa.concat_tables(self._parts[False]).slice(0, room))
         if not parts:
             return typed_frame(parquet_schema().empty_table())
         return typed_frame(pa.concat_tables(parts))

@@ -25,15 +25,7 @@ from typing import Any
 from ..jobs.tables import atomic_path
 from ..state.files import private_dir
 from ..state.reader import StateReader
-from .manifest import (
-    SUFFIX,
-    Layer,
-    Manifest,
-    cache_dir,
-    cache_key,
-    read_manifest,
-    write_manifest,
-)
+from .manifest import SUFFIX, Layer, Manifest, cache_dir, cache_key, valid_cache, write_manifest
 from .render import RENDER_CHUNK, Rendered, layer_schema, render
 from .resultrows import CHUNK
 
@@ -148,10 +140,8 @@ def refresh(
     directory = cache_dir(state_dir)
     private_dir(directory)
     key = cache_key(reader)
-    manifest = read_manifest(directory, key, mark)
-    changed = None if manifest is None else reader.changed_since(manifest.mark)
-    if changed is None:
-        manifest = None  # no cache, or its change log was cut: everything is rendered again
+    # No cache to use, or its change log was cut: everything is rendered again.
+    manifest, changed = valid_cache(reader, directory, key, mark) or (None, None)
     _prune(directory, manifest)  # what an earlier writer left: temporaries, superseded layers
     if manifest is not None and not changed:
         return manifest

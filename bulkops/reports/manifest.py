@@ -84,6 +84,19 @@ def read_manifest(directory: Path, key: dict[str, Any], mark: int) -> Manifest |
     return manifest
 
 
+def valid_cache(
+    reader: StateReader, directory: Path, key: dict[str, Any], mark: int
+) -> tuple[Manifest, list[str]] | None:
+    """The cache in ``directory`` if it can be used for the state ``reader`` reads (its
+    ``cache_key`` and ``change_mark``), and the extensions changed since its newest layer; None
+    when there is none to use (another state, a mark ahead, or a change log cut past its mark)."""
+    manifest = read_manifest(directory, key, mark)
+    if manifest is None:
+        return None
+    changed = reader.changed_since(manifest.mark)
+    return None if changed is None else (manifest, changed)
+
+
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     from ..jobs.tables import write_text  # pandas' module: the writers have it loaded
 
